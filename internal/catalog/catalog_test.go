@@ -1,0 +1,51 @@
+package catalog
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDevCatalogHasTheContractFixtures(t *testing.T) {
+	c := Dev()
+	var monthly, annual, fast bool
+	for _, o := range c.Offers {
+		assert.Equal(t, "isv-demo", o.PublisherID)
+		for _, p := range o.Plans {
+			monthly = monthly || (o.LicenseBased && p.TermDuration == "P1M")
+			annual = annual || (o.LicenseBased && p.TermDuration == "P1Y")
+			if p.ID == "fast" {
+				fast = p.CancellationWindow == "PT60S" && p.TermDuration == "PT5M"
+			}
+		}
+	}
+	assert.True(t, monthly && annual && fast, "monthly %v annual %v fast %v", monthly, annual, fast)
+}
+
+func TestParseRejectsBrokenCatalogs(t *testing.T) {
+	cases := map[string]string{
+		"unknown publisher": `{"publishers":[],"offers":[{"id":"o","publisherId":"x","name":"O","licenseBased":true,"plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":2}]}]}`,
+		"bad term":          `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"1 month","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":2}]}]}`,
+		"bad bounds":        `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":3,"maxQuantity":2}]}]}`,
+		"bad currency":      `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"usd","minQuantity":1,"maxQuantity":2}]}]}`,
+		"bad frequency":     `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["weekly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":2}]}]}`,
+		"unknown field":     `{"publishers":[{"id":"x","secret":"s"}],"offers":[]}`,
+		"no plans":          `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[]}]}`,
+	}
+	for name, doc := range cases {
+		_, err := Parse([]byte(doc))
+		assert.Error(t, err, name)
+	}
+}
+
+func TestLoadFillsDefaultWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.json")
+	doc := `{"publishers":[{"id":"x","name":"X","landingUrl":"https://x.example"}],"offers":[{"id":"o","publisherId":"x","name":"O","licenseBased":true,"plans":[{"id":"p","name":"P","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":2}]}]}`
+	require.NoError(t, os.WriteFile(path, []byte(doc), 0o600))
+	c, err := Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultCancellationWindow, c.Offers[0].Plans[0].CancellationWindow)
+}

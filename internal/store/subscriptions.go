@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// Transition is everything one workflow step writes, in one transaction:
+// the new projection of the subscription and the audit events, charges and
+// notifications the step produced. Every part is idempotent, so the
+// activity that applies it can be retried freely.
+type Transition struct {
+	Subscription      SubscriptionRow
+	AuthorizationCode *AuthorizationCodeRow
+	Events            []EventRow
+	Charges           []ChargeRow
+	Notifications     []NotificationRow
+}
+
+// mutableSubscriptionColumns are the columns a newer version may change.
+var mutableSubscriptionColumns = []string{
+	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency",
+	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
+	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at",
+}
+
+// ApplyTransition writes a transition. The projection is replaced only when
+// the transition's version is newer than the stored one; events, charges and
+// notifications are inserted once by their keys. It reports whether the
+// projection moved.
+func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error) {
+	var moved bool
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		row := t.Subscription
+		row.normalise()
+		row.UpdatedAt = now()
+		q := tx.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE")
+		for _, col := range mutableSubscriptionColumns {
+			q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
+		}
+		res, err := q.Where("?TableAlias.version < EXCLUDED.version").Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("upsert subscription %s v%d: %w", row.ID, row.Version, err)
+		}
+		n, _ := res.RowsAffected()
+		moved = n > 0
+		if code := t.AuthorizationCode; code != nil {
+			c := *code
+			c.ExpiresAt, c.CreatedAt = utc(c.ExpiresAt), now()
+			if _, err := tx.NewInsert().Model(&c).On("CONFLICT (code_hash) DO NOTHING").Exec(ctx); err != nil {
+				return fmt.Errorf("insert authorization code: %w", err)
+			}
+		}
+		for _, e := range t.Events {
+			e.CreatedAt = utc(e.CreatedAt)
+			if _, err := tx.NewInsert().Model(&e).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
+				return fmt.Errorf("insert event %s: %w", e.Key, err)
+			}
+		}
+		for _, c := range t.Charges {
+			c.PeriodStart, c.PeriodEnd, c.CreatedAt = utc(c.PeriodStart), utc(c.PeriodEnd), now()
+			if _, err := tx.NewInsert().Model(&c).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
+				return fmt.Errorf("insert charge %s: %w", c.Key, err)
+			}
+		}
+		for _, n := range t.Notifications {
+			n.CreatedAt = now()
+			if n.Status == "" {
+				n.Status = NotificationPending
+			}
+			if _, err := tx.NewInsert().Model(&n).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
+				return fmt.Errorf("insert notification %s: %w", n.Key, err)
+			}
+		}
+		return nil
+	})
+	return moved, err
+}
+
+// Notification statuses in the outbox.
+const (
+	NotificationPending   = "pending"
+	NotificationDelivered = "delivered"
+)
+
+func (r *SubscriptionRow) normalise() {
+	r.PurchasedAt = utc(r.PurchasedAt)
+	r.ActivatedAt = utcPtr(r.ActivatedAt)
+	r.BillingStartedAt = utcPtr(r.BillingStartedAt)
+	r.TermStart = utcPtr(r.TermStart)
+	r.TermEnd = utcPtr(r.TermEnd)
+	r.CancellationWindowEndsAt = utcPtr(r.CancellationWindowEndsAt)
+	if r.IdempotencyKey != nil && *r.IdempotencyKey == "" {
+		r.IdempotencyKey = nil
+	}
+}
+
+// ToSubscription is the partner-facing view of the row.
+func (r SubscriptionRow) ToSubscription() subscription.Subscription {
+	sub := subscription.Subscription{
+		ID: r.ID, CustomerID: r.CustomerID, PartnerID: r.PartnerID, OfferID: r.OfferID, PlanID: r.PlanID,
+		PublisherID: r.PublisherID, Nickname: r.Nickname, Quantity: r.Quantity, Status: subscription.Status(r.Status),
+		ActionNeeded: r.ActionNeeded, AutoRenew: r.AutoRenew, BillingFrequency: r.BillingFrequency,
+		TermDuration: r.TermDuration, ResellerPartnerID: r.ResellerPartnerID, UnitPrice: r.UnitPrice,
+		Currency: r.Currency, PurchasedAt: r.PurchasedAt.UTC(), ActivatedAt: utcPtr(r.ActivatedAt),
+		BillingStartedAt: utcPtr(r.BillingStartedAt), TermStart: utcPtr(r.TermStart), TermEnd: utcPtr(r.TermEnd),
+		CancellationWindowEndsAt: utcPtr(r.CancellationWindowEndsAt), Version: r.Version,
+	}
+	if r.PublisherURL != "" {
+		sub.PublisherLink = &subscription.PublisherLink{URL: r.PublisherURL}
+	}
+	return sub
+}
+
+// Subscription returns one subscription of a partner's customer; anything
+// outside that scope is ErrNotFound.
+func (s *Store) Subscription(ctx context.Context, partnerID, customerID, id string) (*SubscriptionRow, error) {
+	row := new(SubscriptionRow)
+	err := s.db.NewSelect().Model(row).Where("id = ?", id).Where("partner_id = ?", partnerID).Where("customer_id = ?", customerID).Scan(ctx)
+	return row, notFound(err)
+}
+
+// SubscriptionByID returns a subscription with no tenant scope (ISV side,
+// which checks the publisher itself, and internal use).
+func (s *Store) SubscriptionByID(ctx context.Context, id string) (*SubscriptionRow, error) {
+	row := new(SubscriptionRow)
+	err := s.db.NewSelect().Model(row).Where("id = ?", id).Scan(ctx)
+	return row, notFound(err)
+}
+
+// SubscriptionFilter narrows a subscription list.
+type SubscriptionFilter struct {
+	Status  string
+	OfferID string
+	// AllKinds includes subscriptions that are not license-based; by
+	// default lists show license-based ones, as the Marketplace tab does.
+	AllKinds bool
+}
+
+// Subscriptions lists a customer's subscriptions oldest purchase first.
+func (s *Store) Subscriptions(ctx context.Context, partnerID, customerID string, f SubscriptionFilter, after *Cursor, limit int) ([]SubscriptionRow, error) {
+	var rows []SubscriptionRow
+	q := s.db.NewSelect().Model(&rows).Where("partner_id = ?", partnerID).Where("customer_id = ?", customerID).
+		OrderExpr("purchased_at ASC, id ASC").Limit(int64(limit))
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.OfferID != "" {
+		q = q.Where("offer_id = ?", f.OfferID)
+	}
+	if !f.AllKinds {
+		q = q.Where("license_based = ?", true)
+	}
+	if after != nil {
+		q = q.Where("(purchased_at > ? OR (purchased_at = ? AND id > ?))", utc(after.At), utc(after.At), after.ID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list subscriptions: %w", err)
+	}
+	return rows, nil
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// UpsertPartner creates the partner or renames it.
+func (s *Store) UpsertPartner(ctx context.Context, id, name string) error {
+	row := &PartnerRow{ID: id, Name: name, CreatedAt: now()}
+	_, err := s.db.NewInsert().Model(row).On("CONFLICT (id) DO UPDATE").Set("name = EXCLUDED.name").Exec(ctx)
+	return err
+}
+
+// PartnerExists reports whether the partner is known.
+func (s *Store) PartnerExists(ctx context.Context, id string) (bool, error) {
+	return s.db.NewSelect().Model((*PartnerRow)(nil)).Where("id = ?", id).Exists(ctx)
+}
+
+// CreateAgent stores a new agent token by its hash and returns the agent id.
+func (s *Store) CreateAgent(ctx context.Context, partnerID, name, role, tokenHash string) (string, error) {
+	row := &AgentRow{ID: "agt_" + uuid.NewString(), PartnerID: partnerID, Name: name, Role: role, TokenHash: tokenHash, CreatedAt: now()}
+	if _, err := s.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return "", err
+	}
+	return row.ID, nil
+}
+
+// EnsureAgent makes the fixture agent with this token hash exist, with this
+// role; it is how dev tokens are seeded idempotently.
+func (s *Store) EnsureAgent(ctx context.Context, id, partnerID, name, role, tokenHash string) error {
+	row := &AgentRow{ID: id, PartnerID: partnerID, Name: name, Role: role, TokenHash: tokenHash, CreatedAt: now()}
+	_, err := s.db.NewInsert().Model(row).
+		On("CONFLICT (id) DO UPDATE").
+		Set("partner_id = EXCLUDED.partner_id, name = EXCLUDED.name, role = EXCLUDED.role, token_hash = EXCLUDED.token_hash, revoked_at = NULL").
+		Exec(ctx)
+	return err
+}
+
+// AgentByTokenHash finds the active agent holding a token.
+func (s *Store) AgentByTokenHash(ctx context.Context, tokenHash string) (*AgentRow, error) {
+	row := new(AgentRow)
+	err := s.db.NewSelect().Model(row).Where("token_hash = ?", tokenHash).Where("revoked_at IS NULL").Scan(ctx)
+	return row, notFound(err)
+}
+
+// RevokeAgent disables an agent's token.
+func (s *Store) RevokeAgent(ctx context.Context, agentID string) error {
+	res, err := s.db.NewUpdate().Model((*AgentRow)(nil)).Set("revoked_at = ?", now()).Where("id = ?", agentID).Where("revoked_at IS NULL").Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CreateCustomer adds a customer to a partner.
+func (s *Store) CreateCustomer(ctx context.Context, partnerID, name string) (*CustomerRow, error) {
+	row := &CustomerRow{ID: "cus_" + uuid.NewString(), PartnerID: partnerID, Name: name, CreatedAt: now()}
+	if _, err := s.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// EnsureCustomer creates a fixture customer with a fixed id.
+func (s *Store) EnsureCustomer(ctx context.Context, id, partnerID, name string) error {
+	row := &CustomerRow{ID: id, PartnerID: partnerID, Name: name, CreatedAt: now()}
+	_, err := s.db.NewInsert().Model(row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	return err
+}
+
+// Customer returns a partner's customer; another partner's is ErrNotFound.
+func (s *Store) Customer(ctx context.Context, partnerID, customerID string) (*CustomerRow, error) {
+	row := new(CustomerRow)
+	err := s.db.NewSelect().Model(row).Where("id = ?", customerID).Where("partner_id = ?", partnerID).Scan(ctx)
+	return row, notFound(err)
+}
+
+// Cursor is a position in a list sorted by (time, id).
+type Cursor struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+// Customers lists a partner's customers oldest first, after the cursor.
+func (s *Store) Customers(ctx context.Context, partnerID string, after *Cursor, limit int) ([]CustomerRow, error) {
+	var rows []CustomerRow
+	q := s.db.NewSelect().Model(&rows).Where("partner_id = ?", partnerID).OrderExpr("created_at ASC, id ASC").Limit(int64(limit))
+	if after != nil {
+		q = q.Where("(created_at > ? OR (created_at = ? AND id > ?))", utc(after.At), utc(after.At), after.ID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	return rows, nil
+}
