@@ -110,6 +110,9 @@ type ISVEvent struct {
 	// PlanID and Quantity are the final plan and quantity an activation may carry.
 	PlanID   string `json:"planId,omitempty"`
 	Quantity int    `json:"quantity,omitempty"`
+	// Plan is the catalog plan PlanID names, resolved by the API when the
+	// activation moves the subscription to another plan of its offer.
+	Plan *Plan `json:"plan,omitempty"`
 }
 
 // Plan is the part of a catalog plan a subscription keeps for its term: the

@@ -1,0 +1,129 @@
+// Package activities does the I/O of SubscriptionWorkflow. Every activity
+// is idempotent: each row it writes carries a key derived from the
+// workflow's deterministic state, so a retry or a replayed local activity
+// writes nothing twice.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cspmarket/orchestrator/internal/billing"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// Activities holds what the activities need; register one instance on the worker.
+type Activities struct {
+	Store  *store.Store
+	Logger *slog.Logger
+}
+
+// AuditEvent is one line the workflow adds to the audit trail.
+type AuditEvent struct {
+	Kind   string         `json:"kind"`
+	Actor  string         `json:"actor"`
+	At     time.Time      `json:"at"`
+	Detail map[string]any `json:"detail,omitempty"`
+}
+
+// Recipient kinds of notifications.
+const (
+	RecipientPartner   = "partner"
+	RecipientPublisher = "publisher"
+)
+
+// Notification is one message for the outbox.
+type Notification struct {
+	Type          string         `json:"type"`
+	RecipientKind string         `json:"recipientKind"`
+	RecipientID   string         `json:"recipientId"`
+	Payload       map[string]any `json:"payload,omitempty"`
+}
+
+// Transition is one step of the workflow to make durable: the subscription
+// after the step (its Version says which step) and what the step produced.
+type Transition struct {
+	Subscription subscription.Subscription `json:"subscription"`
+	LicenseBased bool                      `json:"licenseBased"`
+	// PublisherURL is the ISV's landing page of the publisher link.
+	PublisherURL   string `json:"publisherUrl"`
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	RequestHash    string `json:"requestHash"`
+	// AuthorizationCodeHash is set on the purchase step only.
+	AuthorizationCodeHash      string           `json:"authorizationCodeHash,omitempty"`
+	AuthorizationCodeExpiresAt time.Time        `json:"authorizationCodeExpiresAt"`
+	Events                     []AuditEvent     `json:"events,omitempty"`
+	Charges                    []billing.Charge `json:"charges,omitempty"`
+	Notifications              []Notification   `json:"notifications,omitempty"`
+}
+
+// CommitTransition writes a transition in one database transaction. The
+// workflow runs it as a local activity: one round trip per step, no extra
+// workflow task.
+func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
+	sub := t.Subscription
+	row := store.SubscriptionRow{
+		ID: sub.ID, PartnerID: sub.PartnerID, CustomerID: sub.CustomerID, OfferID: sub.OfferID, PlanID: sub.PlanID,
+		PublisherID: sub.PublisherID, LicenseBased: t.LicenseBased, Nickname: sub.Nickname, Quantity: sub.Quantity,
+		Status: string(sub.Status), ActionNeeded: sub.ActionNeeded, AutoRenew: sub.AutoRenew,
+		BillingFrequency: sub.BillingFrequency, TermDuration: sub.TermDuration, ResellerPartnerID: sub.ResellerPartnerID,
+		UnitPrice: sub.UnitPrice, Currency: sub.Currency, PublisherURL: t.PublisherURL, PurchasedAt: sub.PurchasedAt,
+		ActivatedAt: sub.ActivatedAt, BillingStartedAt: sub.BillingStartedAt, TermStart: sub.TermStart, TermEnd: sub.TermEnd,
+		CancellationWindowEndsAt: sub.CancellationWindowEndsAt, RequestHash: t.RequestHash, Version: sub.Version,
+	}
+	if t.IdempotencyKey != "" {
+		key := t.IdempotencyKey
+		row.IdempotencyKey = &key
+	}
+	tx := store.Transition{Subscription: row}
+	if t.AuthorizationCodeHash != "" {
+		tx.AuthorizationCode = &store.AuthorizationCodeRow{
+			CodeHash: t.AuthorizationCodeHash, SubscriptionID: sub.ID, PublisherID: sub.PublisherID, ExpiresAt: t.AuthorizationCodeExpiresAt,
+		}
+	}
+	for i, e := range t.Events {
+		detail, err := json.Marshal(orEmpty(e.Detail))
+		if err != nil {
+			return err
+		}
+		tx.Events = append(tx.Events, store.EventRow{
+			Key:            fmt.Sprintf("%s/v%d/event-%d/%s", sub.ID, sub.Version, i, e.Kind),
+			SubscriptionID: sub.ID, Kind: e.Kind, Actor: e.Actor, Detail: string(detail), CreatedAt: e.At,
+		})
+	}
+	for _, c := range t.Charges {
+		tx.Charges = append(tx.Charges, store.ChargeRow{
+			Key: c.Key, SubscriptionID: c.SubscriptionID, PartnerID: c.PartnerID, Kind: c.Kind, Amount: c.Amount,
+			Currency: c.Currency, Quantity: c.Quantity, PeriodStart: c.PeriodStart, PeriodEnd: c.PeriodEnd, Description: c.Description,
+		})
+	}
+	for _, n := range t.Notifications {
+		payload, err := json.Marshal(orEmpty(n.Payload))
+		if err != nil {
+			return err
+		}
+		tx.Notifications = append(tx.Notifications, store.NotificationRow{
+			Key:            fmt.Sprintf("%s/v%d/%s/%s:%s", sub.ID, sub.Version, n.Type, n.RecipientKind, n.RecipientID),
+			SubscriptionID: sub.ID, RecipientKind: n.RecipientKind, RecipientID: n.RecipientID, Type: n.Type, Payload: string(payload),
+		})
+	}
+	moved, err := a.Store.ApplyTransition(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("commit subscription %s v%d: %w", sub.ID, sub.Version, err)
+	}
+	if a.Logger != nil {
+		a.Logger.Debug("transition committed", "subscription", sub.ID, "version", sub.Version, "status", sub.Status, "moved", moved)
+	}
+	return nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}

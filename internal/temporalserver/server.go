@@ -1,0 +1,321 @@
+// Package temporalserver runs a Temporal dev server and its Web UI inside
+// this process, over a SQLite file, for the embedded default: one `go run
+// ./starter` and a newcomer has the whole product, state kept across
+// restarts. Production points at a real cluster instead (TEMPORAL_ADDRESS).
+package temporalserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Options describe the embedded server.
+type Options struct {
+	// DatabaseFile is the SQLite file of the server's state; empty keeps
+	// the state in memory (tests).
+	DatabaseFile string
+	// IP the listeners bind to; default 127.0.0.1.
+	IP string
+	// FrontendPort is the gRPC port clients dial (7233 by convention); 0 picks a free one.
+	FrontendPort int
+	// UIPort serves the Web UI; 0 means no UI.
+	UIPort int
+	// Namespace to create; default "default".
+	Namespace string
+	// SearchAttributes to register on the namespace (all idempotent).
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// LogLevel of the server's own logs; default warn (it is chatty).
+	LogLevel zapcore.Level
+	Logger   *slog.Logger
+}
+
+// Server is a running embedded Temporal.
+type Server struct {
+	server       temporal.Server
+	ui           *uiserver.Server
+	frontendAddr string
+	uiAddr       string
+	namespace    string
+}
+
+// Start brings up the server, registers the namespace's search attributes
+// and, if asked, the Web UI. It returns once the namespace is usable.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.IP == "" {
+		opts.IP = "127.0.0.1"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.LogLevel == 0 {
+		opts.LogLevel = zapcore.WarnLevel
+	}
+	var err error
+	if opts.FrontendPort == 0 {
+		if opts.FrontendPort, err = freePort(opts.IP); err != nil {
+			return nil, err
+		}
+	}
+	// The server ends the whole process through its fatal logger when a
+	// port is taken, so every fixed port is checked first.
+	frontendHTTPPort := opts.FrontendPort + 10
+	for _, p := range []struct {
+		name string
+		port int
+	}{{"Temporal frontend (TEMPORAL_DEV_PORT)", opts.FrontendPort}, {"Temporal frontend HTTP (TEMPORAL_DEV_PORT+10)", frontendHTTPPort}, {"Temporal Web UI (TEMPORAL_UI_PORT)", opts.UIPort}} {
+		if p.port == 0 {
+			continue
+		}
+		if err := checkPortFree(opts.IP, p.port); err != nil {
+			return nil, fmt.Errorf("%s port %d is not free: %w (is another starter or `temporal server start-dev` running?)", p.name, p.port, err)
+		}
+	}
+
+	sqlConf, err := sqlConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	nsConf, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Retention of closed workflows: a week, so operators can still look
+	// at a cancelled subscription's history in the Web UI.
+	nsConf.Detail.Config.Retention = durationProto(7 * 24 * time.Hour)
+	if err := sqliteschema.CreateNamespaces(sqlConf, nsConf); err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
+	}
+
+	conf, err := serverConfig(opts, sqlConf, frontendHTTPPort)
+	if err != nil {
+		return nil, err
+	}
+	zl := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), opts.LogLevel))
+	logger := log.NewZapLogger(zl)
+	dyn := dynamicconfig.StaticClient{
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8096,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// Search attributes registered a moment ago must be usable at once:
+		// a workflow that upserts an unknown one retries its task forever.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for _, svc := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		hosts[svc] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(conf.Services[string(svc)].RPC.GRPCPort)))
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("build Temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start Temporal server: %w", err)
+	}
+	s := &Server{server: srv, frontendAddr: net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort)), namespace: opts.Namespace}
+	if err := s.registerSearchAttributes(ctx, opts.SearchAttributes); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if opts.UIPort != 0 {
+		// Built only now: the UI dials the frontend at once, and built
+		// earlier its first calls fail for several seconds.
+		s.uiAddr = net.JoinHostPort(opts.IP, strconv.Itoa(opts.UIPort))
+		s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+			Host:                opts.IP,
+			Port:                opts.UIPort,
+			TemporalGRPCAddress: s.frontendAddr,
+			EnableUI:            true,
+			DefaultNamespace:    opts.Namespace,
+			CORS:                uiconfig.CORS{CookieInsecure: true},
+			HideLogs:            true,
+			DisableNewsFetch:    true,
+		}))
+		go func() {
+			if err := s.ui.Start(); err != nil && !errors.Is(err, context.Canceled) {
+				opts.Logger.Error("Temporal Web UI stopped", "error", err)
+			}
+		}()
+	}
+	return s, nil
+}
+
+// FrontendAddress is the host:port SDK clients dial.
+func (s *Server) FrontendAddress() string { return s.frontendAddr }
+
+// UIAddress is the host:port of the Web UI, or "" without one.
+func (s *Server) UIAddress() string { return s.uiAddr }
+
+// Stop shuts the UI and the server down.
+func (s *Server) Stop() {
+	if s.ui != nil {
+		s.ui.Stop()
+	}
+	_ = s.server.Stop()
+}
+
+// registerSearchAttributes adds the attributes the namespace lacks. It is
+// done through the operator API after start because attributes given at
+// namespace creation are ignored when the namespace already exists (a
+// restart, or a release that adds one).
+func (s *Server) registerSearchAttributes(ctx context.Context, attrs map[string]enumspb.IndexedValueType) error {
+	if len(attrs) == 0 {
+		return nil
+	}
+	c, err := client.Dial(client.Options{HostPort: s.frontendAddr, Namespace: s.namespace, Logger: quietSDKLogger{}})
+	if err != nil {
+		return fmt.Errorf("dial embedded Temporal: %w", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range attrs {
+		if have, ok := existing.GetCustomAttributes()[name]; ok {
+			if have != typ {
+				return fmt.Errorf("search attribute %s exists with type %s, want %s", name, have, typ)
+			}
+			continue
+		}
+		missing[name] = typ
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: s.namespace, SearchAttributes: missing})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
+
+func sqlConfig(opts Options) (*config.SQL, error) {
+	conf := &config.SQL{PluginName: sqliteplugin.PluginName}
+	if opts.DatabaseFile == "" {
+		conf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		conf.DatabaseName = "temporal-" + uuid.NewString()
+		return conf, nil
+	}
+	// WAL with synchronous=normal doubles the start rate of a plain file
+	// and still survives a process crash (only an OS crash may lose the
+	// last transactions).
+	conf.ConnectAttributes = map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal", "busy_timeout": "10000"}
+	conf.DatabaseName = opts.DatabaseFile
+	if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
+			return nil, err
+		}
+		if err := sqliteschema.SetupSchema(conf); err != nil {
+			_ = os.Remove(opts.DatabaseFile)
+			return nil, fmt.Errorf("set up Temporal schema in %s: %w", opts.DatabaseFile, err)
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return conf, nil
+}
+
+func serverConfig(opts Options, sqlConf *config.SQL, frontendHTTPPort int) (*config.Config, error) {
+	var conf config.Config
+	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
+	conf.Global.Membership.BroadcastAddress = opts.IP
+	conf.Persistence.DefaultStore = "sqlite-default"
+	conf.Persistence.VisibilityStore = "sqlite-default"
+	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
+	frontend := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
+	conf.ClusterMetadata = &cluster.Config{
+		EnableGlobalNamespace:    false,
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        "active",
+		CurrentClusterName:       "active",
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			"active": {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             frontend,
+				HTTPAddress:            net.JoinHostPort(opts.IP, strconv.Itoa(frontendHTTPPort)),
+				ClusterID:              uuid.NewString(),
+			},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	conf.Services = map[string]config.Service{}
+	for _, name := range []string{"frontend", "history", "matching", "worker"} {
+		var svc config.Service
+		svc.RPC.BindOnIP = opts.IP
+		if name == "frontend" {
+			svc.RPC.GRPCPort = opts.FrontendPort
+			svc.RPC.HTTPPort = frontendHTTPPort
+		} else {
+			p, err := freePort(opts.IP)
+			if err != nil {
+				return nil, err
+			}
+			svc.RPC.GRPCPort = p
+		}
+		conf.Services[name] = svc
+	}
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = frontend
+	return &conf, nil
+}
+
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func checkPortFree(ip string, port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
