@@ -51,7 +51,8 @@ type Options struct {
 	Namespace string
 	// SearchAttributes to register on the namespace (all idempotent).
 	SearchAttributes map[string]enumspb.IndexedValueType
-	// LogLevel of the server's own logs; default warn (it is chatty).
+	// LogLevel of the server's own logs; default error (at warn it reports
+	// every poll its own system workers lose during a clean shutdown).
 	LogLevel zapcore.Level
 	Logger   *slog.Logger
 }
@@ -78,7 +79,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.LogLevel == 0 {
-		opts.LogLevel = zapcore.WarnLevel
+		opts.LogLevel = zapcore.ErrorLevel
 	}
 	var err error
 	if opts.FrontendPort == 0 {

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/cspmarket/orchestrator/internal/signature"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/workflows"
+)
+
+var publisherIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// isv authenticates an ISV request: the publisher header names the
+// sender, and the signature over the raw body must verify with one of its
+// active secrets within the tolerance. Every failure is the same 401.
+func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byte)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			s.writeError(w, r, jsonProblem(err))
+			return
+		}
+		publisherID := r.Header.Get(signature.PublisherHeader)
+		var secrets [][]byte
+		if publisherIDPattern.MatchString(publisherID) {
+			if secrets, err = s.Store.PublisherSecrets(r.Context(), publisherID); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := signature.Verify(r.Header.Get(signature.Header), secrets, body, s.Now(), signature.Tolerance); err != nil {
+			s.Logger.Warn("ISV request refused", "requestId", requestID(r), "publisher", publisherID, "reason", err.Error())
+			writeProblem(w, r, http.StatusUnauthorized, "invalid_signature",
+				"The request must carry X-Marketplace-Publisher and a valid X-Marketplace-Signature made within 300 s.")
+			return
+		}
+		next(w, r, publisherID, body)
+	}
+}
+
+type resolvedView struct {
+	ID         string              `json:"id"`
+	OfferID    string              `json:"offerId"`
+	PlanID     string              `json:"planId"`
+	Quantity   int                 `json:"quantity"`
+	CustomerID string              `json:"customerId"`
+	PartnerID  string              `json:"partnerId"`
+	Status     subscription.Status `json:"status"`
+}
+
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
+	var req struct {
+		AuthorizationCode string `json:"authorizationCode"`
+	}
+	if err := decodeJSONBytes(body, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.AuthorizationCode == "" || len(req.AuthorizationCode) > 200 {
+		s.writeError(w, r, invalid("authorizationCode", "is required"))
+		return
+	}
+	code, err := s.Store.AuthorizationCode(r.Context(), hashCode(req.AuthorizationCode))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && code.PublisherID != publisherID) {
+		writeProblem(w, r, http.StatusNotFound, "authorization_code_not_found", "No purchase of yours has this authorization code.")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sub, err := s.Store.SubscriptionByID(r.Context(), code.SubscriptionID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.Now().After(code.ExpiresAt) {
+		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "This authorization code has expired; the partner can issue a fresh one.")
+		return
+	}
+	if st := subscription.Status(sub.Status); st != subscription.StatusPendingFulfillment && st != subscription.StatusProvisioned {
+		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "The subscription is "+sub.Status+": its authorization code no longer resolves.")
+		return
+	}
+	writeJSON(w, http.StatusOK, resolvedView{
+		ID: sub.ID, OfferID: sub.OfferID, PlanID: sub.PlanID, Quantity: sub.Quantity,
+		CustomerID: sub.CustomerID, PartnerID: sub.PartnerID, Status: subscription.Status(sub.Status),
+	})
+}
+
+type webhookEvent struct {
+	ID             string `json:"id"`
+	Type           string `json:"type"`
+	SubscriptionID string `json:"subscriptionId"`
+	Data           struct {
+		PlanID   string `json:"planId"`
+		Quantity int    `json:"quantity"`
+	} `json:"data"`
+}
+
+var eventIDPattern = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
+
+// webhook takes one ISV event. It answers 202 only once the event is
+// durable in the subscription's workflow (a signal is durable even while
+// no worker runs), and 200 for an event id this publisher sent before.
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
+	var e webhookEvent
+	if err := json.Unmarshal(body, &e); err != nil {
+		s.writeError(w, r, jsonProblem(err))
+		return
+	}
+	switch {
+	case !eventIDPattern.MatchString(e.ID):
+		s.writeError(w, r, invalid("id", "an event id of 1 to 200 printable characters is required"))
+		return
+	case !subscription.KnownEventType(e.Type):
+		s.writeError(w, r, invalid("type", "unknown event type %q", e.Type))
+		return
+	case e.SubscriptionID == "" || len(e.SubscriptionID) > 100:
+		s.writeError(w, r, invalid("subscriptionId", "is required"))
+		return
+	case e.Data.Quantity < 0:
+		s.writeError(w, r, invalid("data.quantity", "must be positive"))
+		return
+	}
+	sub, err := s.Store.SubscriptionByID(r.Context(), e.SubscriptionID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sub.PublisherID != publisherID) {
+		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No subscription to your offers has this id.")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if seen, err := s.Store.ISVEventReceived(r.Context(), publisherID, e.ID); err != nil {
+		s.writeError(w, r, err)
+		return
+	} else if seen {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
+		return
+	}
+	event := subscription.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC(), PlanID: e.Data.PlanID, Quantity: e.Data.Quantity}
+	if e.Type == subscription.EventActivated && e.Data.PlanID != "" && e.Data.PlanID != sub.PlanID {
+		offer, err := s.Store.Offer(r.Context(), sub.OfferID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		plan, ok := offer.Plan(e.Data.PlanID)
+		if !ok {
+			s.writeError(w, r, invalid("data.planId", "offer %s has no plan %q", sub.OfferID, e.Data.PlanID))
+			return
+		}
+		snap := plan.Snapshot()
+		event.Plan = &snap
+	}
+
+	ctx, cancel := withTimeout(r, 10*time.Second)
+	defer cancel()
+	detail, _ := json.Marshal(map[string]any{"type": e.Type, "data": e.Data})
+	receipt := store.EventRow{
+		Key: fmt.Sprintf("isv/%s/%s", publisherID, e.ID), SubscriptionID: sub.ID, Kind: "isv_event.received",
+		Actor: "publisher:" + publisherID, Detail: string(detail), PublisherID: &publisherID, ISVEventID: &e.ID, CreatedAt: event.ReceivedAt,
+	}
+	// Signal first, then record the receipt: a crash in between makes the
+	// ISV retry, and the workflow ignores the id it already has. The other
+	// order would answer that retry "duplicate" for an event never applied.
+	err = s.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(sub.ID), "", workflows.SignalISVEvent, event)
+	var gone *serviceerror.NotFound
+	switch {
+	case errors.As(err, &gone):
+		// The workflow has ended (cancelled or expired): the event is
+		// recorded and reported in the audit trail, not applied.
+		receipt.Kind = "isv_event.rejected"
+		detail, _ = json.Marshal(map[string]any{"type": e.Type, "data": e.Data, "reason": "the subscription is " + sub.Status + " and takes no more events"})
+		receipt.Detail = string(detail)
+	case err != nil:
+		s.Logger.Error("signal ISV event", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "The event could not be recorded; retry it with the same id.")
+		return
+	}
+	if err := s.Store.RecordISVEventReceipt(r.Context(), receipt); errors.Is(err, store.ErrDuplicate) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
+		return
+	} else if err != nil {
+		// The signal is durable; the receipt only answers later repeats.
+		s.Logger.Error("record ISV event receipt", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": e.ID})
+}

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Problem is an RFC 9457 problem detail with the contract's stable code.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Code      string `json:"code"`
+	Detail    string `json:"detail"`
+	Field     string `json:"field,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, code, detail string) {
+	writeProblemField(w, r, status, code, "", detail)
+}
+
+func writeProblemField(w http.ResponseWriter, r *http.Request, status int, code, field, detail string) {
+	p := Problem{
+		Type: "https://docs.cspmarket.example/problems/" + code, Title: http.StatusText(status), Status: status,
+		Code: code, Detail: detail, Field: field, RequestID: requestID(r),
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// validationError is a 422 about one field of the request.
+type validationError struct {
+	field, detail string
+}
+
+func (e *validationError) Error() string { return e.field + ": " + e.detail }
+
+func invalid(field, format string, args ...any) error {
+	return &validationError{field: field, detail: fmt.Sprintf(format, args...)}
+}
+
+// decodeJSON reads a JSON object strictly: unknown fields, trailing data
+// and wrong types are 422s that name the field, never 500s.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalid("", "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func decodeJSONBytes(b []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalid("", "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func jsonProblem(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &typeErr):
+		return invalid(typeErr.Field, "must be a JSON %s", typeErr.Type.Kind())
+	case errors.As(err, &syntaxErr):
+		return invalid("", "malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.As(err, &maxErr):
+		return invalid("", "the body is larger than %d bytes", maxErr.Limit)
+	case errors.Is(err, io.EOF):
+		return invalid("", "the body is empty; a JSON object is required")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+	default:
+		return invalid("", "malformed JSON: %v", err)
+	}
+}
+
+// writeError turns an error into its problem: validation errors are 422,
+// anything unexpected is a logged 500 whose detail leaks nothing.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var v *validationError
+	if errors.As(err, &v) {
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", v.field, v.detail)
+		return
+	}
+	s.Logger.Error("request failed", "requestId", requestID(r), "method", r.Method, "path", r.URL.Path, "error", err)
+	writeProblem(w, r, http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged.")
+}

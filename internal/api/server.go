@@ -1,0 +1,149 @@
+// Package api is the HTTP front door: the partner API (/v1, bearer tokens),
+// the ISV API (/isv/v1, signed requests) and /healthz. It reads the
+// database projection and moves subscriptions only through their
+// workflows.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/cspmarket/orchestrator/internal/store"
+)
+
+// Server serves the API.
+type Server struct {
+	Store    *store.Store
+	Temporal client.Client
+	Logger   *slog.Logger
+	// Now is the clock (tests move it); default time.Now.
+	Now func() time.Time
+	// PurchaseTimeout bounds how long a purchase waits for its workflow to
+	// record it; default 15 s.
+	PurchaseTimeout time.Duration
+	// CheckTemporal tells /healthz whether Temporal answers; default: the
+	// client's CheckHealth.
+	CheckTemporal func(context.Context) error
+}
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 1 << 20
+
+// Handler returns the routed, instrumented handler.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.PurchaseTimeout == 0 {
+		s.PurchaseTimeout = 15 * time.Second
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+
+	mux.HandleFunc("GET /v1/offers", s.partner(s.listOffers))
+	mux.HandleFunc("POST /v1/customers", s.partner(s.createCustomer))
+	mux.HandleFunc("GET /v1/customers", s.partner(s.listCustomers))
+	mux.HandleFunc("POST /v1/customers/{customerId}/subscriptions", s.partner(s.purchase))
+	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions", s.partner(s.listSubscriptions))
+	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}", s.partner(s.getSubscription))
+	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/activation-link", s.partner(s.activationLink))
+	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/events", s.partner(s.listEvents))
+
+	mux.HandleFunc("POST /isv/v1/subscriptions/resolve", s.isv(s.resolve))
+	mux.HandleFunc("POST /isv/v1/webhook", s.isv(s.webhook))
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, "not_found", "No such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return s.instrument(mux)
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// instrument adds a request id, an access log line, a body limit and
+// panic recovery around every request.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				s.Logger.Error("panic serving request", "requestId", id, "panic", p, "stack", string(debug.Stack()))
+				if !rec.wrote {
+					writeProblem(rec, r, http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged.")
+				}
+			}
+			s.Logger.Info("http", "requestId", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"durationMs", time.Since(start).Milliseconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		writeProblem(w, r, http.StatusServiceUnavailable, "database_unavailable", "The database does not answer.")
+		return
+	}
+	check := s.CheckTemporal
+	if check == nil {
+		check = func(ctx context.Context) error {
+			_, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}
+	}
+	if err := check(ctx); err != nil {
+		writeProblem(w, r, http.StatusServiceUnavailable, "temporal_unavailable", "Temporal does not answer.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

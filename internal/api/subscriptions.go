@@ -1,0 +1,427 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/workflows"
+)
+
+// AuthorizationCodeTTL is how long an issued authorization code resolves.
+const AuthorizationCodeTTL = 24 * time.Hour
+
+// subscriptionView is a subscription as the API answers it.
+type subscriptionView struct {
+	subscription.Subscription
+	ETag string `json:"etag"`
+}
+
+func view(sub subscription.Subscription) subscriptionView {
+	return subscriptionView{Subscription: sub, ETag: etag(sub.Version)}
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+func writeSubscription(w http.ResponseWriter, status int, sub subscription.Subscription) {
+	w.Header().Set("ETag", etag(sub.Version))
+	writeJSON(w, status, view(sub))
+}
+
+type purchaseRequest struct {
+	OfferID           string  `json:"offerId"`
+	PlanID            string  `json:"planId"`
+	Quantity          *int    `json:"quantity"`
+	BillingFrequency  string  `json:"billingFrequency,omitempty"`
+	Nickname          string  `json:"nickname,omitempty"`
+	AutoRenew         *bool   `json:"autoRenew,omitempty"`
+	ResellerPartnerID *string `json:"resellerPartnerId,omitempty"`
+}
+
+var (
+	idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+	resellerIDPattern     = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+)
+
+// validate checks the request against the offer and fills defaults.
+func (p *purchaseRequest) validate(offer catalog.Offer) (catalog.Plan, error) {
+	plan, ok := offer.Plan(p.PlanID)
+	if !ok {
+		return plan, invalid("planId", "offer %s has no plan %q", offer.ID, p.PlanID)
+	}
+	if p.Quantity == nil {
+		return plan, invalid("quantity", "is required")
+	}
+	if q := *p.Quantity; q < plan.MinQuantity || q > plan.MaxQuantity {
+		return plan, invalid("quantity", "must be from %d to %d for plan %s", plan.MinQuantity, plan.MaxQuantity, plan.ID)
+	}
+	if p.BillingFrequency == "" {
+		p.BillingFrequency = plan.BillingFrequencies[0]
+	}
+	if !plan.Snapshot().OffersBillingFrequency(p.BillingFrequency) {
+		return plan, invalid("billingFrequency", "plan %s is billed %s", plan.ID, strings.Join(plan.BillingFrequencies, " or "))
+	}
+	p.Nickname = strings.TrimSpace(p.Nickname)
+	if utf8.RuneCountInString(p.Nickname) > 100 || !utf8.ValidString(p.Nickname) {
+		return plan, invalid("nickname", "must be at most 100 characters")
+	}
+	if p.AutoRenew == nil {
+		on := true
+		p.AutoRenew = &on
+	}
+	if p.ResellerPartnerID != nil && *p.ResellerPartnerID != "" && !resellerIDPattern.MatchString(*p.ResellerPartnerID) {
+		return plan, invalid("resellerPartnerId", "must be 1 to 64 letters, digits or dashes")
+	}
+	return plan, nil
+}
+
+// hash identifies the purchase's content, defaults applied, so that a
+// repeat with the same Idempotency-Key can be told from a different one.
+func (p purchaseRequest) hash(customerID string) string {
+	b, _ := json.Marshal(struct {
+		CustomerID string `json:"c"`
+		purchaseRequest
+	}{customerID, p})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermPurchase) {
+		return
+	}
+	customer, ok := s.customer(w, r, a)
+	if !ok {
+		return
+	}
+	idemKey := r.Header.Get("Idempotency-Key")
+	if idemKey != "" && !idempotencyKeyPattern.MatchString(idemKey) {
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be 1 to 255 printable ASCII characters")
+		return
+	}
+	var req purchaseRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.OfferID == "" {
+		s.writeError(w, r, invalid("offerId", "is required"))
+		return
+	}
+	offer, err := s.Store.Offer(r.Context(), req.OfferID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.writeError(w, r, invalid("offerId", "no such offer %q", req.OfferID))
+		return
+	} else if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	plan, err := req.validate(offer)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	publisher, err := s.Store.Publisher(r.Context(), offer.PublisherID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	requestHash := req.hash(customer.ID)
+
+	// A repeat of a purchase already recorded answers from the database.
+	id := newSubscriptionID(a.PartnerID, idemKey)
+	if idemKey != "" {
+		if existing, err := s.Store.SubscriptionByID(r.Context(), id); err == nil {
+			s.replayPurchase(w, r, existing.ToSubscription(), existing.RequestHash, requestHash)
+			return
+		} else if !errors.Is(err, store.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+
+	code, codeHash := newAuthorizationCode()
+	now := s.Now().UTC()
+	reseller := ""
+	if req.ResellerPartnerID != nil {
+		reseller = *req.ResellerPartnerID
+	}
+	sub := subscription.Subscription{
+		ID: id, CustomerID: customer.ID, PartnerID: a.PartnerID, OfferID: offer.ID, PlanID: plan.ID,
+		PublisherID: offer.PublisherID, Nickname: req.Nickname, Quantity: *req.Quantity,
+		Status: subscription.StatusPendingFulfillment, AutoRenew: *req.AutoRenew, BillingFrequency: req.BillingFrequency,
+		ResellerPartnerID: reseller, PurchasedAt: now.Truncate(time.Microsecond),
+		PublisherLink: &subscription.PublisherLink{URL: publisher.LandingURL},
+	}
+	input := workflows.PurchaseInput{
+		Subscription: sub, Plan: plan.Snapshot(), LicenseBased: offer.LicenseBased, Actor: "agent:" + a.ID,
+		IdempotencyKey: idemKey, RequestHash: requestHash, AuthorizationCodeHash: codeHash,
+		AuthorizationCodeExpiresAt: now.Add(AuthorizationCodeTTL),
+	}
+	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
+	defer cancel()
+	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(id),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes:    workflows.SearchAttributesOf(sub),
+		StaticSummary:            fmt.Sprintf("%s / %s × %d for %s (%s)", offer.ID, plan.ID, sub.Quantity, customer.Name, a.PartnerID),
+	}, workflows.SubscriptionWorkflow, input)
+	handle, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     workflows.UpdatePurchaseRecorded,
+			UpdateName:   workflows.UpdatePurchaseRecorded,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var result workflows.PurchaseResult
+	if err == nil {
+		err = handle.Get(ctx, &result)
+	}
+	if err != nil {
+		s.purchaseFailed(w, r, id, requestHash, err)
+		return
+	}
+	if result.RequestHash != requestHash {
+		writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different purchase.")
+		return
+	}
+	if result.AuthorizationCodeHash != codeHash {
+		// A concurrent duplicate started the workflow first: answer its
+		// subscription, with a code of our own issuing.
+		s.replayPurchase(w, r, result.Subscription, result.RequestHash, requestHash)
+		return
+	}
+	sub = result.Subscription
+	sub.PublisherLink = &subscription.PublisherLink{URL: publisher.LandingURL, AuthorizationCode: code, ExpiresAt: &input.AuthorizationCodeExpiresAt}
+	w.Header().Set("Location", "/v1/customers/"+customer.ID+"/subscriptions/"+id)
+	writeSubscription(w, http.StatusCreated, sub)
+}
+
+// purchaseFailed answers a purchase whose workflow did not confirm in time.
+func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, id, requestHash string, err error) {
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		// The workflow exists and is closed: the database has the purchase.
+		if existing, dbErr := s.Store.SubscriptionByID(r.Context(), id); dbErr == nil {
+			s.replayPurchase(w, r, existing.ToSubscription(), existing.RequestHash, requestHash)
+			return
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, http.StatusServiceUnavailable, "purchase_pending",
+			"The purchase was accepted but not yet recorded (is a worker running?). Repeat the request with the same Idempotency-Key to get it; it will not be bought twice.")
+		return
+	}
+	s.writeError(w, r, fmt.Errorf("purchase %s: %w", id, err))
+}
+
+// replayPurchase answers a repeated purchase: the same subscription, a
+// freshly issued authorization code while it can still be resolved, or 409
+// when the key was used for another purchase.
+func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, sub subscription.Subscription, storedHash, requestHash string) {
+	if storedHash != requestHash {
+		writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different purchase.")
+		return
+	}
+	if link, err := s.issueCode(r.Context(), sub); err == nil {
+		sub.PublisherLink = link
+	} else if !errors.Is(err, errNotResolvable) {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.Header().Set("Location", "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID)
+	writeSubscription(w, http.StatusCreated, sub)
+}
+
+var errNotResolvable = errors.New("the subscription is past activation")
+
+// issueCode stores a fresh authorization code for a subscription still
+// waiting for its ISV, and returns the link that carries it.
+func (s *Server) issueCode(ctx context.Context, sub subscription.Subscription) (*subscription.PublisherLink, error) {
+	if sub.Status != subscription.StatusPendingFulfillment && sub.Status != subscription.StatusProvisioned {
+		return nil, errNotResolvable
+	}
+	code, codeHash := newAuthorizationCode()
+	expires := s.Now().UTC().Add(AuthorizationCodeTTL).Truncate(time.Second)
+	if err := s.Store.IssueAuthorizationCode(ctx, codeHash, sub.ID, sub.PublisherID, expires); err != nil {
+		return nil, err
+	}
+	url := ""
+	if sub.PublisherLink != nil {
+		url = sub.PublisherLink.URL
+	}
+	return &subscription.PublisherLink{URL: url, AuthorizationCode: code, ExpiresAt: &expires}, nil
+}
+
+// newSubscriptionID derives the id from the partner's Idempotency-Key when
+// there is one, so that duplicates, even concurrent ones, meet at the same
+// workflow ID; otherwise it is random.
+func newSubscriptionID(partnerID, idempotencyKey string) string {
+	if idempotencyKey == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		return "sub_" + hex.EncodeToString(b)
+	}
+	sum := sha256.Sum256([]byte(partnerID + "\n" + idempotencyKey))
+	return "sub_" + hex.EncodeToString(sum[:12])
+}
+
+// newAuthorizationCode returns a random code and the hash that is stored.
+func newAuthorizationCode() (code, hash string) {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	code = "ac_" + base64.RawURLEncoding.EncodeToString(b)
+	return code, hashCode(code)
+}
+
+func hashCode(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.SubscriptionRow, bool) {
+	row, err := s.Store.Subscription(r.Context(), a.PartnerID, r.PathValue("customerId"), r.PathValue("subscriptionId"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
+		return nil, false
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return row, true
+}
+
+func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	writeSubscription(w, http.StatusOK, row.ToSubscription())
+}
+
+func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	if _, ok := s.customer(w, r, a); !ok {
+		return
+	}
+	size, after, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	filter := store.SubscriptionFilter{Status: q.Get("status"), OfferID: q.Get("offerId"), AllKinds: q.Get("licenseBased") == "any"}
+	if filter.Status != "" && !subscription.Status(filter.Status).Valid() {
+		s.writeError(w, r, invalid("status", "unknown status %q", filter.Status))
+		return
+	}
+	if lb := q.Get("licenseBased"); lb != "" && lb != "any" && lb != "true" {
+		s.writeError(w, r, invalid("licenseBased", "must be true (default) or any"))
+		return
+	}
+	rows, err := s.Store.Subscriptions(r.Context(), a.PartnerID, r.PathValue("customerId"), filter, after, size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]subscriptionView, 0, len(rows))
+	for i, row := range rows {
+		if i == size {
+			break
+		}
+		items = append(items, view(row.ToSubscription()))
+	}
+	resp := map[string]any{"items": items}
+	if len(rows) > size {
+		last := rows[size-1]
+		resp["nextPageToken"] = encodeCursor(store.Cursor{At: last.PurchasedAt, ID: last.ID})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	link, err := s.issueCode(r.Context(), row.ToSubscription())
+	if errors.Is(err, errNotResolvable) {
+		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+row.Status+": the ISV has already confirmed it, no activation link is needed.")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, link)
+}
+
+type eventView struct {
+	ID        int64           `json:"id"`
+	Kind      string          `json:"kind"`
+	Actor     string          `json:"actor"`
+	At        time.Time       `json:"at"`
+	Detail    json.RawMessage `json:"detail"`
+	ISVEvent  string          `json:"isvEventId,omitempty"`
+	Publisher string          `json:"publisherId,omitempty"`
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	events, err := s.Store.Events(r.Context(), row.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]eventView, 0, len(events))
+	for _, e := range events {
+		v := eventView{ID: e.ID, Kind: e.Kind, Actor: e.Actor, At: e.CreatedAt.UTC(), Detail: json.RawMessage(e.Detail)}
+		if e.ISVEventID != nil {
+			v.ISVEvent = *e.ISVEventID
+		}
+		if e.PublisherID != nil {
+			v.Publisher = *e.PublisherID
+		}
+		items = append(items, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}

@@ -1,0 +1,233 @@
+// Package app wires the product together from a Config: the embedded
+// Temporal server when there is no TEMPORAL_ADDRESS, the database
+// (migrated, catalog synced, fixtures seeded), the Temporal client, an
+// in-process worker and the HTTP API. The starter and worker mains and the
+// end-to-end tests all start the product through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/api"
+	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/config"
+	"github.com/cspmarket/orchestrator/internal/fixtures"
+	"github.com/cspmarket/orchestrator/internal/secretbox"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/temporalserver"
+	"github.com/cspmarket/orchestrator/workflows"
+)
+
+// App is a running product (or part of one).
+type App struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	lock     *os.File
+	temporal *temporalserver.Server
+	Store    *store.Store
+	Client   client.Client
+	worker   worker.Worker
+	http     *http.Server
+	httpAddr string
+	serveErr chan error
+}
+
+// Parts says which parts to run.
+type Parts struct {
+	HTTP   bool // the API
+	Worker bool // a worker in this process
+}
+
+// Start brings the configured parts up. On error everything started so far
+// is stopped again.
+func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, logger: logger, serveErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.Stop(context.Background())
+		}
+	}()
+
+	temporalAddress := cfg.TemporalAddress
+	if cfg.Embedded() && parts.HTTP {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, err
+		}
+		if a.lock, err = lockDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		a.temporal, err = temporalserver.Start(ctx, temporalserver.Options{
+			DatabaseFile: cfg.TemporalDatabaseFile(), FrontendPort: cfg.TemporalDevPort, UIPort: cfg.TemporalUIPort,
+			Namespace: cfg.TemporalNamespace, SearchAttributes: workflows.SearchAttributes, Logger: logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded Temporal: %w", err)
+		}
+		temporalAddress = a.temporal.FrontendAddress()
+	} else if temporalAddress == "" {
+		// A worker beside an embedded starter dials the starter's server.
+		temporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.TemporalDevPort))
+	}
+
+	box, err := secretsBox(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if a.Store, err = store.Open(ctx, cfg.DatabaseURL, box, store.Options{}); err != nil {
+		return nil, err
+	}
+	if err := a.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if parts.HTTP {
+		cat := catalog.Dev()
+		if cfg.CatalogFile != "" {
+			if cat, err = catalog.Load(cfg.CatalogFile); err != nil {
+				return nil, err
+			}
+		}
+		if err := a.Store.SyncCatalog(ctx, cat); err != nil {
+			return nil, fmt.Errorf("sync catalog: %w", err)
+		}
+		if cfg.DevSeed {
+			if err := fixtures.Seed(ctx, a.Store); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	a.Client, err = client.DialContext(ctx, client.Options{
+		HostPort:  temporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)
+	}
+
+	if parts.Worker {
+		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{})
+		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
+		a.worker.RegisterActivity(&activities.Activities{Store: a.Store, Logger: logger})
+		if err := a.worker.Start(); err != nil {
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+
+	if parts.HTTP {
+		l, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+		a.httpAddr = l.Addr().String()
+		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger}
+		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() { a.serveErr <- a.http.Serve(l) }()
+	}
+	return a, nil
+}
+
+// HTTPAddress is where the API listens.
+func (a *App) HTTPAddress() string { return a.httpAddr }
+
+// TemporalAddress is the embedded server's frontend, or "".
+func (a *App) TemporalAddress() string {
+	if a.temporal == nil {
+		return ""
+	}
+	return a.temporal.FrontendAddress()
+}
+
+// UIAddress is the embedded Web UI's address, or "".
+func (a *App) UIAddress() string {
+	if a.temporal == nil {
+		return ""
+	}
+	return a.temporal.UIAddress()
+}
+
+// Wait blocks until ctx ends or the HTTP server fails.
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// Stop shuts down in dependency order: no new requests, in-flight requests
+// finished, the worker drained, then Temporal and the database.
+func (a *App) Stop(ctx context.Context) {
+	if a.http != nil {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := a.http.Shutdown(sctx); err != nil {
+			a.logger.Warn("HTTP shutdown", "error", err)
+		}
+		cancel()
+	}
+	if a.worker != nil {
+		a.worker.Stop()
+	}
+	if a.Client != nil {
+		a.Client.Close()
+	}
+	if a.temporal != nil {
+		a.temporal.Stop()
+	}
+	if a.Store != nil {
+		_ = a.Store.Close()
+	}
+	if a.lock != nil {
+		_ = a.lock.Close()
+	}
+}
+
+func secretsBox(cfg config.Config, logger *slog.Logger) (*secretbox.Box, error) {
+	var key []byte
+	var err error
+	if cfg.SecretsKey != "" {
+		key, err = secretbox.ParseKey(cfg.SecretsKey)
+	} else {
+		if !cfg.Embedded() {
+			logger.Warn("SECRETS_KEY is not set: webhook secrets are sealed with a key file in DATA_DIR; set SECRETS_KEY in production", "file", cfg.SecretsKeyFile())
+		}
+		key, err = secretbox.LoadOrCreateKeyFile(cfg.SecretsKeyFile())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	return secretbox.New(key)
+}
+
+// lockDir takes an exclusive lock on the data directory: two embedded
+// servers on one SQLite file would fight over it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another starter (DATA_DIR sets another one)", dir)
+	}
+	return f, nil
+}

@@ -1,0 +1,105 @@
+// Package config reads the environment of CONTRACT.md. With nothing set it
+// describes the embedded default: an in-process Temporal dev server, an
+// in-process worker and SQLite under ./data, with the dev fixtures seeded.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the process configuration.
+type Config struct {
+	HTTPAddr          string
+	TemporalAddress   string // empty: run the embedded dev server
+	TemporalNamespace string
+	TemporalDevPort   int
+	TemporalUIPort    int // 0 turns the embedded Web UI off
+	DatabaseURL       string
+	DataDir           string
+	CatalogFile       string // empty: the built-in dev catalog
+	DevSeed           bool
+	EmbeddedWorker    bool
+	// SecretsKey is the base64 key sealing webhook secrets; empty in the
+	// embedded default means DATA_DIR/secrets.key, created on first start.
+	SecretsKey string
+	LogLevel   slog.Level
+}
+
+// Embedded reports whether this process runs its own Temporal server.
+func (c Config) Embedded() bool { return c.TemporalAddress == "" }
+
+// TemporalDatabaseFile is the embedded server's SQLite file.
+func (c Config) TemporalDatabaseFile() string { return filepath.Join(c.DataDir, "temporal.db") }
+
+// SecretsKeyFile is where the embedded default keeps its secrets key.
+func (c Config) SecretsKeyFile() string { return filepath.Join(c.DataDir, "secrets.key") }
+
+// FromEnv reads the configuration through getenv (os.Getenv in mains).
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		HTTPAddr:          or(getenv("HTTP_ADDR"), "127.0.0.1:8080"),
+		TemporalAddress:   strings.TrimSpace(getenv("TEMPORAL_ADDRESS")),
+		TemporalNamespace: or(getenv("TEMPORAL_NAMESPACE"), "default"),
+		DataDir:           or(getenv("DATA_DIR"), "./data"),
+		CatalogFile:       getenv("CATALOG_FILE"),
+		SecretsKey:        getenv("SECRETS_KEY"),
+	}
+	var err error
+	if c.TemporalDevPort, err = port(getenv, "TEMPORAL_DEV_PORT", 7233, false); err != nil {
+		return c, err
+	}
+	if c.TemporalUIPort, err = port(getenv, "TEMPORAL_UI_PORT", 8233, true); err != nil {
+		return c, err
+	}
+	c.DatabaseURL = or(getenv("DATABASE_URL"), "sqlite://"+filepath.Join(c.DataDir, "app.db"))
+	if c.DevSeed, err = boolean(getenv, "DEV_SEED", c.Embedded()); err != nil {
+		return c, err
+	}
+	if c.EmbeddedWorker, err = boolean(getenv, "EMBEDDED_WORKER", c.Embedded()); err != nil {
+		return c, err
+	}
+	if lvl := getenv("LOG_LEVEL"); lvl != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+			return c, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", lvl)
+		}
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite://") {
+		return c, fmt.Errorf("DATABASE_URL=%q: want postgres://… or sqlite://path", c.DatabaseURL)
+	}
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v = strings.TrimSpace(v); v == "" {
+		return def
+	}
+	return v
+}
+
+func port(getenv func(string) string, name string, def int, zeroOK bool) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !zeroOK) {
+		return 0, fmt.Errorf("%s=%q: want a port number", name, v)
+	}
+	return n, nil
+}
+
+func boolean(getenv func(string) string, name string, def bool) (bool, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}

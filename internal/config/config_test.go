@@ -1,0 +1,42 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestEmbeddedDefault(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	require.NoError(t, err)
+	assert.True(t, c.Embedded())
+	assert.True(t, c.DevSeed)
+	assert.True(t, c.EmbeddedWorker)
+	assert.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
+	assert.Equal(t, 7233, c.TemporalDevPort)
+	assert.Equal(t, 8233, c.TemporalUIPort)
+	assert.Equal(t, "sqlite://data/app.db", c.DatabaseURL)
+}
+
+func TestProductionShape(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "DATABASE_URL": "postgres://u@db/app"}))
+	require.NoError(t, err)
+	assert.False(t, c.Embedded())
+	assert.False(t, c.DevSeed, "fixtures never seed production by default")
+	assert.False(t, c.EmbeddedWorker)
+
+	c, err = FromEnv(env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "EMBEDDED_WORKER": "true", "TEMPORAL_UI_PORT": "0"}))
+	require.NoError(t, err)
+	assert.True(t, c.EmbeddedWorker)
+	assert.Equal(t, 0, c.TemporalUIPort)
+}
+
+func TestBadValuesAreClearErrors(t *testing.T) {
+	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud"} {
+		_, err := FromEnv(env(map[string]string{k: v}))
+		assert.ErrorContains(t, err, k, "%s=%s", k, v)
+	}
+}

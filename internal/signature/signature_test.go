@@ -1,0 +1,35 @@
+package signature
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestVerify(t *testing.T) {
+	secret := []byte("dev-isv-secret")
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"id":"e1","type":"subscription.activated"}`)
+	good := Sign(secret, now, body)
+
+	assert.NoError(t, Verify(good, [][]byte{secret}, body, now, Tolerance))
+	assert.NoError(t, Verify(good, [][]byte{[]byte("new-secret"), secret}, body, now, Tolerance), "either active secret verifies")
+	assert.NoError(t, Verify(good, [][]byte{secret}, body, now.Add(299*time.Second), Tolerance))
+
+	assert.ErrorIs(t, Verify(good, [][]byte{[]byte("wrong")}, body, now, Tolerance), ErrMismatch)
+	assert.ErrorIs(t, Verify(good, [][]byte{secret}, []byte(`{"id":"e1","type":"subscription.suspended"}`), now, Tolerance), ErrMismatch, "body altered after signing")
+	assert.ErrorIs(t, Verify(good, [][]byte{secret}, body, now.Add(301*time.Second), Tolerance), ErrStale)
+	assert.ErrorIs(t, Verify(Sign(secret, now.Add(10*time.Minute), body), [][]byte{secret}, body, now, Tolerance), ErrStale, "future timestamps too")
+	assert.ErrorIs(t, Verify(good, nil, body, now, Tolerance), ErrNoSecret)
+
+	for _, bad := range []string{"", "t=1", "v1=00", "t=abc,v1=00", "t=1800000000,v1=zz", "garbage", "t=1800000000,v1=abcd"} {
+		assert.ErrorIs(t, Verify(bad, [][]byte{secret}, body, now, Tolerance), ErrMalformed, bad)
+	}
+}
+
+func TestSignMatchesTheContractFormula(t *testing.T) {
+	// HMAC-SHA256("k", "1.x"), computed independently with openssl:
+	// printf '1.x' | openssl dgst -sha256 -hmac k
+	assert.Equal(t, "t=1,v1=976cb87e4f568d1c0f03f32859e90af8597cf00b978ba37c229c97d3a15b8449", Sign([]byte("k"), time.Unix(1, 0), []byte("x")))
+}
