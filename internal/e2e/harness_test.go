@@ -1,0 +1,227 @@
+// Package e2e drives the whole product through HTTP: the real embedded
+// Temporal server, the in-process worker, the API and a real database
+// (SQLite, then Postgres), exactly as `go run ./starter` runs them.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun/driver/pgdriver"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+
+	"github.com/cspmarket/orchestrator/internal/app"
+	"github.com/cspmarket/orchestrator/internal/config"
+	"github.com/cspmarket/orchestrator/internal/signature"
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// product is one running product under test.
+type product struct {
+	t    *testing.T
+	app  *app.App
+	base string
+}
+
+// startProduct starts the embedded default on free ports in a temporary
+// data directory; databaseURL "" keeps the SQLite default.
+func startProduct(t *testing.T, databaseURL string) *product {
+	t.Helper()
+	dataDir := t.TempDir()
+	env := map[string]string{
+		"HTTP_ADDR":         "127.0.0.1:0",
+		"DATA_DIR":          dataDir,
+		"TEMPORAL_DEV_PORT": strconv.Itoa(freePortPair(t)),
+		"TEMPORAL_UI_PORT":  strconv.Itoa(freePort(t)),
+		"DATABASE_URL":      databaseURL,
+	}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := app.Start(ctx, cfg, app.Parts{HTTP: true, Worker: true}, logger)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	return &product{t: t, app: a, base: "http://" + a.HTTPAddress()}
+}
+
+// postgresDatabase creates a database of its own for one test.
+func postgresDatabase(t *testing.T) string {
+	t.Helper()
+	url := storetest.PostgresURL()
+	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url), pgdriver.WithTimeout(5*time.Second)))
+	defer admin.Close()
+	if err := admin.Ping(); err != nil {
+		if os.Getenv("REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("Postgres is required (REQUIRE_POSTGRES=1) but %s does not answer: %v", url, err)
+		}
+		t.Skipf("Postgres end-to-end skipped: %s does not answer (%v). CI runs it.", url, err)
+	}
+	name := fmt.Sprintf("e2e_%d", time.Now().UnixNano())
+	_, err := admin.Exec("CREATE DATABASE " + name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	i := strings.LastIndex(url, "/")
+	rest := url[i+1:]
+	query := ""
+	if q := strings.Index(rest, "?"); q >= 0 {
+		query = rest[q:]
+	}
+	return url[:i+1] + name + query
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePortPair finds a port p with p+10 free too (Temporal's HTTP port).
+func freePortPair(t *testing.T) int {
+	for range 50 {
+		p := freePort(t)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port pair")
+	return 0
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.body, v), string(r.body))
+}
+
+func (r response) code(t *testing.T) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	r.json(t, &p)
+	return p.Code
+}
+
+func (p *product) do(method, path, token string, body any, headers ...string) response {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(p.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, p.base+path, rd)
+	require.NoError(p.t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return p.send(req)
+}
+
+func (p *product) send(req *http.Request) response {
+	p.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(p.t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// isv sends a signed ISV request; at shifts the signature's timestamp.
+func (p *product) isv(path, publisher string, secret []byte, at time.Time, body any) response {
+	p.t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(p.t, err)
+	req, err := http.NewRequest(http.MethodPost, p.base+path, bytes.NewReader(b))
+	require.NoError(p.t, err)
+	req.Header.Set(signature.PublisherHeader, publisher)
+	req.Header.Set(signature.Header, signature.Sign(secret, at, b))
+	return p.send(req)
+}
+
+func (p *product) event(id, typ, subscriptionID string, data map[string]any) response {
+	body := map[string]any{"id": id, "type": typ, "subscriptionId": subscriptionID}
+	if data != nil {
+		body["data"] = data
+	}
+	return p.isv("/isv/v1/webhook", "isv-demo", []byte("dev-isv-secret"), time.Now(), body)
+}
+
+type subscriptionJSON struct {
+	subscription.Subscription
+	ETag string `json:"etag"`
+}
+
+// waitStatus polls the subscription until it has the status.
+func (p *product) waitStatus(customerID, subscriptionID string, want subscription.Status) subscriptionJSON {
+	p.t.Helper()
+	var sub subscriptionJSON
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := p.do(http.MethodGet, "/v1/customers/"+customerID+"/subscriptions/"+subscriptionID, "dev-admin-token", nil)
+		require.Equal(p.t, http.StatusOK, r.status, string(r.body))
+		r.json(p.t, &sub)
+		if sub.Status == want {
+			return sub
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("subscription %s stayed %s, want %s", subscriptionID, sub.Status, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// recordHistory writes a workflow's history to RECORD_HISTORIES/<name>.json
+// when that variable names a directory: that is how the replay test's
+// testdata is made (see workflows/replay_test.go).
+func (p *product) recordHistory(name, workflowID string) {
+	dir := os.Getenv("RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := p.app.Client.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	hist := &historypb.History{}
+	for iter.HasNext() {
+		e, err := iter.Next()
+		require.NoError(p.t, err)
+		hist.Events = append(hist.Events, e)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(p.t, err)
+	require.NoError(p.t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644))
+}
+
