@@ -224,4 +224,3 @@ func (p *product) recordHistory(name, workflowID string) {
 	require.NoError(p.t, err)
 	require.NoError(p.t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644))
 }
-
