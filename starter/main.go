@@ -7,6 +7,7 @@
 //	go run ./starter                                    # run the product
 //	go run ./starter agents create --partner P --role admin_agent
 //	go run ./starter agents revoke --id agt_…
+//	go run ./starter healthcheck                        # exit 0 when /healthz is 200
 package main
 
 import (
@@ -15,9 +16,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/cspmarket/orchestrator/internal/app"
 	"github.com/cspmarket/orchestrator/internal/auth"
@@ -46,7 +50,31 @@ func run(args []string) error {
 	if args[0] == "agents" && len(args) > 1 {
 		return agents(cfg, args[1], args[2:])
 	}
-	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke", args[0])
+	if args[0] == "healthcheck" {
+		return healthcheck(cfg)
+	}
+	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, healthcheck", args[0])
+}
+
+// healthcheck asks a running starter's /healthz (container health checks).
+func healthcheck(cfg config.Config) error {
+	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz answered %s", resp.Status)
+	}
+	return nil
 }
 
 func serve(cfg config.Config, logger *slog.Logger) error {
