@@ -1,0 +1,138 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/fixtures"
+	"github.com/cspmarket/orchestrator/internal/signature"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
+)
+
+// newTestServer serves the API over a seeded SQLite store. It has no
+// Temporal client: these tests cover everything answered before a
+// workflow is involved (the end-to-end tests cover the rest).
+func newTestServer(t *testing.T) (*httptest.Server, *store.Store) {
+	t.Helper()
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
+	require.NoError(t, fixtures.Seed(ctx, s))
+	srv := httptest.NewServer((&Server{Store: s, Logger: slog.New(slog.DiscardHandler), CheckTemporal: func(context.Context) error { return nil }}).Handler())
+	t.Cleanup(srv.Close)
+	return srv, s
+}
+
+func call(t *testing.T, srv *httptest.Server, method, path, token, body string, headers ...string) (*http.Response, Problem) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var p Problem
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+	}
+	return resp, p
+}
+
+func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
+	srv, s := newTestServer(t)
+	c, err := s.CreateCustomer(context.Background(), fixtures.PartnerDemo, "Fabrikam")
+	require.NoError(t, err)
+	purchase := "/v1/customers/" + c.ID + "/subscriptions"
+	admin := fixtures.AdminToken
+
+	cases := []struct {
+		name, method, path, token, body string
+		headers                         []string
+		status                          int
+		code, field                     string
+	}{
+		{"no token", "GET", "/v1/offers", "", "", nil, 401, "unauthenticated", ""},
+		{"unknown token", "GET", "/v1/offers", "nope", "", nil, 401, "unauthenticated", ""},
+		{"unknown route", "GET", "/v2/things", admin, "", nil, 404, "not_found", ""},
+		{"empty customer body", "POST", "/v1/customers", admin, "", nil, 422, "validation_failed", ""},
+		{"customer name missing", "POST", "/v1/customers", admin, `{}`, nil, 422, "validation_failed", "name"},
+		{"customer name wrong type", "POST", "/v1/customers", admin, `{"name":42}`, nil, 422, "validation_failed", "name"},
+		{"unknown field", "POST", "/v1/customers", admin, `{"name":"x","nmae":"y"}`, nil, 422, "validation_failed", "nmae"},
+		{"trailing garbage", "POST", "/v1/customers", admin, `{"name":"x"} {}`, nil, 422, "validation_failed", ""},
+		{"not JSON", "POST", "/v1/customers", admin, `name=x`, nil, 422, "validation_failed", ""},
+		{"body too large", "POST", "/v1/customers", admin, `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 422, "validation_failed", ""},
+		{"foreign customer", "POST", purchase, fixtures.OtherAdminToken, `{"offerId":"contoso-crm","planId":"monthly","quantity":1}`, nil, 404, "customer_not_found", ""},
+		{"unknown offer", "POST", purchase, admin, `{"offerId":"nope","planId":"monthly","quantity":1}`, nil, 422, "validation_failed", "offerId"},
+		{"unknown plan", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"nope","quantity":1}`, nil, 422, "validation_failed", "planId"},
+		{"quantity missing", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly"}`, nil, 422, "validation_failed", "quantity"},
+		{"quantity too big", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":100000}`, nil, 422, "validation_failed", "quantity"},
+		{"quantity zero", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":0}`, nil, 422, "validation_failed", "quantity"},
+		{"quantity not a number", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":"3"}`, nil, 422, "validation_failed", "quantity"},
+		{"billing frequency not offered", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":1,"billingFrequency":"annual"}`, nil, 422, "validation_failed", "billingFrequency"},
+		{"bad reseller", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":1,"resellerPartnerId":"<script>"}`, nil, 422, "validation_failed", "resellerPartnerId"},
+		{"bad idempotency key", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":1}`, []string{"Idempotency-Key", strings.Repeat("k", 300)}, 422, "validation_failed", "Idempotency-Key"},
+		{"bad page token", "GET", "/v1/customers?pageToken=%21%21", admin, "", nil, 422, "validation_failed", "pageToken"},
+		{"forged page token", "GET", "/v1/customers?pageToken=e30", admin, "", nil, 422, "validation_failed", "pageToken"},
+		{"bad page size", "GET", "/v1/customers?pageSize=100000", admin, "", nil, 422, "validation_failed", "pageSize"},
+		{"bad status filter", "GET", purchase + "?status=paused", admin, "", nil, 422, "validation_failed", "status"},
+		{"unknown subscription", "GET", purchase + "/sub_nope", admin, "", nil, 404, "subscription_not_found", ""},
+		{"unsigned webhook", "POST", "/isv/v1/webhook", "", `{}`, nil, 401, "invalid_signature", ""},
+		{"unsigned resolve", "POST", "/isv/v1/subscriptions/resolve", "", `{}`, nil, 401, "invalid_signature", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, p := call(t, srv, tc.method, tc.path, tc.token, tc.body, tc.headers...)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+			assert.Equal(t, tc.code, p.Code)
+			assert.Equal(t, tc.field, p.Field)
+			assert.NotEmpty(t, p.Detail)
+			assert.Equal(t, resp.Header.Get("X-Request-Id"), p.RequestID)
+		})
+	}
+}
+
+func TestSignedWebhookValidation(t *testing.T) {
+	srv, _ := newTestServer(t)
+	send := func(body string) (*http.Response, Problem) {
+		sig := signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body))
+		return call(t, srv, "POST", "/isv/v1/webhook", "", body, signature.PublisherHeader, fixtures.PublisherDemo, signature.Header, sig)
+	}
+	for body, field := range map[string]string{
+		`{"id":"","type":"subscription.activated","subscriptionId":"s"}`:                          "id",
+		`{"id":"e1","type":"subscription.exploded","subscriptionId":"s"}`:                         "type",
+		`{"id":"e1","type":"subscription.activated"}`:                                             "subscriptionId",
+		`{"id":"e1","type":"subscription.activated","subscriptionId":"s","data":{"quantity":-1}}`: "data.quantity",
+	} {
+		resp, p := send(body)
+		assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, body)
+		assert.Equal(t, field, p.Field, body)
+	}
+	resp, p := send(`{"id":"e1","type":"subscription.activated","subscriptionId":"sub_unknown"}`)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "subscription_not_found", p.Code)
+	resp, _ = send(`not json`)
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+}
+
+func TestHealthz(t *testing.T) {
+	srv, _ := newTestServer(t)
+	resp, _ := call(t, srv, "GET", "/healthz", "", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
