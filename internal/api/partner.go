@@ -15,8 +15,6 @@ import (
 	"github.com/cspmarket/orchestrator/internal/store"
 )
 
-type agentKey struct{}
-
 // partner authenticates a partner API request by its bearer token.
 func (s *Server) partner(next func(http.ResponseWriter, *http.Request, auth.Agent)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
