@@ -70,7 +70,7 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 		ID: sub.ID, PartnerID: sub.PartnerID, CustomerID: sub.CustomerID, OfferID: sub.OfferID, PlanID: sub.PlanID,
 		PublisherID: sub.PublisherID, LicenseBased: t.LicenseBased, Nickname: sub.Nickname, Quantity: sub.Quantity,
 		Status: string(sub.Status), ActionNeeded: sub.ActionNeeded, AutoRenew: sub.AutoRenew,
-		BillingFrequency: sub.BillingFrequency, TermDuration: sub.TermDuration, ResellerPartnerID: sub.ResellerPartnerID,
+		BillingFrequency: sub.BillingFrequency, NextBillingFrequency: sub.NextBillingFrequency, TermDuration: sub.TermDuration, ResellerPartnerID: sub.ResellerPartnerID,
 		UnitPrice: sub.UnitPrice, Currency: sub.Currency, PublisherURL: t.PublisherURL, PurchasedAt: sub.PurchasedAt,
 		ActivatedAt: sub.ActivatedAt, BillingStartedAt: sub.BillingStartedAt, TermStart: sub.TermStart, TermEnd: sub.TermEnd,
 		CancellationWindowEndsAt: sub.CancellationWindowEndsAt, RequestHash: t.RequestHash, Version: sub.Version,

@@ -10,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
@@ -29,6 +30,10 @@ const (
 	// recorded and answers PurchaseResult; the API sends it with the start
 	// (update-with-start) so the purchase response is read-your-writes.
 	UpdatePurchaseRecorded = "purchase-recorded"
+	// UpdateChange applies a ChangeRequest (the partner's PATCH) all or
+	// nothing and answers ChangeResult. Its validator rejects a change the
+	// subscription cannot take before anything reaches the history.
+	UpdateChange = "change"
 )
 
 // Search attributes operators filter on in the Web UI (CONTRACT.md).
@@ -78,7 +83,101 @@ type PurchaseInput struct {
 	// hash reaches the history.
 	AuthorizationCodeHash      string    `json:"authorizationCodeHash"`
 	AuthorizationCodeExpiresAt time.Time `json:"authorizationCodeExpiresAt"`
+	// Settings are the lifecycle's configurable delays, fixed at purchase.
+	Settings Settings `json:"settings"`
+	// Continued carries the state of the previous run when this run
+	// continues it (continue-as-new at each renewal); nil at purchase.
+	Continued *Carried `json:"continued,omitempty"`
 }
+
+// Settings are the lifecycle delays an operator can configure.
+type Settings struct {
+	// ActivationDeadline: a purchase the ISV has not activated by then is
+	// cancelled with no charge.
+	ActivationDeadline time.Duration `json:"activationDeadline"`
+	// CancellationApprovalTimeout: a cancellation waiting for the ISV
+	// lapses after it.
+	CancellationApprovalTimeout time.Duration `json:"cancellationApprovalTimeout"`
+	// RenewalNotice: how long before the term ends the partner is told.
+	RenewalNotice time.Duration `json:"renewalNotice"`
+}
+
+// DefaultSettings are the delays of the issue: 30 days, 7 days, 7 days.
+func DefaultSettings() Settings {
+	return Settings{ActivationDeadline: 30 * 24 * time.Hour, CancellationApprovalTimeout: 7 * 24 * time.Hour, RenewalNotice: 7 * 24 * time.Hour}
+}
+
+// withDefaults fills zero settings (inputs recorded before they existed).
+func (s Settings) withDefaults() Settings {
+	d := DefaultSettings()
+	if s.ActivationDeadline <= 0 {
+		s.ActivationDeadline = d.ActivationDeadline
+	}
+	if s.CancellationApprovalTimeout <= 0 {
+		s.CancellationApprovalTimeout = d.CancellationApprovalTimeout
+	}
+	if s.RenewalNotice <= 0 {
+		s.RenewalNotice = d.RenewalNotice
+	}
+	return s
+}
+
+// Carried is what one run hands to the next at continue-as-new.
+type Carried struct {
+	Subscription        subscription.Subscription `json:"subscription"`
+	Plan                subscription.Plan         `json:"plan"`
+	TermNumber          int                       `json:"termNumber"`
+	TermCharges         []billing.Charge          `json:"termCharges,omitempty"`
+	NextInstallment     int                       `json:"nextInstallment"`
+	RenewalNoticeSent   bool                      `json:"renewalNoticeSent"`
+	PendingCancellation *PendingCancellation      `json:"pendingCancellation,omitempty"`
+	RecentEventIDs      []string                  `json:"recentEventIds,omitempty"`
+}
+
+// PendingCancellation is a cancellation waiting for the ISV's approval.
+type PendingCancellation struct {
+	RequestedAt    time.Time           `json:"requestedAt"`
+	Deadline       time.Time           `json:"deadline"`
+	PreviousStatus subscription.Status `json:"previousStatus"`
+	Actor          string              `json:"actor"`
+}
+
+// ChangeRequest is a partner's change to a subscription: every set field
+// is applied, or none.
+type ChangeRequest struct {
+	Actor             string  `json:"actor"`
+	Nickname          *string `json:"nickname,omitempty"`
+	Quantity          *int    `json:"quantity,omitempty"`
+	AutoRenew         *bool   `json:"autoRenew,omitempty"`
+	ResellerPartnerID *string `json:"resellerPartnerId,omitempty"`
+	BillingFrequency  *string `json:"billingFrequency,omitempty"`
+	Cancel            bool    `json:"cancel,omitempty"`
+	// IfVersion, when not 0, is the version the partner last saw (If-Match).
+	IfVersion int64 `json:"ifVersion,omitempty"`
+}
+
+// Empty reports whether the request changes nothing.
+func (r ChangeRequest) Empty() bool {
+	return r.Nickname == nil && r.Quantity == nil && r.AutoRenew == nil && r.ResellerPartnerID == nil && r.BillingFrequency == nil && !r.Cancel
+}
+
+// ChangeResult answers UpdateChange.
+type ChangeResult struct {
+	Subscription subscription.Subscription `json:"subscription"`
+	// Pending is true when the change waits for the ISV (a cancellation of
+	// a plan that requires the publisher's approval): the API answers 202.
+	Pending bool `json:"pending"`
+}
+
+// Error types of rejected changes (temporal.ApplicationError types); the
+// API maps each to its HTTP status. A validation error's first detail is
+// the offending field.
+const (
+	ErrValidation      = "validation_failed"          // 422
+	ErrInvalidState    = "invalid_state"              // 409
+	ErrWindowClosed    = "cancellation_window_closed" // 409
+	ErrVersionMismatch = "precondition_failed"        // 412
+)
 
 // PurchaseResult answers UpdatePurchaseRecorded.
 type PurchaseResult struct {

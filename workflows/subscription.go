@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -15,32 +16,68 @@ import (
 
 // Audit event kinds the workflow writes.
 const (
-	KindPurchased        = "purchased"
-	KindISVEventApplied  = "isv_event.applied"
-	KindISVEventRejected = "isv_event.rejected"
-	KindBillingStarted   = "billing.started"
+	KindPurchased             = "purchased"
+	KindISVEventApplied       = "isv_event.applied"
+	KindISVEventRejected      = "isv_event.rejected"
+	KindBillingStarted        = "billing.started"
+	KindInstallmentCharged    = "billing.installment_charged"
+	KindInstallmentSkipped    = "billing.installment_skipped"
+	KindChanged               = "changed"
+	KindCancellationRequested = "cancellation.requested"
+	KindCancellationLapsed    = "cancellation.lapsed"
+	KindCancelled             = "cancelled"
+	KindActivationDeadline    = "activation_deadline.passed"
+	KindRenewalNotice         = "renewal.notice_sent"
+	KindRenewed               = "renewed"
+	KindExpired               = "expired"
 )
 
 // Notification types of the outbox.
 const (
-	NotifyPurchased       = "subscription.purchased"     // to the ISV: a purchase to provision
-	NotifyActionNeeded    = "subscription.action_needed" // to the partner: finish setup on the ISV's site
-	NotifyActivated       = "subscription.activated"     // to the partner: fulfilled, billing started
-	NotifySuspended       = "subscription.suspended"
-	NotifyReinstated      = "subscription.reinstated"
-	NotifyCancelled       = "subscription.cancelled"
+	NotifyPurchased             = "subscription.purchased"     // to the ISV: a purchase to provision
+	NotifyActionNeeded          = "subscription.action_needed" // to the partner: finish setup on the ISV's site
+	NotifyActivated             = "subscription.activated"     // to the partner: fulfilled, billing started
+	NotifySuspended             = "subscription.suspended"
+	NotifyReinstated            = "subscription.reinstated"
+	NotifyChanged               = "subscription.changed"                // to the ISV: licences or plan details changed
+	NotifyCancellationRequested = "subscription.cancellation_requested" // to the ISV: approve or reject
+	NotifyCancellationRejected  = "subscription.cancellation_rejected"
+	NotifyCancellationLapsed    = "subscription.cancellation_lapsed"
+	NotifyCancelled             = "subscription.cancelled"
+	NotifyActivationDeadline    = "subscription.activation_deadline_passed"
+	NotifyRenewalUpcoming       = "subscription.renewal_upcoming"
+	NotifyExpiring              = "subscription.expiring"
+	NotifyRenewed               = "subscription.renewed"
+	NotifyExpired               = "subscription.expired"
+)
+
+const (
 	actorSystem           = "system"
 	rememberedEventIDsMax = 200
 )
 
-// SubscriptionWorkflow is one marketplace subscription: purchase recorded,
-// then waiting for the ISV to provision it and confirm fulfillment, which
-// starts billing. ISV events arrive as signals and are applied once each;
-// an event the current status cannot take is recorded and not applied.
+// SubscriptionWorkflow is one marketplace subscription, from purchase to
+// cancellation or expiry: waiting for the ISV to provision and confirm
+// fulfillment (which starts billing), then terms, installments and
+// renewals, with the partner's changes as Updates and the ISV's events as
+// signals. Each term is one run: renewal continues as new.
 func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.Subscription, error) {
-	w := &subscriptionRun{in: in, sub: in.Subscription}
+	w := newSubscriptionRun(ctx, in)
 	if err := w.setup(ctx); err != nil {
 		return w.sub, err
+	}
+	w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
+	if in.Continued == nil {
+		if err := w.purchase(ctx); err != nil {
+			return w.sub, err
+		}
+	} else {
+		w.recorded = true
+		// The previous run committed this state; operators see it again.
+		if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(w.sub.Status))); err != nil {
+			return w.sub, err
+		}
+		workflow.SetCurrentDetails(ctx, w.details())
 	}
 	return w.run(ctx)
 }
@@ -49,12 +86,46 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 // input and the history, so replays rebuild it exactly.
 type subscriptionRun struct {
 	in       PurchaseInput
+	settings Settings
 	sub      subscription.Subscription
+	plan     subscription.Plan
+	timers   bool // lifecycle timers (see versionLifecycleTimers)
 	recorded bool // the purchase transition is durable
+
+	termNumber          int
+	termCharges         []billing.Charge // charges of the current term, for refunds
+	nextInstallment     int              // index of the next installment to charge in this term
+	renewalNoticeSent   bool
+	pendingCancellation *PendingCancellation
 	// recentEventIDs are the ISV event ids already applied or rejected,
 	// newest last, bounded: the webhook's durable dedup stops most
 	// repeats, this stops the ones that slip past it.
 	recentEventIDs []string
+
+	// steps serialises state changes: the main loop and update handlers
+	// each hold it from the first mutation to the commit.
+	steps workflow.Mutex
+	// wake tells the main loop that an update changed the deadlines.
+	wake workflow.Channel
+	// renewed asks the main loop to continue as new.
+	renewed bool
+
+	timerAt     time.Time
+	timerFuture workflow.Future
+	timerCancel workflow.CancelFunc
+}
+
+func newSubscriptionRun(ctx workflow.Context, in PurchaseInput) *subscriptionRun {
+	w := &subscriptionRun{
+		in: in, settings: in.Settings.withDefaults(), sub: in.Subscription, plan: in.Plan,
+		steps: workflow.NewMutex(ctx), wake: workflow.NewBufferedChannel(ctx, 1),
+	}
+	if c := in.Continued; c != nil {
+		w.sub, w.plan = c.Subscription, c.Plan
+		w.termNumber, w.termCharges, w.nextInstallment = c.TermNumber, c.TermCharges, c.NextInstallment
+		w.renewalNoticeSent, w.pendingCancellation, w.recentEventIDs = c.RenewalNoticeSent, c.PendingCancellation, c.RecentEventIDs
+	}
+	return w
 }
 
 func (w *subscriptionRun) setup(ctx workflow.Context) error {
@@ -63,24 +134,48 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandler(ctx, UpdatePurchaseRecorded, func(ctx workflow.Context) (PurchaseResult, error) {
+	if err := workflow.SetUpdateHandler(ctx, UpdatePurchaseRecorded, func(ctx workflow.Context) (PurchaseResult, error) {
 		if err := workflow.Await(ctx, func() bool { return w.recorded }); err != nil {
 			return PurchaseResult{}, err
 		}
 		return PurchaseResult{Subscription: w.sub, RequestHash: w.in.RequestHash, AuthorizationCodeHash: w.in.AuthorizationCodeHash}, nil
+	}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, w.applyChange, workflow.UpdateHandlerOptions{
+		Validator: func(ctx workflow.Context, req ChangeRequest) error {
+			return w.validateChange(workflow.Now(ctx).UTC(), req)
+		},
 	})
 }
 
 func (w *subscriptionRun) run(ctx workflow.Context) (subscription.Subscription, error) {
-	if err := w.purchase(ctx); err != nil {
-		return w.sub, err
-	}
 	events := workflow.GetSignalChannel(ctx, SignalISVEvent)
 	for !w.sub.Status.Terminal() {
-		var e subscription.ISVEvent
-		events.Receive(ctx, &e)
-		if err := w.onISVEvent(ctx, e); err != nil {
-			return w.sub, err
+		if w.renewed || (w.timers && workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+			return w.sub, w.continueAsNew(ctx, events)
+		}
+		var stepErr error
+		timerFired := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
+			var e subscription.ISVEvent
+			c.Receive(ctx, &e)
+			stepErr = w.onISVEvent(ctx, e)
+		})
+		sel.AddReceive(w.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		if at, ok := w.nextDeadline(); ok && w.timers {
+			sel.AddFuture(w.timerFor(ctx, at), func(workflow.Future) { timerFired = true })
+		}
+		sel.Select(ctx)
+		if stepErr != nil {
+			return w.sub, stepErr
+		}
+		if timerFired {
+			w.timerFuture = nil
+			if err := w.onDeadlines(ctx); err != nil {
+				return w.sub, err
+			}
 		}
 	}
 	// Let an update that raced the end finish before the run closes.
@@ -90,21 +185,64 @@ func (w *subscriptionRun) run(ctx workflow.Context) (subscription.Subscription, 
 	return w.sub, nil
 }
 
+// timerFor returns a timer firing at at, reusing the current one when the
+// deadline has not moved: no new timer events in the history for nothing.
+func (w *subscriptionRun) timerFor(ctx workflow.Context, at time.Time) workflow.Future {
+	if w.timerFuture != nil && w.timerAt.Equal(at) {
+		return w.timerFuture
+	}
+	if w.timerCancel != nil {
+		w.timerCancel()
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	d := max(at.Sub(workflow.Now(ctx)), 0)
+	w.timerAt, w.timerFuture, w.timerCancel = at, workflow.NewTimer(tctx, d), cancel
+	return w.timerFuture
+}
+
+// continueAsNew hands the state to a fresh run once pending signals are
+// applied and running updates finished, so nothing sent to this run is lost.
+func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.ReceiveChannel) error {
+	for {
+		var e subscription.ISVEvent
+		if !events.ReceiveAsync(&e) {
+			break
+		}
+		if err := w.onISVEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	if w.timerCancel != nil {
+		w.timerCancel()
+	}
+	next := w.in
+	next.Settings = w.settings
+	next.AuthorizationCodeHash = ""
+	next.Continued = &Carried{
+		Subscription: w.sub, Plan: w.plan, TermNumber: w.termNumber, TermCharges: w.termCharges,
+		NextInstallment: w.nextInstallment, RenewalNoticeSent: w.renewalNoticeSent,
+		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs,
+	}
+	return workflow.NewContinueAsNewError(ctx, SubscriptionWorkflow, next)
+}
+
 func (w *subscriptionRun) purchase(ctx workflow.Context) error {
 	now := workflow.Now(ctx).UTC()
 	w.sub.Status = subscription.StatusPendingFulfillment
 	w.sub.ActionNeeded = true
-	w.sub.TermDuration = w.in.Plan.TermDuration
-	w.sub.UnitPrice = w.in.Plan.UnitPrice
-	w.sub.Currency = w.in.Plan.Currency
+	w.sub.TermDuration = w.plan.TermDuration
+	w.sub.UnitPrice = w.plan.UnitPrice
+	w.sub.Currency = w.plan.Currency
 	if w.sub.PurchasedAt.IsZero() {
 		w.sub.PurchasedAt = now
 	}
-	window, err := period.Parse(w.in.Plan.CancellationWindow)
+	windowEnd, err := w.windowEnd(w.sub.PurchasedAt)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("plan has a bad cancellation window", "bad_plan", err)
+		return err
 	}
-	windowEnd := window.AddTo(w.sub.PurchasedAt)
 	w.sub.CancellationWindowEndsAt = &windowEnd
 	// The link keeps only the landing URL: the code is shown once, by the
 	// API, and the history holds only its hash.
@@ -118,10 +256,7 @@ func (w *subscriptionRun) purchase(ctx workflow.Context) error {
 	t.Events = []activities.AuditEvent{{Kind: KindPurchased, Actor: w.in.Actor, At: now, Detail: map[string]any{
 		"offerId": w.sub.OfferID, "planId": w.sub.PlanID, "quantity": w.sub.Quantity, "billingFrequency": w.sub.BillingFrequency,
 	}}}
-	t.Notifications = []activities.Notification{
-		{Type: NotifyPurchased, RecipientKind: activities.RecipientPublisher, RecipientID: w.sub.PublisherID, Payload: w.notificationPayload()},
-		{Type: NotifyActionNeeded, RecipientKind: activities.RecipientPartner, RecipientID: w.sub.PartnerID, Payload: w.notificationPayload()},
-	}
+	t.Notifications = []activities.Notification{w.toPublisher(NotifyPurchased), w.toPartner(NotifyActionNeeded)}
 	if err := w.commit(ctx, t); err != nil {
 		return err
 	}
@@ -129,112 +264,94 @@ func (w *subscriptionRun) purchase(ctx workflow.Context) error {
 	return nil
 }
 
-// onISVEvent applies one ISV event if the status allows it.
-func (w *subscriptionRun) onISVEvent(ctx workflow.Context, e subscription.ISVEvent) error {
-	if w.seen(e.ID) {
+// windowEnd is when a cancellation window opened at from closes.
+func (w *subscriptionRun) windowEnd(from time.Time) (time.Time, error) {
+	window, err := period.Parse(w.plan.CancellationWindow)
+	if err != nil {
+		return time.Time{}, temporal.NewNonRetryableApplicationError("plan has a bad cancellation window", "bad_plan", err)
+	}
+	return window.AddTo(from), nil
+}
+
+func (w *subscriptionRun) schedule() (billing.Schedule, error) {
+	s, err := billing.ScheduleFor(w.plan, w.sub.BillingFrequency)
+	if err != nil {
+		return s, temporal.NewNonRetryableApplicationError("plan has a bad term", "bad_plan", err)
+	}
+	return s, nil
+}
+
+// startTerm begins term number n at start: term dates, installment 0
+// charged unless billing is paused, and at a renewal a new cancellation
+// window (the first term keeps the one opened at purchase).
+func (w *subscriptionRun) startTerm(t *activities.Transition, n int, start time.Time) error {
+	sched, err := w.schedule()
+	if err != nil {
+		return err
+	}
+	end := sched.Term.AddTo(start)
+	if n > 1 {
+		windowEnd, err := w.windowEnd(start)
+		if err != nil {
+			return err
+		}
+		w.sub.CancellationWindowEndsAt = &windowEnd
+	}
+	w.termNumber, w.termCharges, w.nextInstallment, w.renewalNoticeSent = n, nil, 0, false
+	w.sub.TermStart, w.sub.TermEnd = &start, &end
+	return w.chargeInstallment(t, sched, start)
+}
+
+// chargeInstallment charges the next installment of the term, or records
+// that it was skipped while billing is paused (suspended).
+func (w *subscriptionRun) chargeInstallment(t *activities.Transition, sched billing.Schedule, at time.Time) error {
+	i := w.nextInstallment
+	w.nextInstallment++
+	if w.sub.Status != subscription.StatusActive {
+		t.Events = append(t.Events, activities.AuditEvent{Kind: KindInstallmentSkipped, Actor: actorSystem, At: at, Detail: map[string]any{
+			"term": w.termNumber, "installment": i, "reason": "billing is paused while " + string(w.sub.Status),
+		}})
 		return nil
 	}
-	w.remember(e.ID)
-	now := workflow.Now(ctx).UTC()
-	from := w.sub.Status
-	actor := "publisher:" + e.PublisherID
-	var notes []activities.Notification
-	var charges []billing.Charge
-	extra := []activities.AuditEvent{}
-
-	switch {
-	case e.Type == subscription.EventProvisioned && from == subscription.StatusPendingFulfillment:
-		w.sub.Status = subscription.StatusProvisioned
-		w.sub.ActionNeeded = false
-
-	// Activation confirms fulfillment, which includes the licences: it is
-	// accepted before `provisioned` too, rather than leave a fulfilled
-	// subscription stuck because one webhook was lost.
-	case e.Type == subscription.EventActivated && (from == subscription.StatusPendingFulfillment || from == subscription.StatusProvisioned):
-		if reason := w.activationProblem(e); reason != "" {
-			return w.reject(ctx, e, reason)
-		}
-		if e.Quantity != 0 {
-			w.sub.Quantity = e.Quantity
-		}
-		if e.Plan != nil {
-			w.in.Plan = *e.Plan
-			w.sub.PlanID = e.Plan.ID
-			w.sub.TermDuration = e.Plan.TermDuration
-			w.sub.UnitPrice = e.Plan.UnitPrice
-			w.sub.Currency = e.Plan.Currency
-		}
-		term, err := period.Parse(w.in.Plan.TermDuration)
-		if err != nil {
-			return temporal.NewNonRetryableApplicationError("plan has a bad term", "bad_plan", err)
-		}
-		termEnd := term.AddTo(now)
-		w.sub.Status = subscription.StatusActive
-		w.sub.ActionNeeded = false
-		w.sub.ActivatedAt, w.sub.BillingStartedAt, w.sub.TermStart, w.sub.TermEnd = &now, &now, &now, &termEnd
-		charge, err := billing.TermCharge(w.sub, w.in.Plan, 1, now, termEnd, 0)
-		if err != nil {
-			return temporal.NewNonRetryableApplicationError("cannot price the term", "bad_plan", err)
-		}
-		charges = append(charges, charge)
-		extra = append(extra, activities.AuditEvent{Kind: KindBillingStarted, Actor: actorSystem, At: now, Detail: map[string]any{
-			"chargeKey": charge.Key, "amount": charge.Amount, "currency": charge.Currency,
-		}})
-		notes = append(notes, activities.Notification{Type: NotifyActivated, RecipientKind: activities.RecipientPartner, RecipientID: w.sub.PartnerID, Payload: w.notificationPayload()})
-
-	case e.Type == subscription.EventSuspended && from == subscription.StatusActive:
-		w.sub.Status = subscription.StatusSuspended
-		notes = append(notes, activities.Notification{Type: NotifySuspended, RecipientKind: activities.RecipientPartner, RecipientID: w.sub.PartnerID, Payload: w.notificationPayload()})
-
-	case e.Type == subscription.EventReinstated && from == subscription.StatusSuspended:
-		w.sub.Status = subscription.StatusActive
-		notes = append(notes, activities.Notification{Type: NotifyReinstated, RecipientKind: activities.RecipientPartner, RecipientID: w.sub.PartnerID, Payload: w.notificationPayload()})
-
-	case e.Type == subscription.EventUnsubscribed && !from.Terminal():
-		w.sub.Status = subscription.StatusCancelled
-		w.sub.ActionNeeded = false
-		notes = append(notes, activities.Notification{Type: NotifyCancelled, RecipientKind: activities.RecipientPartner, RecipientID: w.sub.PartnerID, Payload: w.notificationPayload()})
-
-	default:
-		return w.reject(ctx, e, fmt.Sprintf("a %s subscription cannot take %s", from, e.Type))
-	}
-
-	t := w.transition()
-	t.Events = append([]activities.AuditEvent{{Kind: KindISVEventApplied, Actor: actor, At: now, Detail: map[string]any{
-		"eventId": e.ID, "type": e.Type, "from": string(from), "to": string(w.sub.Status),
-	}}}, extra...)
-	t.Charges = charges
-	t.Notifications = notes
-	return w.commit(ctx, t)
+	c := sched.InstallmentCharge(w.sub, w.termNumber, *w.sub.TermStart, *w.sub.TermEnd, i)
+	w.addCharge(t, c)
+	t.Events = append(t.Events, activities.AuditEvent{Kind: KindInstallmentCharged, Actor: actorSystem, At: at, Detail: map[string]any{
+		"chargeKey": c.Key, "amount": c.Amount, "currency": c.Currency, "term": w.termNumber, "installment": i,
+	}})
+	return nil
 }
 
-// activationProblem says why an activation's final plan or quantity cannot
-// be taken, or "" when it can.
-func (w *subscriptionRun) activationProblem(e subscription.ISVEvent) string {
-	plan := w.in.Plan
-	if e.Plan != nil {
-		plan = *e.Plan
-	}
-	if e.PlanID != "" && e.Plan == nil && e.PlanID != w.sub.PlanID {
-		return fmt.Sprintf("plan %q is not a plan of offer %s", e.PlanID, w.sub.OfferID)
-	}
-	if e.Quantity != 0 && (e.Quantity < plan.MinQuantity || e.Quantity > plan.MaxQuantity) {
-		return fmt.Sprintf("quantity %d is outside the plan's %d..%d", e.Quantity, plan.MinQuantity, plan.MaxQuantity)
-	}
-	if !plan.OffersBillingFrequency(w.sub.BillingFrequency) {
-		return fmt.Sprintf("plan %s cannot be billed %s", plan.ID, w.sub.BillingFrequency)
-	}
-	return ""
+func (w *subscriptionRun) addCharge(t *activities.Transition, c billing.Charge) {
+	t.Charges = append(t.Charges, c)
+	w.termCharges = append(w.termCharges, c)
 }
 
-// reject records an event that was not applied; the subscription keeps its
-// state, but the version moves so the audit line is written exactly once.
-func (w *subscriptionRun) reject(ctx workflow.Context, e subscription.ISVEvent, reason string) error {
-	t := w.transition()
-	t.Events = []activities.AuditEvent{{Kind: KindISVEventRejected, Actor: "publisher:" + e.PublisherID, At: workflow.Now(ctx).UTC(), Detail: map[string]any{
-		"eventId": e.ID, "type": e.Type, "status": string(w.sub.Status), "reason": reason,
-	}}}
-	return w.commit(ctx, t)
+// refundTerm credits every charge of the current term that a credit has
+// not already offset.
+func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string) int64 {
+	var net int64
+	for _, c := range w.termCharges {
+		if c.Kind == billing.ChargeKind {
+			net += c.Amount
+		} else {
+			net -= c.Amount
+		}
+	}
+	var credited int64
+	var credits []billing.Charge
+	for _, c := range w.termCharges {
+		if c.Kind != billing.ChargeKind || credited >= net {
+			continue
+		}
+		credit := billing.Credit(c, reason)
+		credit.Amount = min(c.Amount, net-credited)
+		credited += credit.Amount
+		credits = append(credits, credit)
+	}
+	for _, c := range credits {
+		w.addCharge(t, c)
+	}
+	return credited
 }
 
 func (w *subscriptionRun) seen(id string) bool {
@@ -257,7 +374,6 @@ func (w *subscriptionRun) remember(id string) {
 func (w *subscriptionRun) transition() activities.Transition {
 	w.sub.Version++
 	return activities.Transition{
-		Subscription:   w.sub,
 		LicenseBased:   w.in.LicenseBased,
 		PublisherURL:   w.publisherURL(),
 		IdempotencyKey: w.in.IdempotencyKey,
@@ -266,8 +382,8 @@ func (w *subscriptionRun) transition() activities.Transition {
 }
 
 func (w *subscriptionRun) publisherURL() string {
-	if w.in.Subscription.PublisherLink != nil {
-		return w.in.Subscription.PublisherLink.URL
+	if w.sub.PublisherLink != nil {
+		return w.sub.PublisherLink.URL
 	}
 	return ""
 }
@@ -296,26 +412,50 @@ func (w *subscriptionRun) commit(ctx workflow.Context, t activities.Transition) 
 	return nil
 }
 
-func (w *subscriptionRun) notificationPayload() map[string]any {
+func (w *subscriptionRun) payload() map[string]any {
 	return map[string]any{
 		"subscriptionId": w.sub.ID, "customerId": w.sub.CustomerID, "partnerId": w.sub.PartnerID,
 		"offerId": w.sub.OfferID, "planId": w.sub.PlanID, "quantity": w.sub.Quantity, "status": string(w.sub.Status),
+		"autoRenew": w.sub.AutoRenew, "version": w.sub.Version,
 	}
+}
+
+func (w *subscriptionRun) toPartner(typ string) activities.Notification {
+	return activities.Notification{Type: typ, RecipientKind: activities.RecipientPartner, RecipientID: w.sub.PartnerID, Payload: w.payload()}
+}
+
+func (w *subscriptionRun) toPublisher(typ string) activities.Notification {
+	return activities.Notification{Type: typ, RecipientKind: activities.RecipientPublisher, RecipientID: w.sub.PublisherID, Payload: w.payload()}
 }
 
 // details is the human summary operators read in the Web UI.
 func (w *subscriptionRun) details() string {
 	s := w.sub
-	text := fmt.Sprintf("**%s** — %s / %s × %d for customer %s of partner %s (v%d)", s.Status, s.OfferID, s.PlanID, s.Quantity, s.CustomerID, s.PartnerID, s.Version)
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** — %s / %s × %d for customer %s of partner %s (v%d)", s.Status, s.OfferID, s.PlanID, s.Quantity, s.CustomerID, s.PartnerID, s.Version)
 	switch s.Status {
 	case subscription.StatusPendingFulfillment:
-		text += "\n\nWaiting for ISV " + s.PublisherID + " to provision (action needed by the partner)."
+		fmt.Fprintf(&b, "\n\nWaiting for ISV %s to provision (action needed by the partner).", s.PublisherID)
 	case subscription.StatusProvisioned:
-		text += "\n\nLicences assigned; waiting for ISV " + s.PublisherID + " to confirm fulfillment. Billing has not started."
-	case subscription.StatusActive:
+		fmt.Fprintf(&b, "\n\nLicences assigned; waiting for ISV %s to confirm fulfillment. Billing has not started.", s.PublisherID)
+	case subscription.StatusActive, subscription.StatusSuspended:
 		if s.TermEnd != nil {
-			text += "\n\nBilling since " + s.BillingStartedAt.Format(time.RFC3339) + "; term ends " + s.TermEnd.Format(time.RFC3339) + "."
+			renew := "expires"
+			if s.AutoRenew {
+				renew = "renews"
+			}
+			fmt.Fprintf(&b, "\n\nTerm %d ends %s and %s. Billed %s.", w.termNumber, s.TermEnd.Format(time.RFC3339), renew, s.BillingFrequency)
+		}
+		if s.Status == subscription.StatusSuspended {
+			b.WriteString(" Billing is paused.")
+		}
+	case subscription.StatusPendingCancellation:
+		if pc := w.pendingCancellation; pc != nil {
+			fmt.Fprintf(&b, "\n\nCancellation requested %s; waiting for ISV %s until %s.", pc.RequestedAt.Format(time.RFC3339), s.PublisherID, pc.Deadline.Format(time.RFC3339))
 		}
 	}
-	return text
+	if s.CancellationWindowEndsAt != nil && !s.Status.Terminal() {
+		fmt.Fprintf(&b, "\n\nCancellation window until %s.", s.CancellationWindowEndsAt.Format(time.RFC3339))
+	}
+	return b.String()
 }

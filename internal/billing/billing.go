@@ -5,6 +5,7 @@ package billing
 
 import (
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/period"
@@ -80,26 +81,83 @@ const (
 	CreditKind = "credit"
 )
 
-// TermCharge is installment i of the term that starts at termStart, for
-// quantity licences at unitPrice each per term.
-func TermCharge(sub subscription.Subscription, plan subscription.Plan, termNumber int, termStart, termEnd time.Time, i int) (Charge, error) {
+// LicenceInstallment is what one licence costs for installment i of a
+// term: the per-licence term price split into n parts. Pricing every charge
+// as quantity x this amount keeps the ledger exact per licence, so credits
+// for removed licences and whole-term refunds reconcile to the cent.
+func LicenceInstallment(unitPrice int64, n, i int) int64 {
+	return InstallmentAmount(unitPrice, n, i)
+}
+
+// Prorate is amount scaled by the part of [start, end) that remains after
+// at, rounded half up to the minor unit. It is 0 outside the period.
+func Prorate(amount int64, start, end, at time.Time) int64 {
+	if !at.Before(end) || !end.After(start) {
+		return 0
+	}
+	if at.Before(start) {
+		at = start
+	}
+	remaining := end.Sub(at).Milliseconds()
+	total := end.Sub(start).Milliseconds()
+	if total <= 0 {
+		return 0
+	}
+	// amount * remaining / total, rounded half up, in exact integers.
+	num := new(big.Int).Mul(big.NewInt(amount), big.NewInt(remaining))
+	num.Mul(num, big.NewInt(2))
+	num.Add(num, big.NewInt(total))
+	num.Quo(num, new(big.Int).Mul(big.NewInt(total), big.NewInt(2)))
+	return num.Int64()
+}
+
+// Schedule is how a term is billed: n installments of a per-licence price.
+type Schedule struct {
+	Term         period.Period
+	Installments int
+	UnitPrice    int64
+	Currency     string
+}
+
+// ScheduleFor is the billing schedule of a plan at a billing frequency.
+func ScheduleFor(plan subscription.Plan, frequency string) (Schedule, error) {
 	term, err := period.Parse(plan.TermDuration)
 	if err != nil {
-		return Charge{}, err
+		return Schedule{}, err
 	}
-	n := Installments(term, sub.BillingFrequency)
-	total := plan.UnitPrice * int64(sub.Quantity)
-	start, end := InstallmentPeriod(termStart, termEnd, term, n, i)
+	return Schedule{Term: term, Installments: Installments(term, frequency), UnitPrice: plan.UnitPrice, Currency: plan.Currency}, nil
+}
+
+// Period is the time range of installment i of the term [termStart, termEnd).
+func (s Schedule) Period(termStart, termEnd time.Time, i int) (time.Time, time.Time) {
+	return InstallmentPeriod(termStart, termEnd, s.Term, s.Installments, i)
+}
+
+// PerLicence is one licence's price for installment i.
+func (s Schedule) PerLicence(i int) int64 { return LicenceInstallment(s.UnitPrice, s.Installments, i) }
+
+// InstallmentCharge is the charge of installment i of term number termNumber.
+func (s Schedule) InstallmentCharge(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, i int) Charge {
+	start, end := s.Period(termStart, termEnd, i)
 	return Charge{
 		Key:            fmt.Sprintf("%s/term-%d/installment-%d", sub.ID, termNumber, i),
 		SubscriptionID: sub.ID,
 		PartnerID:      sub.PartnerID,
 		Kind:           ChargeKind,
-		Amount:         InstallmentAmount(total, n, i),
-		Currency:       plan.Currency,
+		Amount:         int64(sub.Quantity) * s.PerLicence(i),
+		Currency:       s.Currency,
 		Quantity:       sub.Quantity,
 		PeriodStart:    start,
 		PeriodEnd:      end,
-		Description:    fmt.Sprintf("%s %s x%d, term %d, installment %d of %d", sub.OfferID, sub.PlanID, sub.Quantity, termNumber, i+1, n),
-	}, nil
+		Description:    fmt.Sprintf("%s %s x%d, term %d, installment %d of %d", sub.OfferID, sub.PlanID, sub.Quantity, termNumber, i+1, s.Installments),
+	}
+}
+
+// Credit returns the credit line that cancels a charge in full.
+func Credit(c Charge, reason string) Charge {
+	credit := c
+	credit.Key = "credit/" + c.Key
+	credit.Kind = CreditKind
+	credit.Description = "credit: " + reason + " (" + c.Description + ")"
+	return credit
 }

@@ -31,17 +31,42 @@ func TestInstallmentsByTermAndFrequency(t *testing.T) {
 	assert.Equal(t, 1, Installments(period.MustParse("PT5M"), subscription.BillingMonthly))
 }
 
-func TestTermChargeFirstMonthOfAnnualTerm(t *testing.T) {
+func TestInstallmentChargeIsPerLicence(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	end := start.AddDate(1, 0, 0)
 	sub := subscription.Subscription{ID: "sub_1", PartnerID: "p", OfferID: "o", PlanID: "annual", Quantity: 5, BillingFrequency: subscription.BillingMonthly}
-	plan := subscription.Plan{TermDuration: "P1Y", UnitPrice: 1001, Currency: "EUR"}
-	c, err := TermCharge(sub, plan, 1, start, end, 0)
+	sched, err := ScheduleFor(subscription.Plan{TermDuration: "P1Y", UnitPrice: 1001, Currency: "EUR"}, sub.BillingFrequency)
 	require.NoError(t, err)
-	// 5 x 10.01 = 50.05 a year; 50.05 / 12 = 4.17 remainder 0.01 on the first month.
-	assert.Equal(t, int64(418), c.Amount)
-	assert.Equal(t, "EUR", c.Currency)
-	assert.Equal(t, start, c.PeriodStart)
-	assert.Equal(t, start.AddDate(0, 1, 0), c.PeriodEnd)
-	assert.Equal(t, "sub_1/term-1/installment-0", c.Key)
+	var total int64
+	for i := 0; i < sched.Installments; i++ {
+		c := sched.InstallmentCharge(sub, 1, start, end, i)
+		total += c.Amount
+		if i == 0 {
+			// 10.01 a licence a year: 0.83 a month, the 0.05 remainder on the first.
+			assert.Equal(t, int64(5*88), c.Amount)
+			assert.Equal(t, start, c.PeriodStart)
+			assert.Equal(t, start.AddDate(0, 1, 0), c.PeriodEnd)
+			assert.Equal(t, "sub_1/term-1/installment-0", c.Key)
+		}
+		if i == 11 {
+			assert.Equal(t, end, c.PeriodEnd)
+		}
+	}
+	assert.Equal(t, int64(5*1001), total, "a term's installments sum to quantity x unit price exactly")
+	credit := Credit(sched.InstallmentCharge(sub, 1, start, end, 0), "cancelled")
+	assert.Equal(t, CreditKind, credit.Kind)
+	assert.Equal(t, "credit/sub_1/term-1/installment-0", credit.Key)
+}
+
+func TestProrate(t *testing.T) {
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	end := start.Add(30 * 24 * time.Hour)
+	assert.Equal(t, int64(1000), Prorate(1000, start, end, start))
+	assert.Equal(t, int64(500), Prorate(1000, start, end, start.Add(15*24*time.Hour)))
+	assert.Equal(t, int64(0), Prorate(1000, start, end, end))
+	assert.Equal(t, int64(1000), Prorate(1000, start, end, start.Add(-time.Hour)), "before the period: all of it")
+	// 1/3 of 1000 = 333.33 -> 333; 2/3 = 666.67 -> 667 (half up).
+	third := end.Sub(start) / 3
+	assert.Equal(t, int64(667), Prorate(1000, start, end, start.Add(third)))
+	assert.Equal(t, int64(333), Prorate(1000, start, end, start.Add(2*third)))
 }

@@ -117,6 +117,7 @@ type SubscriptionRow struct {
 	ActionNeeded             bool       `bun:"action_needed,notnull"`
 	AutoRenew                bool       `bun:"auto_renew,notnull"`
 	BillingFrequency         string     `bun:"billing_frequency,notnull"`
+	NextBillingFrequency     string     `bun:"next_billing_frequency,notnull"`
 	TermDuration             string     `bun:"term_duration,notnull"`
 	ResellerPartnerID        string     `bun:"reseller_partner_id,notnull"`
 	UnitPrice                int64      `bun:"unit_price,notnull"`

@@ -23,7 +23,7 @@ type Transition struct {
 
 // mutableSubscriptionColumns are the columns a newer version may change.
 var mutableSubscriptionColumns = []string{
-	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency",
+	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency", "next_billing_frequency",
 	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
 	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at",
 }
@@ -105,7 +105,7 @@ func (r SubscriptionRow) ToSubscription() subscription.Subscription {
 		ID: r.ID, CustomerID: r.CustomerID, PartnerID: r.PartnerID, OfferID: r.OfferID, PlanID: r.PlanID,
 		PublisherID: r.PublisherID, Nickname: r.Nickname, Quantity: r.Quantity, Status: subscription.Status(r.Status),
 		ActionNeeded: r.ActionNeeded, AutoRenew: r.AutoRenew, BillingFrequency: r.BillingFrequency,
-		TermDuration: r.TermDuration, ResellerPartnerID: r.ResellerPartnerID, UnitPrice: r.UnitPrice,
+		NextBillingFrequency: r.NextBillingFrequency, TermDuration: r.TermDuration, ResellerPartnerID: r.ResellerPartnerID, UnitPrice: r.UnitPrice,
 		Currency: r.Currency, PurchasedAt: r.PurchasedAt.UTC(), ActivatedAt: utcPtr(r.ActivatedAt),
 		BillingStartedAt: utcPtr(r.BillingStartedAt), TermStart: utcPtr(r.TermStart), TermEnd: utcPtr(r.TermEnd),
 		CancellationWindowEndsAt: utcPtr(r.CancellationWindowEndsAt), Version: r.Version,

@@ -55,6 +55,9 @@ type Subscription struct {
 	ActionNeeded             bool           `json:"actionNeeded"`
 	AutoRenew                bool           `json:"autoRenew"`
 	BillingFrequency         string         `json:"billingFrequency"`
+	// NextBillingFrequency is a change of billing frequency made during a
+	// term; it takes effect at the next renewal.
+	NextBillingFrequency string `json:"nextBillingFrequency,omitempty"`
 	TermDuration             string         `json:"termDuration"`
 	ResellerPartnerID        string         `json:"resellerPartnerId,omitempty"`
 	UnitPrice                int64          `json:"unitPrice"`

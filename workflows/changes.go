@@ -1,0 +1,212 @@
+package workflows
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/billing"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+var resellerIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+func validationError(field, format string, args ...any) error {
+	return temporal.NewApplicationError(fmt.Sprintf(format, args...), ErrValidation, field)
+}
+
+func stateError(kind, format string, args ...any) error {
+	return temporal.NewApplicationError(fmt.Sprintf(format, args...), kind)
+}
+
+// validateChange decides, without changing anything, whether the
+// subscription can take the whole request now. A rejected update leaves no
+// trace in the history.
+func (w *subscriptionRun) validateChange(now time.Time, req ChangeRequest) error {
+	s := w.sub
+	if req.Empty() {
+		return validationError("", "the request changes nothing")
+	}
+	if req.IfVersion != 0 && req.IfVersion != s.Version {
+		return stateError(ErrVersionMismatch, "the subscription is at version %d, not %d", s.Version, req.IfVersion)
+	}
+	if !w.recorded || s.Status.Terminal() {
+		return stateError(ErrInvalidState, "a %s subscription cannot be changed", s.Status)
+	}
+	if n := req.Nickname; n != nil && (utf8.RuneCountInString(strings.TrimSpace(*n)) > 100 || !utf8.ValidString(*n)) {
+		return validationError("nickname", "must be at most 100 characters")
+	}
+	if r := req.ResellerPartnerID; r != nil && *r != "" && !resellerIDPattern.MatchString(*r) {
+		return validationError("resellerPartnerId", "must be 1 to 64 letters, digits or dashes")
+	}
+	if f := req.BillingFrequency; f != nil {
+		if !w.plan.OffersBillingFrequency(*f) {
+			return validationError("billingFrequency", "plan %s is billed %s", w.plan.ID, strings.Join(w.plan.BillingFrequencies, " or "))
+		}
+		if s.Status == subscription.StatusPendingCancellation {
+			return stateError(ErrInvalidState, "the billing frequency cannot change while a cancellation waits for the publisher")
+		}
+	}
+	inWindow := s.CancellationWindowEndsAt != nil && now.Before(*s.CancellationWindowEndsAt)
+	if q := req.Quantity; q != nil && *q != s.Quantity {
+		if *q < w.plan.MinQuantity || *q > w.plan.MaxQuantity {
+			return validationError("quantity", "must be from %d to %d for plan %s", w.plan.MinQuantity, w.plan.MaxQuantity, w.plan.ID)
+		}
+		switch s.Status {
+		case subscription.StatusPendingFulfillment, subscription.StatusProvisioned, subscription.StatusActive:
+		default:
+			return stateError(ErrInvalidState, "the quantity of a %s subscription cannot change", s.Status)
+		}
+		if *q < s.Quantity && !inWindow {
+			return stateError(ErrWindowClosed, "licences can be removed only inside the cancellation window, which closed at %s; they can be added at any time", s.CancellationWindowEndsAt.Format(time.RFC3339))
+		}
+	}
+	if req.Cancel {
+		switch s.Status {
+		case subscription.StatusPendingFulfillment, subscription.StatusProvisioned, subscription.StatusActive, subscription.StatusSuspended:
+		case subscription.StatusPendingCancellation:
+			return stateError(ErrInvalidState, "a cancellation already waits for the publisher")
+		default:
+			return stateError(ErrInvalidState, "a %s subscription cannot be cancelled", s.Status)
+		}
+		if !inWindow {
+			return stateError(ErrWindowClosed, "the cancellation window closed at %s; turn auto-renew off to end the subscription at the end of its term", s.CancellationWindowEndsAt.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// applyChange is the UpdateChange handler: it applies every field of the
+// request as one durable step and answers the subscription after it.
+func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (ChangeResult, error) {
+	if err := w.steps.Lock(ctx); err != nil {
+		return ChangeResult{}, err
+	}
+	defer w.steps.Unlock()
+	now := workflow.Now(ctx).UTC()
+	// The state may have moved while this update waited for the lock.
+	if err := w.validateChange(now, req); err != nil {
+		return ChangeResult{}, err
+	}
+	s := &w.sub
+	t := w.transition()
+	changed := map[string]any{}
+	notifyPublisher := false
+
+	if n := req.Nickname; n != nil && strings.TrimSpace(*n) != s.Nickname {
+		s.Nickname = strings.TrimSpace(*n)
+		changed["nickname"] = s.Nickname
+	}
+	if r := req.ResellerPartnerID; r != nil && *r != s.ResellerPartnerID {
+		s.ResellerPartnerID = *r
+		changed["resellerPartnerId"] = *r
+	}
+	if a := req.AutoRenew; a != nil && *a != s.AutoRenew {
+		s.AutoRenew = *a
+		changed["autoRenew"] = *a
+	}
+	if f := req.BillingFrequency; f != nil {
+		switch {
+		case s.Status == subscription.StatusPendingFulfillment || s.Status == subscription.StatusProvisioned:
+			// Nothing billed yet: the first term is billed the new way.
+			if *f != s.BillingFrequency {
+				s.BillingFrequency = *f
+				changed["billingFrequency"] = *f
+			}
+		case *f == s.BillingFrequency:
+			if s.NextBillingFrequency != "" {
+				s.NextBillingFrequency = ""
+				changed["nextBillingFrequency"] = ""
+			}
+		case *f != s.NextBillingFrequency:
+			// A term's installments are set at its start: the new
+			// frequency applies from the next renewal.
+			s.NextBillingFrequency = *f
+			changed["nextBillingFrequency"] = *f
+		}
+	}
+	if q := req.Quantity; q != nil && *q != s.Quantity {
+		if err := w.changeQuantity(&t, *q, now); err != nil {
+			return ChangeResult{}, err
+		}
+		changed["quantity"] = *q
+		notifyPublisher = true
+	}
+	if len(changed) > 0 {
+		t.Events = append(t.Events, activities.AuditEvent{Kind: KindChanged, Actor: req.Actor, At: now, Detail: changed})
+	}
+	pending := false
+	if req.Cancel {
+		if w.plan.CancellationRequiresPublisher {
+			w.pendingCancellation = &PendingCancellation{
+				RequestedAt: now, Deadline: now.Add(w.settings.CancellationApprovalTimeout), PreviousStatus: s.Status, Actor: req.Actor,
+			}
+			s.Status = subscription.StatusPendingCancellation
+			pending = true
+			t.Events = append(t.Events, activities.AuditEvent{Kind: KindCancellationRequested, Actor: req.Actor, At: now, Detail: map[string]any{
+				"previousStatus": string(w.pendingCancellation.PreviousStatus), "deadline": w.pendingCancellation.Deadline,
+			}})
+			t.Notifications = append(t.Notifications, w.toPublisher(NotifyCancellationRequested))
+		} else {
+			credited := w.cancel(&t, now, "cancelled inside the cancellation window")
+			t.Events = append(t.Events, activities.AuditEvent{Kind: KindCancelled, Actor: req.Actor, At: now, Detail: map[string]any{
+				"refunded": credited, "currency": s.Currency,
+			}})
+		}
+	}
+	if notifyPublisher && !s.Status.Terminal() {
+		t.Notifications = append(t.Notifications, w.toPublisher(NotifyChanged))
+	}
+	if err := w.commit(ctx, t); err != nil {
+		return ChangeResult{}, err
+	}
+	w.wake.SendAsync(true)
+	return ChangeResult{Subscription: w.sub, Pending: pending}, nil
+}
+
+// changeQuantity sets the quantity. While billing runs, added licences are
+// charged for what remains of the current installment period, and removed
+// ones (inside the cancellation window only) are credited for what this
+// term charged for them.
+func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now time.Time) error {
+	s := &w.sub
+	delta := q - s.Quantity
+	s.Quantity = q
+	if s.Status != subscription.StatusActive || w.nextInstallment == 0 {
+		return nil
+	}
+	sched, err := w.schedule()
+	if err != nil {
+		return err
+	}
+	current := w.nextInstallment - 1
+	key := fmt.Sprintf("%s/term-%d/quantity-v%d", s.ID, w.termNumber, s.Version)
+	if delta > 0 {
+		start, end := sched.Period(*s.TermStart, *s.TermEnd, current)
+		amount := billing.Prorate(int64(delta)*sched.PerLicence(current), start, end, now)
+		if amount > 0 {
+			w.addCharge(t, billing.Charge{
+				Key: key, SubscriptionID: s.ID, PartnerID: s.PartnerID, Kind: billing.ChargeKind, Amount: amount,
+				Currency: sched.Currency, Quantity: delta, PeriodStart: now, PeriodEnd: end,
+				Description: fmt.Sprintf("%d licences added to %s %s, prorated to %s", delta, s.OfferID, s.PlanID, end.Format(time.RFC3339)),
+			})
+		}
+		return nil
+	}
+	var perLicence int64
+	for i := 0; i <= current; i++ {
+		perLicence += sched.PerLicence(i)
+	}
+	w.addCharge(t, billing.Charge{
+		Key: "credit/" + key, SubscriptionID: s.ID, PartnerID: s.PartnerID, Kind: billing.CreditKind, Amount: int64(-delta) * perLicence,
+		Currency: sched.Currency, Quantity: -delta, PeriodStart: *s.TermStart, PeriodEnd: *s.TermEnd,
+		Description: fmt.Sprintf("%d licences removed from %s %s inside the cancellation window", -delta, s.OfferID, s.PlanID),
+	})
+	return nil
+}

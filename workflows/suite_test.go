@@ -1,0 +1,227 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/converter"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// LifecycleSuite runs the workflow in the time-skipping test environment
+// with the real activities over a real SQLite store, so each test asserts
+// what a partner would see: the projection, the ledger and the outbox. The
+// environment runs a workflow until it ends (or continues as new); tests
+// act and look at chosen moments with at().
+type LifecycleSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env   *testsuite.TestWorkflowEnvironment
+	store *store.Store
+	start time.Time
+}
+
+func TestLifecycle(t *testing.T) { suite.Run(t, new(LifecycleSuite)) }
+
+func (s *LifecycleSuite) SetupTest() {
+	s.store = storetest.SQLite(s.T())
+	ctx := context.Background()
+	s.Require().NoError(s.store.UpsertPartner(ctx, "partner-demo", "Demo"))
+	s.Require().NoError(s.store.SyncCatalog(ctx, catalog.Dev()))
+	s.Require().NoError(s.store.EnsureCustomer(ctx, "cus_1", "partner-demo", "Fabrikam"))
+	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	s.newEnv()
+}
+
+func (s *LifecycleSuite) newEnv() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflow(SubscriptionWorkflow)
+	s.env.RegisterActivity(&activities.Activities{Store: s.store})
+	s.start = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	s.env.SetStartTime(s.start)
+}
+
+func (s *LifecycleSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
+
+const hour = time.Hour
+const day = 24 * time.Hour
+
+func purchaseInput(planID string, quantity int) PurchaseInput {
+	var offer catalog.Offer
+	var plan catalog.Plan
+	for _, o := range catalog.Dev().Offers {
+		if p, ok := o.Plan(planID); ok {
+			offer, plan = o, p
+		}
+	}
+	return PurchaseInput{
+		Subscription: subscription.Subscription{
+			ID: "sub_1", CustomerID: "cus_1", PartnerID: "partner-demo", OfferID: offer.ID, PlanID: plan.ID,
+			PublisherID: offer.PublisherID, Quantity: quantity, AutoRenew: true, BillingFrequency: plan.BillingFrequencies[0],
+			PublisherLink: &subscription.PublisherLink{URL: "https://isv-demo.example.com/activate"},
+		},
+		Plan: plan.Snapshot(), LicenseBased: true, Actor: "agent:agt_1", RequestHash: "req-hash",
+		AuthorizationCodeHash: "code-hash", AuthorizationCodeExpiresAt: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC),
+		Settings: DefaultSettings(),
+	}
+}
+
+// at runs fn when the workflow clock reaches start+d.
+func (s *LifecycleSuite) at(d time.Duration, fn func()) { s.env.RegisterDelayedCallback(fn, d) }
+
+func (s *LifecycleSuite) event(d time.Duration, id, typ string, mods ...func(*subscription.ISVEvent)) {
+	s.at(d, func() {
+		e := subscription.ISVEvent{ID: id, Type: typ, PublisherID: "isv-demo"}
+		for _, m := range mods {
+			m(&e)
+		}
+		s.env.SignalWorkflow(SignalISVEvent, e)
+	})
+}
+
+// activateAt sends the ISV's activation at start+d.
+func (s *LifecycleSuite) activateAt(d time.Duration) { s.event(d, "act", subscription.EventActivated) }
+
+// changeOutcome is what a change Update came to.
+type changeOutcome struct {
+	done     bool
+	rejected error // by the validator: nothing reached the history
+	failed   error // by the handler
+	result   ChangeResult
+}
+
+func (o *changeOutcome) errType() string {
+	err := o.rejected
+	if err == nil {
+		err = o.failed
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Type()
+	}
+	return fmt.Sprint(err)
+}
+
+func (s *LifecycleSuite) change(d time.Duration, req ChangeRequest) *changeOutcome {
+	out := &changeOutcome{}
+	if req.Actor == "" {
+		req.Actor = "agent:agt_1"
+	}
+	s.at(d, func() {
+		s.env.UpdateWorkflow(UpdateChange, fmt.Sprintf("change-%d", d), &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { out.done, out.rejected = true, err },
+			OnComplete: func(v any, err error) {
+				out.done, out.failed = true, err
+				if err == nil {
+					out.result = v.(ChangeResult)
+				}
+			},
+		}, req)
+	})
+	return out
+}
+
+// snapshot captures the workflow's state query at start+d.
+func (s *LifecycleSuite) snapshot(d time.Duration) *subscription.Subscription {
+	sub := &subscription.Subscription{}
+	s.at(d, func() {
+		v, err := s.env.QueryWorkflow(QueryState)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(sub))
+	})
+	return sub
+}
+
+// chargesAt captures the ledger at start+d.
+func (s *LifecycleSuite) chargesAt(d time.Duration) *[]store.ChargeRow {
+	out := &[]store.ChargeRow{}
+	s.at(d, func() { *out = s.charges() })
+	return out
+}
+
+func (s *LifecycleSuite) run(in PurchaseInput) {
+	s.env.ExecuteWorkflow(SubscriptionWorkflow, in)
+	s.Require().True(s.env.IsWorkflowCompleted())
+}
+
+// ended asserts the workflow finished (not continued) with this status.
+func (s *LifecycleSuite) ended(want subscription.Status) {
+	s.Require().NoError(s.env.GetWorkflowError())
+	var final subscription.Subscription
+	s.Require().NoError(s.env.GetWorkflowResult(&final))
+	s.Equal(want, final.Status)
+	s.Equal(string(want), s.stored().Status)
+}
+
+// continued asserts the run continued as new and returns the next input.
+func (s *LifecycleSuite) continued() PurchaseInput {
+	err := s.env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	s.Require().True(errors.As(err, &can), "want continue-as-new, got %v", err)
+	var next PurchaseInput
+	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return next
+}
+
+func (s *LifecycleSuite) stored() store.SubscriptionRow {
+	row, err := s.store.SubscriptionByID(context.Background(), "sub_1")
+	s.Require().NoError(err)
+	return *row
+}
+
+func (s *LifecycleSuite) eventKinds() []string {
+	events, err := s.store.Events(context.Background(), "sub_1")
+	s.Require().NoError(err)
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+	}
+	return kinds
+}
+
+func (s *LifecycleSuite) notifications() []string {
+	notes, err := s.store.Notifications(context.Background(), "sub_1")
+	s.Require().NoError(err)
+	var types []string
+	for _, n := range notes {
+		types = append(types, n.RecipientKind+":"+n.Type)
+	}
+	return types
+}
+
+func (s *LifecycleSuite) charges() []store.ChargeRow {
+	charges, err := s.store.Charges(context.Background(), "sub_1")
+	s.Require().NoError(err)
+	return charges
+}
+
+// net is charges minus credits.
+func net(rows []store.ChargeRow) int64 {
+	var sum int64
+	for _, c := range rows {
+		if c.Kind == "credit" {
+			sum -= c.Amount
+		} else {
+			sum += c.Amount
+		}
+	}
+	return sum
+}
+
+func ptr[T any](v T) *T { return &v }
