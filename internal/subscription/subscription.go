@@ -43,21 +43,21 @@ const (
 // Subscription is the partner-facing view of one subscription: the JSON of
 // the API, of the workflow's `state` query, and of the database projection.
 type Subscription struct {
-	ID                       string         `json:"id"`
-	CustomerID               string         `json:"customerId"`
-	PartnerID                string         `json:"partnerId"`
-	OfferID                  string         `json:"offerId"`
-	PlanID                   string         `json:"planId"`
-	PublisherID              string         `json:"publisherId"`
-	Nickname                 string         `json:"nickname"`
-	Quantity                 int            `json:"quantity"`
-	Status                   Status         `json:"status"`
-	ActionNeeded             bool           `json:"actionNeeded"`
-	AutoRenew                bool           `json:"autoRenew"`
-	BillingFrequency         string         `json:"billingFrequency"`
+	ID               string `json:"id"`
+	CustomerID       string `json:"customerId"`
+	PartnerID        string `json:"partnerId"`
+	OfferID          string `json:"offerId"`
+	PlanID           string `json:"planId"`
+	PublisherID      string `json:"publisherId"`
+	Nickname         string `json:"nickname"`
+	Quantity         int    `json:"quantity"`
+	Status           Status `json:"status"`
+	ActionNeeded     bool   `json:"actionNeeded"`
+	AutoRenew        bool   `json:"autoRenew"`
+	BillingFrequency string `json:"billingFrequency"`
 	// NextBillingFrequency is a change of billing frequency made during a
 	// term; it takes effect at the next renewal.
-	NextBillingFrequency string `json:"nextBillingFrequency,omitempty"`
+	NextBillingFrequency     string         `json:"nextBillingFrequency,omitempty"`
 	TermDuration             string         `json:"termDuration"`
 	ResellerPartnerID        string         `json:"resellerPartnerId,omitempty"`
 	UnitPrice                int64          `json:"unitPrice"`
