@@ -60,6 +60,13 @@ func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
 	require.NoError(t, err)
 	purchase := "/v1/customers/" + c.ID + "/subscriptions"
 	admin := fixtures.AdminToken
+	_, err = s.ApplyTransition(context.Background(), store.Transition{Subscription: store.SubscriptionRow{
+		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
+		LicenseBased: true, Quantity: 1, Status: "active", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200, Currency: "USD",
+		PurchasedAt: time.Now(), RequestHash: "h", Version: 2,
+	}})
+	require.NoError(t, err)
+	sub := purchase + "/sub_1"
 
 	cases := []struct {
 		name, method, path, token, body string
@@ -92,6 +99,13 @@ func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
 		{"bad page size", "GET", "/v1/customers?pageSize=100000", admin, "", nil, 422, "validation_failed", "pageSize"},
 		{"bad status filter", "GET", purchase + "?status=paused", admin, "", nil, 422, "validation_failed", "status"},
 		{"unknown subscription", "GET", purchase + "/sub_nope", admin, "", nil, 404, "subscription_not_found", ""},
+		{"sales agent may not change", "PATCH", sub, fixtures.SalesToken, `{"nickname":"x"}`, nil, 403, "role_forbidden", ""},
+		{"foreign subscription", "PATCH", sub, fixtures.OtherAdminToken, `{"nickname":"x"}`, nil, 404, "subscription_not_found", ""},
+		{"status other than cancelled", "PATCH", sub, admin, `{"status":"active"}`, nil, 422, "validation_failed", "status"},
+		{"empty change", "PATCH", sub, admin, `{}`, nil, 422, "validation_failed", ""},
+		{"quantity as text", "PATCH", sub, admin, `{"quantity":"many"}`, nil, 422, "validation_failed", "quantity"},
+		{"unknown change field", "PATCH", sub, admin, `{"price":1}`, nil, 422, "validation_failed", "price"},
+		{"garbage If-Match", "PATCH", sub, admin, `{"nickname":"x"}`, []string{"If-Match", "abc"}, 412, "precondition_failed", ""},
 		{"unsigned webhook", "POST", "/isv/v1/webhook", "", `{}`, nil, 401, "invalid_signature", ""},
 		{"unsigned resolve", "POST", "/isv/v1/subscriptions/resolve", "", `{}`, nil, 401, "invalid_signature", ""},
 	}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // Server serves the API.
@@ -29,6 +30,8 @@ type Server struct {
 	// PurchaseTimeout bounds how long a purchase waits for its workflow to
 	// record it; default 15 s.
 	PurchaseTimeout time.Duration
+	// Settings are the lifecycle delays given to each new subscription.
+	Settings workflows.Settings
 	// CheckTemporal tells /healthz whether Temporal answers; default: the
 	// client's CheckHealth.
 	CheckTemporal func(context.Context) error
@@ -57,6 +60,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/customers/{customerId}/subscriptions", s.partner(s.purchase))
 	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions", s.partner(s.listSubscriptions))
 	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}", s.partner(s.getSubscription))
+	mux.HandleFunc("PATCH /v1/customers/{customerId}/subscriptions/{subscriptionId}", s.partner(s.patchSubscription))
 	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/activation-link", s.partner(s.activationLink))
 	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/events", s.partner(s.listEvents))
 

@@ -176,6 +176,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 		Subscription: sub, Plan: plan.Snapshot(), LicenseBased: offer.LicenseBased, Actor: "agent:" + a.ID,
 		IdempotencyKey: idemKey, RequestHash: requestHash, AuthorizationCodeHash: codeHash,
 		AuthorizationCodeExpiresAt: now.Add(AuthorizationCodeTTL),
+		Settings:                   s.Settings,
 	}
 	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
 	defer cancel()

@@ -135,7 +135,9 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 			return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 		}
 		a.httpAddr = l.Addr().String()
-		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger}
+		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger, Settings: workflows.Settings{
+			ActivationDeadline: cfg.ActivationDeadline, CancellationApprovalTimeout: cfg.CancellationApprovalTimeout, RenewalNotice: cfg.RenewalNotice,
+		}}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { a.serveErr <- a.http.Serve(l) }()
 	}

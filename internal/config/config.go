@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the process configuration.
@@ -27,6 +28,12 @@ type Config struct {
 	// embedded default means DATA_DIR/secrets.key, created on first start.
 	SecretsKey string
 	LogLevel   slog.Level
+	// Lifecycle delays (Go durations, e.g. 720h): ACTIVATION_DEADLINE,
+	// CANCELLATION_APPROVAL_TIMEOUT, RENEWAL_NOTICE. Zero keeps the
+	// workflow's defaults (30 days, 7 days, 7 days).
+	ActivationDeadline          time.Duration
+	CancellationApprovalTimeout time.Duration
+	RenewalNotice               time.Duration
 }
 
 // Embedded reports whether this process runs its own Temporal server.
@@ -65,6 +72,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
 			return c, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", lvl)
+		}
+	}
+	for name, dst := range map[string]*time.Duration{
+		"ACTIVATION_DEADLINE": &c.ActivationDeadline, "CANCELLATION_APPROVAL_TIMEOUT": &c.CancellationApprovalTimeout, "RENEWAL_NOTICE": &c.RenewalNotice,
+	} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return c, fmt.Errorf("%s=%q: want a positive duration such as 720h or 90s", name, v)
+			}
+			*dst = d
 		}
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite://") {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,8 +36,16 @@ func TestProductionShape(t *testing.T) {
 }
 
 func TestBadValuesAreClearErrors(t *testing.T) {
-	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud"} {
+	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud", "ACTIVATION_DEADLINE": "soon", "RENEWAL_NOTICE": "-1h"} {
 		_, err := FromEnv(env(map[string]string{k: v}))
 		assert.ErrorContains(t, err, k, "%s=%s", k, v)
 	}
+}
+
+func TestLifecycleDelays(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"ACTIVATION_DEADLINE": "90s", "CANCELLATION_APPROVAL_TIMEOUT": "1h", "RENEWAL_NOTICE": "30s"}))
+	require.NoError(t, err)
+	assert.Equal(t, 90*time.Second, c.ActivationDeadline)
+	assert.Equal(t, time.Hour, c.CancellationApprovalTimeout)
+	assert.Equal(t, 30*time.Second, c.RenewalNotice)
 }

@@ -40,8 +40,9 @@ type product struct {
 }
 
 // startProduct starts the embedded default on free ports in a temporary
-// data directory; databaseURL "" keeps the SQLite default.
-func startProduct(t *testing.T, databaseURL string) *product {
+// data directory; databaseURL "" keeps the SQLite default; extra are more
+// environment variables, as name, value pairs.
+func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 	t.Helper()
 	dataDir := t.TempDir()
 	env := map[string]string{
@@ -50,6 +51,9 @@ func startProduct(t *testing.T, databaseURL string) *product {
 		"TEMPORAL_DEV_PORT": strconv.Itoa(freePortPair(t)),
 		"TEMPORAL_UI_PORT":  strconv.Itoa(freePort(t)),
 		"DATABASE_URL":      databaseURL,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
 	}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
@@ -122,6 +126,13 @@ func (r response) json(t *testing.T, v any) {
 	require.NoError(t, json.Unmarshal(r.body, v), string(r.body))
 }
 
+func (r response) sub(t *testing.T) subscriptionJSON {
+	t.Helper()
+	var s subscriptionJSON
+	r.json(t, &s)
+	return s
+}
+
 func (r response) code(t *testing.T) string {
 	var p struct {
 		Code string `json:"code"`
@@ -187,8 +198,13 @@ type subscriptionJSON struct {
 // waitStatus polls the subscription until it has the status.
 func (p *product) waitStatus(customerID, subscriptionID string, want subscription.Status) subscriptionJSON {
 	p.t.Helper()
+	return p.waitStatusWithin(customerID, subscriptionID, want, 20*time.Second)
+}
+
+func (p *product) waitStatusWithin(customerID, subscriptionID string, want subscription.Status, within time.Duration) subscriptionJSON {
+	p.t.Helper()
 	var sub subscriptionJSON
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
 		r := p.do(http.MethodGet, "/v1/customers/"+customerID+"/subscriptions/"+subscriptionID, "dev-admin-token", nil)
 		require.Equal(p.t, http.StatusOK, r.status, string(r.body))
@@ -203,17 +219,45 @@ func (p *product) waitStatus(customerID, subscriptionID string, want subscriptio
 	}
 }
 
+// customer creates a customer of partner-demo and returns its id.
+func (p *product) customer(name string) string {
+	p.t.Helper()
+	r := p.do(http.MethodPost, "/v1/customers", "dev-admin-token", map[string]any{"name": name})
+	require.Equal(p.t, http.StatusCreated, r.status, string(r.body))
+	var c struct{ ID string }
+	r.json(p.t, &c)
+	return c.ID
+}
+
+// buy purchases and returns the subscription.
+func (p *product) buy(customerID, offerID, planID string, quantity int) subscriptionJSON {
+	p.t.Helper()
+	r := p.do(http.MethodPost, "/v1/customers/"+customerID+"/subscriptions", "dev-admin-token",
+		map[string]any{"offerId": offerID, "planId": planID, "quantity": quantity})
+	require.Equal(p.t, http.StatusCreated, r.status, string(r.body))
+	return r.sub(p.t)
+}
+
+// patch changes a subscription as the admin agent.
+func (p *product) patch(sub subscriptionJSON, body map[string]any, headers ...string) response {
+	p.t.Helper()
+	return p.do(http.MethodPatch, "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID, "dev-admin-token", body, headers...)
+}
+
 // recordHistory writes a workflow's history to RECORD_HISTORIES/<name>.json
 // when that variable names a directory: that is how the replay test's
 // testdata is made (see workflows/replay_test.go).
-func (p *product) recordHistory(name, workflowID string) {
+func (p *product) recordHistory(name, workflowID string) { p.recordRun(name, workflowID, "") }
+
+// recordRun records one run of a workflow ("" is the latest).
+func (p *product) recordRun(name, workflowID, runID string) {
 	dir := os.Getenv("RECORD_HISTORIES")
 	if dir == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	iter := p.app.Client.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	iter := p.app.Client.GetWorkflowHistory(ctx, workflowID, runID, false, 0)
 	hist := &historypb.History{}
 	for iter.HasNext() {
 		e, err := iter.Next()

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/workflows"
+)
+
+type patchRequest struct {
+	Nickname          *string `json:"nickname,omitempty"`
+	Quantity          *int    `json:"quantity,omitempty"`
+	AutoRenew         *bool   `json:"autoRenew,omitempty"`
+	Status            *string `json:"status,omitempty"`
+	ResellerPartnerID *string `json:"resellerPartnerId,omitempty"`
+	BillingFrequency  *string `json:"billingFrequency,omitempty"`
+}
+
+// patchSubscription applies a partner's change through the workflow's
+// change Update, all fields or none, and answers the subscription after it.
+func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermChange) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	idemKey := r.Header.Get("Idempotency-Key")
+	if idemKey != "" && !idempotencyKeyPattern.MatchString(idemKey) {
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be 1 to 255 printable ASCII characters")
+		return
+	}
+	var body patchRequest
+	if err := decodeJSON(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := workflows.ChangeRequest{
+		Actor: "agent:" + a.ID, Nickname: body.Nickname, Quantity: body.Quantity, AutoRenew: body.AutoRenew,
+		ResellerPartnerID: body.ResellerPartnerID, BillingFrequency: body.BillingFrequency,
+	}
+	if body.Status != nil {
+		if *body.Status != string(subscription.StatusCancelled) {
+			s.writeError(w, r, invalid("status", `only "cancelled" can be set; the other statuses follow the lifecycle`))
+			return
+		}
+		req.Cancel = true
+	}
+	if req.Empty() {
+		s.writeError(w, r, invalid("", "nothing to change: set nickname, quantity, autoRenew, status, resellerPartnerId or billingFrequency"))
+		return
+	}
+	if ifMatch := r.Header.Get("If-Match"); ifMatch != "" && strings.TrimSpace(ifMatch) != "*" {
+		v, err := parseETag(ifMatch)
+		if err != nil || v < 1 {
+			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", "If-Match must be an ETag this API returned.")
+			return
+		}
+		req.IfVersion = v
+	}
+
+	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
+	defer cancel()
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID: workflows.WorkflowID(row.ID), UpdateName: workflows.UpdateChange,
+		Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	if idemKey != "" {
+		// Temporal keeps one outcome per update id: a repeat gets it again.
+		sum := sha256.Sum256([]byte(a.PartnerID + "\n" + idemKey))
+		opts.UpdateID = "patch-" + hex.EncodeToString(sum[:12])
+	}
+	handle, err := s.Temporal.UpdateWorkflow(ctx, opts)
+	var result workflows.ChangeResult
+	if err == nil {
+		err = handle.Get(ctx, &result)
+	}
+	if err != nil {
+		s.changeFailed(w, r, row.Status, err)
+		return
+	}
+	status := http.StatusOK
+	if result.Pending {
+		status = http.StatusAccepted
+	}
+	writeSubscription(w, status, result.Subscription)
+}
+
+// changeFailed maps a refused or failed change to its problem.
+func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, status string, err error) {
+	var appErr *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &appErr):
+		switch appErr.Type() {
+		case workflows.ErrValidation:
+			var field string
+			if appErr.HasDetails() {
+				_ = appErr.Details(&field)
+			}
+			writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", field, appErr.Message())
+		case workflows.ErrInvalidState:
+			writeProblem(w, r, http.StatusConflict, "invalid_state", appErr.Message())
+		case workflows.ErrWindowClosed:
+			writeProblem(w, r, http.StatusConflict, "cancellation_window_closed", appErr.Message())
+		case workflows.ErrVersionMismatch:
+			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", appErr.Message())
+		default:
+			s.writeError(w, r, err)
+		}
+	case errors.As(err, &notFound):
+		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+status+" and takes no more changes.")
+	case errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, http.StatusServiceUnavailable, "change_pending",
+			"The change was not confirmed in time (is a worker running?). Repeat it with the same Idempotency-Key to learn its outcome.")
+	default:
+		s.writeError(w, r, fmt.Errorf("change: %w", err))
+	}
+}
+
+// parseETag reads `"5"`, `W/"5"` or `5`.
+func parseETag(v string) (int64, error) {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+	return strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+}
