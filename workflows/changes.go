@@ -160,8 +160,11 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 			}})
 		}
 	}
-	if notifyPublisher && !s.Status.Terminal() {
-		t.Notifications = append(t.Notifications, w.toPublisher(NotifyChanged))
+	if len(changed) > 0 {
+		t.Notifications = append(t.Notifications, w.toPartner(NotifyChanged))
+		if notifyPublisher && !s.Status.Terminal() {
+			t.Notifications = append(t.Notifications, w.toPublisher(NotifyChanged))
+		}
 	}
 	if err := w.commit(ctx, t); err != nil {
 		return ChangeResult{}, err

@@ -130,6 +130,8 @@ func (s *LifecycleSuite) TestL09ChangesBeforeActivation() {
 	s.Equal("RESELLER-42", got.ResellerPartnerID)
 	s.Equal(int64(2), got.Version)
 	s.Contains(s.eventKinds(), KindChanged)
+	s.Contains(s.notifications(), "partner:"+NotifyChanged, "every applied change is notified")
+	s.NotContains(s.notifications(), "publisher:"+NotifyChanged, "a nickname is none of the ISV's business")
 
 	s.newEnv()
 	s.SetupTest()
