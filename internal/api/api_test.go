@@ -150,3 +150,5 @@ func TestHealthz(t *testing.T) {
 	resp, _ := call(t, srv, "GET", "/healthz", "", "")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -72,6 +75,34 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		req.IfVersion = v
 	}
 
+	if idemKey != "" {
+		scope := r.Method + " " + r.URL.Path
+		hash := requestHash(scope, r.Header.Get("If-Match"), body)
+		stored, err := s.Store.IdempotentResponse(r.Context(), a.PartnerID, idemKey)
+		switch {
+		case err == nil && (stored.Scope != scope || stored.RequestHash != hash):
+			writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different request.")
+			return
+		case err == nil:
+			replayStored(w, stored)
+			return
+		case !errors.Is(err, store.ErrNotFound):
+			s.writeError(w, r, err)
+			return
+		}
+		rec := &capture{ResponseWriter: w}
+		defer func() {
+			if rec.status != 0 && rec.status < 500 {
+				if err := s.Store.SaveIdempotentResponse(context.WithoutCancel(r.Context()), store.IdempotencyRow{
+					PartnerID: a.PartnerID, Key: idemKey, Scope: scope, RequestHash: hash, StatusCode: rec.status, Body: rec.body.Bytes(),
+				}); err != nil {
+					s.Logger.Error("store idempotent response", "requestId", requestID(r), "error", err)
+				}
+			}
+		}()
+		w = rec
+	}
+
 	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
 	defer cancel()
 	opts := client.UpdateWorkflowOptions{
@@ -123,7 +154,7 @@ func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, status str
 		}
 	case errors.As(err, &notFound):
 		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+status+" and takes no more changes.")
-	case errors.Is(err, context.DeadlineExceeded):
+	case temporalUnavailable(err):
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, r, http.StatusServiceUnavailable, "change_pending",
 			"The change was not confirmed in time (is a worker running?). Repeat it with the same Idempotency-Key to learn its outcome.")
@@ -136,4 +167,53 @@ func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, status str
 func parseETag(v string) (int64, error) {
 	v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
 	return strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+}
+
+// requestHash identifies a request's content for idempotency checks.
+func requestHash(parts ...any) string {
+	b, _ := json.Marshal(parts)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// replayStored answers with a stored first response.
+func replayStored(w http.ResponseWriter, stored *store.IdempotencyRow) {
+	contentType := "application/json"
+	var probe struct {
+		Code    string `json:"code"`
+		Version int64  `json:"version"`
+	}
+	if json.Unmarshal(stored.Body, &probe) == nil {
+		if probe.Code != "" && stored.StatusCode >= 400 {
+			contentType = "application/problem+json"
+		} else if probe.Version > 0 {
+			w.Header().Set("ETag", etag(probe.Version))
+		}
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.WriteHeader(stored.StatusCode)
+	_, _ = w.Write(stored.Body)
+}
+
+// capture keeps a copy of what a handler answers.
+type capture struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	c.body.Write(b)
+	return c.ResponseWriter.Write(b)
 }

@@ -185,3 +185,14 @@ func decodeCursor(token string) (*store.Cursor, error) {
 func withTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), d)
 }
+
+func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	c, ok := s.customer(w, r, a)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, customerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt.UTC()})
+}

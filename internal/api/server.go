@@ -52,20 +52,9 @@ func (s *Server) Handler() http.Handler {
 		s.PurchaseTimeout = 15 * time.Second
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-
-	mux.HandleFunc("GET /v1/offers", s.partner(s.listOffers))
-	mux.HandleFunc("POST /v1/customers", s.partner(s.createCustomer))
-	mux.HandleFunc("GET /v1/customers", s.partner(s.listCustomers))
-	mux.HandleFunc("POST /v1/customers/{customerId}/subscriptions", s.partner(s.purchase))
-	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions", s.partner(s.listSubscriptions))
-	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}", s.partner(s.getSubscription))
-	mux.HandleFunc("PATCH /v1/customers/{customerId}/subscriptions/{subscriptionId}", s.partner(s.patchSubscription))
-	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/activation-link", s.partner(s.activationLink))
-	mux.HandleFunc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/events", s.partner(s.listEvents))
-
-	mux.HandleFunc("POST /isv/v1/subscriptions/resolve", s.isv(s.resolve))
-	mux.HandleFunc("POST /isv/v1/webhook", s.isv(s.webhook))
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.Method+" "+rt.Pattern, rt.handler)
+	}
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "not_found", "No such endpoint: "+r.Method+" "+r.URL.Path)

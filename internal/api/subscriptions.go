@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -230,7 +231,7 @@ func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, id, requ
 			return
 		}
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+	if temporalUnavailable(err) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, r, http.StatusServiceUnavailable, "purchase_pending",
 			"The purchase was accepted but not yet recorded (is a worker running?). Repeat the request with the same Idempotency-Key to get it; it will not be bought twice.")
@@ -391,7 +392,7 @@ func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.A
 }
 
 type eventView struct {
-	ID        int64           `json:"id"`
+	ID        string          `json:"id"`
 	Kind      string          `json:"kind"`
 	Actor     string          `json:"actor"`
 	At        time.Time       `json:"at"`
@@ -400,6 +401,8 @@ type eventView struct {
 	Publisher string          `json:"publisherId,omitempty"`
 }
 
+// listEvents is the audit trail: changes, ISV events (applied, rejected,
+// received), timers' steps and every notification, oldest first.
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent) {
 	if !allow(w, r, a, auth.PermRead) {
 		return
@@ -413,9 +416,14 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]eventView, 0, len(events))
+	notes, err := s.Store.Notifications(r.Context(), row.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]eventView, 0, len(events)+len(notes))
 	for _, e := range events {
-		v := eventView{ID: e.ID, Kind: e.Kind, Actor: e.Actor, At: e.CreatedAt.UTC(), Detail: json.RawMessage(e.Detail)}
+		v := eventView{ID: "evt-" + strconv.FormatInt(e.ID, 10), Kind: e.Kind, Actor: e.Actor, At: e.CreatedAt.UTC(), Detail: json.RawMessage(e.Detail)}
 		if e.ISVEventID != nil {
 			v.ISVEvent = *e.ISVEventID
 		}
@@ -423,6 +431,46 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent
 			v.Publisher = *e.PublisherID
 		}
 		items = append(items, v)
+	}
+	for _, n := range notes {
+		detail, _ := json.Marshal(map[string]any{
+			"type": n.Type, "recipientKind": n.RecipientKind, "recipientId": n.RecipientID, "status": n.Status, "payload": json.RawMessage(n.Payload),
+		})
+		items = append(items, eventView{ID: "ntf-" + strconv.FormatInt(n.ID, 10), Kind: "notification", Actor: "system", At: n.CreatedAt.UTC(), Detail: detail})
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].At.Before(items[j].At) })
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+type chargeView struct {
+	Kind        string    `json:"kind"`
+	Amount      int64     `json:"amount"`
+	Currency    string    `json:"currency"`
+	Quantity    int       `json:"quantity"`
+	PeriodStart time.Time `json:"periodStart"`
+	PeriodEnd   time.Time `json:"periodEnd"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// listCharges is the subscription's ledger: charges and credits in minor units.
+func (s *Server) listCharges(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	charges, err := s.Store.Charges(r.Context(), row.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]chargeView, 0, len(charges))
+	for _, c := range charges {
+		items = append(items, chargeView{Kind: c.Kind, Amount: c.Amount, Currency: c.Currency, Quantity: c.Quantity,
+			PeriodStart: c.PeriodStart.UTC(), PeriodEnd: c.PeriodEnd.UTC(), Description: c.Description, CreatedAt: c.CreatedAt.UTC()})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspmarket/orchestrator/internal/openapitest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -55,6 +56,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	purchase := map[string]any{"offerId": "contoso-crm", "planId": "monthly", "quantity": 3, "nickname": "CRM seats"}
 	r = p.do(http.MethodPost, "/v1/customers/"+customer.ID+"/subscriptions", "dev-sales-token", purchase, "Idempotency-Key", "order-42")
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	r.conforms(t, "Subscription")
 	var sub subscriptionJSON
 	r.json(t, &sub)
 	assert.Equal(t, subscription.StatusPendingFulfillment, sub.Status)
@@ -70,6 +72,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	// Read-your-writes: the projection has it already; the code is not stored in clear.
 	r = p.do(http.MethodGet, path, "dev-admin-token", nil)
 	require.Equal(t, http.StatusOK, r.status)
+	r.conforms(t, "Subscription")
 	assert.NotContains(t, string(r.body), code)
 
 	// Idempotency: the same key and body buys nothing more; another body is refused.
@@ -83,6 +86,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	r = p.do(http.MethodPost, "/v1/customers/"+customer.ID+"/subscriptions", "dev-sales-token", other, "Idempotency-Key", "order-42")
 	assert.Equal(t, http.StatusConflict, r.status)
 	assert.Equal(t, "idempotency_key_reused", r.code(t))
+	r.conforms(t, "Problem")
 
 	// Tenancy: another partner sees nothing, not even that it exists.
 	for _, path := range []string{path, "/v1/customers/" + customer.ID + "/subscriptions", path + "/activation-link", path + "/events"} {
@@ -96,6 +100,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	// The ISV resolves the code to the purchase.
 	r = p.isv("/isv/v1/subscriptions/resolve", "isv-demo", []byte("dev-isv-secret"), time.Now(), map[string]string{"authorizationCode": code})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	r.conforms(t, "ResolvedSubscription")
 	var resolved map[string]any
 	r.json(t, &resolved)
 	assert.Equal(t, sub.ID, resolved["id"])
@@ -116,6 +121,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	// provisioned, repeated, then activated.
 	r = p.event("evt-prov-1", subscription.EventProvisioned, sub.ID, nil)
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	r.conforms(t, "WebhookAck")
 	r = p.event("evt-prov-1", subscription.EventProvisioned, sub.ID, nil)
 	assert.Equal(t, http.StatusOK, r.status, "a repeated event id answers 200 and changes nothing")
 	p.waitStatus(customer.ID, sub.ID, subscription.StatusProvisioned)
@@ -129,6 +135,28 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	// After activation the code no longer resolves.
 	r = p.isv("/isv/v1/subscriptions/resolve", "isv-demo", []byte("dev-isv-secret"), time.Now(), map[string]string{"authorizationCode": code})
 	assert.Equal(t, http.StatusGone, r.status)
+
+	// The audit trail and the ledger, as the partner reads them.
+	r = p.do(http.MethodGet, path+"/events", "dev-admin-token", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	var trail struct{ Items []json.RawMessage }
+	r.json(t, &trail)
+	kinds := map[string]bool{}
+	for _, item := range trail.Items {
+		require.NoError(t, openapitest.Validate("AuditEvent", item))
+		var e struct{ Kind string }
+		require.NoError(t, json.Unmarshal(item, &e))
+		kinds[e.Kind] = true
+	}
+	for _, k := range []string{"purchased", "isv_event.received", "isv_event.applied", "billing.started", "notification"} {
+		assert.True(t, kinds[k], "the trail shows %s: %v", k, kinds)
+	}
+	r = p.do(http.MethodGet, path+"/charges", "dev-admin-token", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	var ledger struct{ Items []json.RawMessage }
+	r.json(t, &ledger)
+	require.Len(t, ledger.Items, 1)
+	require.NoError(t, openapitest.Validate("Charge", ledger.Items[0]))
 
 	// The charge and notifications are in the database.
 	charges, err := p.app.Store.Charges(context.Background(), sub.ID)

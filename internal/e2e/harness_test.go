@@ -27,6 +27,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/app"
 	"github.com/cspmarket/orchestrator/internal/config"
+	"github.com/cspmarket/orchestrator/internal/openapitest"
 	"github.com/cspmarket/orchestrator/internal/signature"
 	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -131,6 +132,12 @@ func (r response) sub(t *testing.T) subscriptionJSON {
 	var s subscriptionJSON
 	r.json(t, &s)
 	return s
+}
+
+// conforms asserts the body matches a schema of openapi.yaml.
+func (r response) conforms(t *testing.T, schema string) {
+	t.Helper()
+	require.NoError(t, openapitest.Validate(schema, r.body), "%s: %s", schema, r.body)
 }
 
 func (r response) code(t *testing.T) string {

@@ -46,6 +46,19 @@ func TestFastPlanCancelInsideAndAfterTheWindow(t *testing.T) {
 	assert.Equal(t, 3, renamed.Quantity)
 	assert.Equal(t, r.header.Get("ETag"), renamed.ETag)
 	assert.Equal(t, current.Version+1, renamed.Version, "both fields in one step")
+	r.conforms(t, "Subscription")
+
+	// Idempotency-Key on PATCH: the first response is replayed, another body is 409.
+	first := p.patch(early, map[string]any{"nickname": "keyed"}, "Idempotency-Key", "rename-1")
+	require.Equal(t, http.StatusOK, first.status, string(first.body))
+	again := p.patch(early, map[string]any{"nickname": "keyed"}, "Idempotency-Key", "rename-1")
+	assert.Equal(t, http.StatusOK, again.status)
+	assert.JSONEq(t, string(first.body), string(again.body))
+	assert.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
+	assert.Equal(t, first.header.Get("ETag"), again.header.Get("ETag"))
+	other := p.patch(early, map[string]any{"nickname": "something else"}, "Idempotency-Key", "rename-1")
+	assert.Equal(t, http.StatusConflict, other.status)
+	assert.Equal(t, "idempotency_key_reused", other.code(t))
 
 	// Cancel inside the window: accepted, every charge of the term credited.
 	r = p.patch(early, map[string]any{"status": "cancelled"})

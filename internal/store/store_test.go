@@ -239,3 +239,32 @@ func TestAgentTokensByHash(t *testing.T) {
 		assert.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
+
+func TestIdempotentResponsesAreKeptOncePerKey(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, err := s.IdempotentResponse(ctx, "p", "k")
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		first := store.IdempotencyRow{PartnerID: "p", Key: "k", Scope: "PATCH /x", RequestHash: "h1", StatusCode: 200, Body: []byte(`{"a":1}`)}
+		require.NoError(t, s.SaveIdempotentResponse(ctx, first))
+		second := first
+		second.RequestHash, second.Body = "h2", []byte(`{"a":2}`)
+		require.NoError(t, s.SaveIdempotentResponse(ctx, second))
+		got, err := s.IdempotentResponse(ctx, "p", "k")
+		require.NoError(t, err)
+		assert.Equal(t, "h1", got.RequestHash, "the first response stays")
+		assert.JSONEq(t, `{"a":1}`, string(got.Body))
+		_, err = s.IdempotentResponse(ctx, "other-partner", "k")
+		assert.ErrorIs(t, err, store.ErrNotFound, "keys are per partner")
+
+		// An expired response no longer answers and may be replaced.
+		_, err = s.DB().NewUpdate().Table("idempotency_keys").Set("created_at = ?", time.Now().Add(-25*time.Hour).UTC()).Where("key = ?", "k").Exec(ctx)
+		require.NoError(t, err)
+		_, err = s.IdempotentResponse(ctx, "p", "k")
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		require.NoError(t, s.SaveIdempotentResponse(ctx, second))
+		got, err = s.IdempotentResponse(ctx, "p", "k")
+		require.NoError(t, err)
+		assert.Equal(t, "h2", got.RequestHash)
+	})
+}

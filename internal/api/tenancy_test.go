@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/fixtures"
+	"github.com/cspmarket/orchestrator/internal/store"
+)
+
+// TestEveryEndpointHidesAnotherPartnersData walks every partner route of
+// the server's route table with another partner's admin token: each id of
+// partner-demo answers 404, never 403, so ids leak nothing. A route added
+// later is walked too.
+func TestEveryEndpointHidesAnotherPartnersData(t *testing.T) {
+	srv, s := newTestServer(t)
+	ctx := context.Background()
+	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
+	require.NoError(t, err)
+	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
+		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
+		LicenseBased: true, Quantity: 1, Status: "pending_fulfillment", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
+		Currency: "USD", PurchasedAt: time.Now(), RequestHash: "h", Version: 1,
+	}})
+	require.NoError(t, err)
+
+	bodies := map[string]string{
+		"POST":  `{"offerId":"contoso-crm","planId":"monthly","quantity":1}`,
+		"PATCH": `{"nickname":"mine now"}`,
+	}
+	walked := 0
+	for _, rt := range (&Server{}).Routes() {
+		if rt.Auth != "bearer" || !strings.Contains(rt.Pattern, "{customerId}") {
+			continue
+		}
+		path := strings.NewReplacer("{customerId}", c.ID, "{subscriptionId}", "sub_1").Replace(rt.Pattern)
+		for _, token := range []string{fixtures.OtherAdminToken} {
+			resp, p := call(t, srv, rt.Method, path, token, bodies[rt.Method])
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, "%s %s", rt.Method, rt.Pattern)
+			assert.Contains(t, []string{"customer_not_found", "subscription_not_found"}, p.Code)
+		}
+		// The owner sees it (or is refused for another reason than tenancy).
+		resp, _ := call(t, srv, "GET", "/v1/customers/"+c.ID, fixtures.AdminToken, "")
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		walked++
+	}
+	assert.GreaterOrEqual(t, walked, 7)
+
+	// Lists never show another partner's rows.
+	resp, err := http.NewRequest("GET", srv.URL+"/v1/customers", nil)
+	require.NoError(t, err)
+	resp.Header.Set("Authorization", "Bearer "+fixtures.OtherAdminToken)
+	got, err := http.DefaultClient.Do(resp)
+	require.NoError(t, err)
+	defer got.Body.Close()
+	var list struct{ Items []customerView }
+	require.NoError(t, jsonDecode(got, &list))
+	for _, item := range list.Items {
+		assert.NotEqual(t, c.ID, item.ID)
+	}
+}
