@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/store"
@@ -20,6 +23,22 @@ import (
 type Activities struct {
 	Store  *store.Store
 	Logger *slog.Logger
+	// Temporal starts notification deliveries; nil leaves every
+	// notification in the outbox (tests of the lifecycle alone).
+	Temporal client.Client
+	// TaskQueue of the delivery workflows.
+	TaskQueue string
+	// HTTP delivers notifications; nil uses a 10-second client.
+	HTTP *http.Client
+	// IssueCode gives ISV purchase notifications a fresh authorization code.
+	IssueCode CodeIssuer
+}
+
+func (a *Activities) log() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
 }
 
 // AuditEvent is one line the workflow adds to the audit trail.
@@ -107,7 +126,7 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 			return err
 		}
 		tx.Notifications = append(tx.Notifications, store.NotificationRow{
-			Key:            fmt.Sprintf("%s/v%d/%s/%s:%s", sub.ID, sub.Version, n.Type, n.RecipientKind, n.RecipientID),
+			Key:            notificationKey(sub, n),
 			SubscriptionID: sub.ID, RecipientKind: n.RecipientKind, RecipientID: n.RecipientID, Type: n.Type, Payload: string(payload),
 		})
 	}
@@ -115,10 +134,8 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 	if err != nil {
 		return fmt.Errorf("commit subscription %s v%d: %w", sub.ID, sub.Version, err)
 	}
-	if a.Logger != nil {
-		a.Logger.Debug("transition committed", "subscription", sub.ID, "version", sub.Version, "status", sub.Status, "moved", moved)
-	}
-	return nil
+	a.log().Debug("transition committed", "subscription", sub.ID, "version", sub.Version, "status", sub.Status, "moved", moved)
+	return a.startDeliveries(ctx, t, a.TaskQueue)
 }
 
 func orEmpty(m map[string]any) map[string]any {

@@ -7,6 +7,7 @@
 //	go run ./starter                                    # run the product
 //	go run ./starter agents create --partner P --role admin_agent
 //	go run ./starter agents revoke --id agt_…
+//	go run ./starter isv-sim                            # play the dev ISV against a running product
 //	go run ./starter healthcheck                        # exit 0 when /healthz is 200
 package main
 
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,6 +29,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/auth"
 	"github.com/cspmarket/orchestrator/internal/config"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
+	"github.com/cspmarket/orchestrator/internal/isvsim"
 	"github.com/cspmarket/orchestrator/internal/secretbox"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
@@ -48,12 +51,75 @@ func run(args []string) error {
 		return serve(cfg, logger)
 	}
 	if args[0] == "agents" && len(args) > 1 {
-		return agents(cfg, args[1], args[2:])
+		return agents(os.Stdout, cfg, args[1], args[2:])
 	}
 	if args[0] == "healthcheck" {
 		return healthcheck(cfg)
 	}
-	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, healthcheck", args[0])
+	if args[0] == "publishers" && len(args) > 1 && args[1] == "rotate-secret" {
+		return rotateSecret(os.Stdout, cfg, args[2:])
+	}
+	if args[0] == "isv-sim" {
+		return isvSim(logger, args[1:])
+	}
+	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, healthcheck, isv-sim", args[0])
+}
+
+// rotateSecret gives a publisher a new webhook secret, printed once; the
+// previous one stays valid until the next rotation.
+func rotateSecret(out io.Writer, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("publishers rotate-secret", flag.ContinueOnError)
+	publisher := fs.String("publisher", "", "publisher id")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *publisher == "" {
+		return errors.New("--publisher is required")
+	}
+	s, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Publisher(ctx, *publisher); err != nil {
+		return fmt.Errorf("publisher %s: %w (publishers come from the catalog)", *publisher, err)
+	}
+	secret := "whsec_" + auth.NewToken()[4:]
+	id, err := s.RotatePublisherSecret(ctx, *publisher, []byte(secret))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "publisher %s secret %s\n%s\nShown only now; stored encrypted. The previous secret stays valid until the next rotation.\n", *publisher, id, secret)
+	return nil
+}
+
+// isvSim plays the dev ISV against a running product until Ctrl-C.
+func isvSim(logger *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("isv-sim", flag.ContinueOnError)
+	api := fs.String("api", "http://127.0.0.1:8080", "the product's base URL")
+	listen := fs.String("listen", "127.0.0.1:8090", "where to receive notifications")
+	publisher := fs.String("publisher", fixtures.PublisherDemo, "publisher id")
+	secret := fs.String("secret", fixtures.PublisherDemoSecret, "the publisher's webhook secret")
+	provision := fs.Duration("provision-after", 3*time.Second, "delay before subscription.provisioned")
+	activate := fs.Duration("activate-after", 3*time.Second, "delay before subscription.activated")
+	cancellations := fs.String("cancellations", "approve", "approve, reject or ignore cancellation requests")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sim, err := isvsim.Start(ctx, isvsim.Config{
+		API: *api, Listen: *listen, PublisherID: *publisher, Secret: []byte(*secret),
+		ProvisionAfter: *provision, ActivateAfter: *activate, Cancellations: *cancellations, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ISV simulator for %s: notifications on http://%s/notifications; buy something, it provisions and activates it. Ctrl-C stops it.\n", *publisher, sim.Addr())
+	<-ctx.Done()
+	sim.Stop()
+	return nil
 }
 
 // healthcheck asks a running starter's /healthz (container health checks).
@@ -110,7 +176,7 @@ func printBanner(cfg config.Config, a *app.App) {
 }
 
 // agents manages agent tokens; a token is printed once and stored hashed.
-func agents(cfg config.Config, verb string, args []string) error {
+func agents(out io.Writer, cfg config.Config, verb string, args []string) error {
 	ctx := context.Background()
 	fs := flag.NewFlagSet("agents "+verb, flag.ContinueOnError)
 	partner := fs.String("partner", "", "partner id")
@@ -120,22 +186,11 @@ func agents(cfg config.Config, verb string, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	key, err := keyFor(cfg)
-	if err != nil {
-		return err
-	}
-	box, err := secretbox.New(key)
-	if err != nil {
-		return err
-	}
-	s, err := store.Open(ctx, cfg.DatabaseURL, box, store.Options{})
+	s, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		return err
-	}
 	switch verb {
 	case "create":
 		r, err := auth.ParseRole(*role)
@@ -157,7 +212,7 @@ func agents(cfg config.Config, verb string, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("agent %s (%s of %s)\ntoken %s\nThe token is shown only now; it is stored hashed.\n", agentID, r, *partner, token)
+		fmt.Fprintf(out, "agent %s (%s of %s)\ntoken %s\nThe token is shown only now; it is stored hashed.\n", agentID, r, *partner, token)
 		return nil
 	case "revoke":
 		if *id == "" {
@@ -166,10 +221,32 @@ func agents(cfg config.Config, verb string, args []string) error {
 		if err := s.RevokeAgent(ctx, *id); err != nil {
 			return fmt.Errorf("revoke %s: %w", *id, err)
 		}
-		fmt.Printf("agent %s revoked\n", *id)
+		fmt.Fprintf(out, "agent %s revoked\n", *id)
 		return nil
 	}
 	return fmt.Errorf("unknown agents command %q: create or revoke", verb)
+}
+
+// openStore opens and migrates the configured database for a command.
+func openStore(cfg config.Config) (*store.Store, error) {
+	key, err := keyFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	s, err := store.Open(ctx, cfg.DatabaseURL, box, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func keyFor(cfg config.Config) ([]byte, error) {

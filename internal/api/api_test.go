@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
 	"github.com/cspmarket/orchestrator/internal/signature"
@@ -152,3 +154,119 @@ func TestHealthz(t *testing.T) {
 }
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+func TestListsPageStablyAndFilter(t *testing.T) {
+	srv, s := newTestServer(t)
+	ctx := context.Background()
+	var want []string
+	for i := 0; i < 5; i++ {
+		c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, fmt.Sprintf("Customer %d", i))
+		require.NoError(t, err)
+		want = append(want, c.ID)
+	}
+	var got []string
+	token := ""
+	for pages := 0; pages < 10; pages++ {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/customers?pageSize=2&pageToken="+token, nil)
+		req.Header.Set("Authorization", "Bearer "+fixtures.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var page struct {
+			Items         []customerView
+			NextPageToken string
+		}
+		require.NoError(t, jsonDecode(resp, &page))
+		resp.Body.Close()
+		for _, c := range page.Items {
+			got = append(got, c.ID)
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		token = page.NextPageToken
+	}
+	assert.Equal(t, want, got, "every customer once, oldest first")
+
+	for i, status := range []string{"active", "pending_fulfillment", "active"} {
+		_, err := s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
+			ID: fmt.Sprintf("sub_%d", i), PartnerID: fixtures.PartnerDemo, CustomerID: want[0], OfferID: "contoso-crm", PlanID: "monthly",
+			PublisherID: "isv-demo", LicenseBased: i != 2, Quantity: 1, Status: status, BillingFrequency: "monthly", TermDuration: "P1M",
+			UnitPrice: 1200, Currency: "USD", PurchasedAt: time.Now().Add(time.Duration(i) * time.Second), RequestHash: "h", Version: 1,
+		}})
+		require.NoError(t, err)
+	}
+	list := func(query string) []string {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/customers/"+want[0]+"/subscriptions?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+fixtures.SalesToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var page struct{ Items []struct{ ID string } }
+		require.NoError(t, jsonDecode(resp, &page))
+		var ids []string
+		for _, s := range page.Items {
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	assert.Equal(t, []string{"sub_0", "sub_1"}, list(""), "license-based only by default")
+	assert.Equal(t, []string{"sub_0", "sub_1", "sub_2"}, list("licenseBased=any"))
+	assert.Equal(t, []string{"sub_0", "sub_2"}, list("licenseBased=any&status=active"))
+	assert.Equal(t, []string{"sub_0", "sub_1"}, list("offerId=contoso-crm"))
+	assert.Empty(t, list("offerId=other"))
+}
+
+func TestAPublisherCannotTouchAnotherPublishersSubscription(t *testing.T) {
+	srv, s := newTestServer(t)
+	ctx := context.Background()
+	require.NoError(t, s.UpsertPublisher(ctx, "isv-other", "Other ISV", "https://other.example"))
+	require.NoError(t, s.EnsurePublisherSecret(ctx, "sec_other", "isv-other", []byte("other-secret")))
+	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
+	require.NoError(t, err)
+	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
+		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
+		LicenseBased: true, Quantity: 1, Status: "pending_fulfillment", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
+		Currency: "USD", PurchasedAt: time.Now(), RequestHash: "h", Version: 1,
+	}, AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcodeHash("ac_demo"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(time.Hour)}})
+	require.NoError(t, err)
+
+	as := func(publisher, secret, path, body string) (*http.Response, Problem) {
+		sig := signature.Sign([]byte(secret), time.Now(), []byte(body))
+		return call(t, srv, "POST", path, "", body, signature.PublisherHeader, publisher, signature.Header, sig)
+	}
+	resp, p := as("isv-other", "other-secret", "/isv/v1/webhook", `{"id":"e1","type":"subscription.activated","subscriptionId":"sub_1"}`)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "subscription_not_found", p.Code)
+	resp, p = as("isv-other", "other-secret", "/isv/v1/subscriptions/resolve", `{"authorizationCode":"ac_demo"}`)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "authorization_code_not_found", p.Code)
+	// isv-demo's own secret, sent as isv-other: the signature does not verify.
+	resp, _ = as("isv-other", fixtures.PublisherDemoSecret, "/isv/v1/subscriptions/resolve", `{"authorizationCode":"ac_demo"}`)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	// The owner resolves it.
+	resp, _ = as("isv-demo", fixtures.PublisherDemoSecret, "/isv/v1/subscriptions/resolve", `{"authorizationCode":"ac_demo"}`)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestPublisherSecretRotationKeepsTwoActive(t *testing.T) {
+	srv, s := newTestServer(t)
+	ctx := context.Background()
+	body := `{"authorizationCode":"ac_unknown"}`
+	send := func(secret string) int {
+		sig := signature.Sign([]byte(secret), time.Now(), []byte(body))
+		resp, _ := call(t, srv, "POST", "/isv/v1/subscriptions/resolve", "", body, signature.PublisherHeader, fixtures.PublisherDemo, signature.Header, sig)
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusNotFound, send(fixtures.PublisherDemoSecret), "verified, then the code is unknown")
+	_, err := s.RotatePublisherSecret(ctx, fixtures.PublisherDemo, []byte("second-secret"))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, send(fixtures.PublisherDemoSecret), "the old secret still works during the rotation")
+	assert.Equal(t, http.StatusNotFound, send("second-secret"))
+	_, err = s.RotatePublisherSecret(ctx, fixtures.PublisherDemo, []byte("third-secret"))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, send(fixtures.PublisherDemoSecret), "at most two secrets are active")
+	assert.Equal(t, http.StatusNotFound, send("second-secret"))
+	assert.Equal(t, http.StatusNotFound, send("third-secret"))
+}
+
+func authcodeHash(code string) string { return authcode.Hash(code) }

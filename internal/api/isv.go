@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/signature"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -69,7 +70,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID str
 		s.writeError(w, r, invalid("authorizationCode", "is required"))
 		return
 	}
-	code, err := s.Store.AuthorizationCode(r.Context(), hashCode(req.AuthorizationCode))
+	code, err := s.Store.AuthorizationCode(r.Context(), authcode.Hash(req.AuthorizationCode))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && code.PublisherID != publisherID) {
 		writeProblem(w, r, http.StatusNotFound, "authorization_code_not_found", "No purchase of yours has this authorization code.")
 		return
@@ -87,7 +88,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID str
 		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "This authorization code has expired; the partner can issue a fresh one.")
 		return
 	}
-	if st := subscription.Status(sub.Status); st != subscription.StatusPendingFulfillment && st != subscription.StatusProvisioned {
+	if !authcode.Resolvable(subscription.Status(sub.Status)) {
 		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "The subscription is "+sub.Status+": its authorization code no longer resolves.")
 		return
 	}

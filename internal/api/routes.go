@@ -32,7 +32,12 @@ func (s *Server) routes() []Route {
 		{"GET", subscription + "/activation-link", "bearer", s.partner(s.activationLink)},
 		{"GET", subscription + "/events", "bearer", s.partner(s.listEvents)},
 		{"GET", subscription + "/charges", "bearer", s.partner(s.listCharges)},
+		{"PUT", "/v1/notification-endpoint", "bearer", s.partner(s.putPartnerEndpoint)},
+		{"GET", "/v1/notification-endpoint", "bearer", s.partner(s.getPartnerEndpoint)},
+		{"GET", "/v1/notifications", "bearer", s.partner(s.listPartnerNotifications)},
 		{"POST", "/isv/v1/subscriptions/resolve", "signature", s.isv(s.resolve)},
+		{"PUT", "/isv/v1/notification-endpoint", "signature", s.isv(s.putPublisherEndpoint)},
+		{"GET", "/isv/v1/notifications", "signature", s.isv(s.listPublisherNotifications)},
 		{"POST", "/isv/v1/webhook", "signature", s.isv(s.webhook)},
 	}
 }

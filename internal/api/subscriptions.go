@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,14 +21,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
 )
-
-// AuthorizationCodeTTL is how long an issued authorization code resolves.
-const AuthorizationCodeTTL = 24 * time.Hour
 
 // subscriptionView is a subscription as the API answers it.
 type subscriptionView struct {
@@ -160,7 +157,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 		}
 	}
 
-	code, codeHash := newAuthorizationCode()
+	code, codeHash := authcode.New()
 	now := s.Now().UTC()
 	reseller := ""
 	if req.ResellerPartnerID != nil {
@@ -176,7 +173,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	input := workflows.PurchaseInput{
 		Subscription: sub, Plan: plan.Snapshot(), LicenseBased: offer.LicenseBased, Actor: "agent:" + a.ID,
 		IdempotencyKey: idemKey, RequestHash: requestHash, AuthorizationCodeHash: codeHash,
-		AuthorizationCodeExpiresAt: now.Add(AuthorizationCodeTTL),
+		AuthorizationCodeExpiresAt: now.Add(authcode.TTL),
 		Settings:                   s.Settings,
 	}
 	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
@@ -248,35 +245,20 @@ func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, sub subs
 		writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different purchase.")
 		return
 	}
-	if link, err := s.issueCode(r.Context(), sub); err == nil {
+	row, err := s.Store.SubscriptionByID(r.Context(), sub.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if link, err := authcode.Issue(r.Context(), s.Store, row, s.Now()); err == nil {
 		sub.PublisherLink = link
-	} else if !errors.Is(err, errNotResolvable) {
+	} else if !errors.Is(err, authcode.ErrNotResolvable) {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.Header().Set("Location", "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID)
 	writeSubscription(w, http.StatusCreated, sub)
-}
-
-var errNotResolvable = errors.New("the subscription is past activation")
-
-// issueCode stores a fresh authorization code for a subscription still
-// waiting for its ISV, and returns the link that carries it.
-func (s *Server) issueCode(ctx context.Context, sub subscription.Subscription) (*subscription.PublisherLink, error) {
-	if sub.Status != subscription.StatusPendingFulfillment && sub.Status != subscription.StatusProvisioned {
-		return nil, errNotResolvable
-	}
-	code, codeHash := newAuthorizationCode()
-	expires := s.Now().UTC().Add(AuthorizationCodeTTL).Truncate(time.Second)
-	if err := s.Store.IssueAuthorizationCode(ctx, codeHash, sub.ID, sub.PublisherID, expires); err != nil {
-		return nil, err
-	}
-	url := ""
-	if sub.PublisherLink != nil {
-		url = sub.PublisherLink.URL
-	}
-	return &subscription.PublisherLink{URL: url, AuthorizationCode: code, ExpiresAt: &expires}, nil
 }
 
 // newSubscriptionID derives the id from the partner's Idempotency-Key when
@@ -290,19 +272,6 @@ func newSubscriptionID(partnerID, idempotencyKey string) string {
 	}
 	sum := sha256.Sum256([]byte(partnerID + "\n" + idempotencyKey))
 	return "sub_" + hex.EncodeToString(sum[:12])
-}
-
-// newAuthorizationCode returns a random code and the hash that is stored.
-func newAuthorizationCode() (code, hash string) {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	code = "ac_" + base64.RawURLEncoding.EncodeToString(b)
-	return code, hashCode(code)
-}
-
-func hashCode(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
 }
 
 func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.SubscriptionRow, bool) {
@@ -379,8 +348,8 @@ func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.A
 	if !ok {
 		return
 	}
-	link, err := s.issueCode(r.Context(), row.ToSubscription())
-	if errors.Is(err, errNotResolvable) {
+	link, err := authcode.Issue(r.Context(), s.Store, row, s.Now())
+	if errors.Is(err, authcode.ErrNotResolvable) {
 		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+row.Status+": the ISV has already confirmed it, no activation link is needed.")
 		return
 	}

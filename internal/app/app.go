@@ -21,14 +21,17 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/api"
+	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/config"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
 	"github.com/cspmarket/orchestrator/internal/secretbox"
 	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/internal/temporalserver"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -123,7 +126,14 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	if parts.Worker {
 		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{})
 		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
-		a.worker.RegisterActivity(&activities.Activities{Store: a.Store, Logger: logger})
+		a.worker.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: activities.DeliveryWorkflowName})
+		st := a.Store
+		a.worker.RegisterActivity(&activities.Activities{
+			Store: st, Logger: logger, Temporal: a.Client, TaskQueue: workflows.TaskQueue,
+			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error) {
+				return authcode.Issue(ctx, st, sub, time.Now())
+			},
+		})
 		if err := a.worker.Start(); err != nil {
 			return nil, fmt.Errorf("start worker: %w", err)
 		}

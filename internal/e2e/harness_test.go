@@ -35,9 +35,10 @@ import (
 
 // product is one running product under test.
 type product struct {
-	t    *testing.T
-	app  *app.App
-	base string
+	t       *testing.T
+	app     *app.App
+	base    string
+	dataDir string
 }
 
 // startProduct starts the embedded default on free ports in a temporary
@@ -61,10 +62,23 @@ func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := app.Start(ctx, cfg, app.Parts{HTTP: true, Worker: true}, logger)
+	a, err := app.Start(ctx, cfg, app.Parts{HTTP: true, Worker: cfg.EmbeddedWorker}, logger)
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Stop(context.Background()) })
-	return &product{t: t, app: a, base: "http://" + a.HTTPAddress()}
+	return &product{t: t, app: a, base: "http://" + a.HTTPAddress(), dataDir: dataDir}
+}
+
+// startWorker runs a worker process-alike against the product's Temporal
+// server and database; stop it with its Stop.
+func (p *product) startWorker() *app.App {
+	p.t.Helper()
+	env := map[string]string{"TEMPORAL_ADDRESS": p.app.TemporalAddress(), "DATA_DIR": p.dataDir}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	require.NoError(p.t, err)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w, err := app.Start(context.Background(), cfg, app.Parts{Worker: true}, logger)
+	require.NoError(p.t, err)
+	return w
 }
 
 // postgresDatabase creates a database of its own for one test.

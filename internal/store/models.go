@@ -197,6 +197,35 @@ type NotificationRow struct {
 	Type           string     `bun:"type,notnull"`
 	Payload        string     `bun:"payload,notnull"` // JSON object
 	Status         string     `bun:"status,notnull"`
+	Attempts       int        `bun:"attempts,notnull"`
+	LastError      string     `bun:"last_error,notnull"`
 	CreatedAt      time.Time  `bun:"created_at,notnull"`
 	DeliveredAt    *time.Time `bun:"delivered_at"`
+}
+
+// EndpointRow is where a partner or a publisher receives its
+// notifications. A partner's endpoint has its own signing secret (sealed);
+// a publisher's notifications are signed with its webhook secret.
+type EndpointRow struct {
+	bun.BaseModel `bun:"table:notification_endpoints"`
+
+	OwnerKind    string    `bun:"owner_kind,pk"` // "partner" or "publisher"
+	OwnerID      string    `bun:"owner_id,pk"`
+	URL          string    `bun:"url,notnull"`
+	SealedSecret []byte    `bun:"sealed_secret"`
+	UpdatedAt    time.Time `bun:"updated_at,notnull"`
+}
+
+// AttemptRow is one delivery attempt of a notification.
+type AttemptRow struct {
+	bun.BaseModel `bun:"table:notification_attempts"`
+
+	ID             int64     `bun:"id,pk,autoincrement"`
+	NotificationID int64     `bun:"notification_id,notnull"`
+	Attempt        int       `bun:"attempt,notnull"`
+	URL            string    `bun:"url,notnull"`
+	StatusCode     int       `bun:"status_code,notnull"`
+	Error          string    `bun:"error,notnull"`
+	DurationMs     int64     `bun:"duration_ms,notnull"`
+	CreatedAt      time.Time `bun:"created_at,notnull"`
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 )
 
 // UpsertPublisher creates or updates an ISV.
@@ -58,4 +59,22 @@ func (s *Store) PublisherSecrets(ctx context.Context, publisherID string) ([][]b
 		secrets = append(secrets, plain)
 	}
 	return secrets, nil
+}
+
+// RotatePublisherSecret adds a new webhook secret and revokes all but the
+// two newest: the old one keeps working while the ISV switches over, and
+// the next rotation retires it.
+func (s *Store) RotatePublisherSecret(ctx context.Context, publisherID string, secret []byte) (string, error) {
+	id, err := s.AddPublisherSecret(ctx, publisherID, secret)
+	if err != nil {
+		return "", err
+	}
+	var keep []string
+	if err := s.db.NewSelect().Model((*PublisherSecretRow)(nil)).Column("id").Where("publisher_id = ?", publisherID).
+		Where("revoked_at IS NULL").OrderExpr("created_at DESC, id DESC").Limit(2).Scan(ctx, &keep); err != nil {
+		return "", err
+	}
+	_, err = s.db.NewUpdate().Model((*PublisherSecretRow)(nil)).Set("revoked_at = ?", now()).
+		Where("publisher_id = ?", publisherID).Where("revoked_at IS NULL").Where("id NOT IN (?)", bun.In(keep)).Exec(ctx)
+	return id, err
 }

@@ -1,0 +1,188 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cspmarket/orchestrator/internal/signature"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// Delivery vocabulary shared with the workflow that retries deliveries.
+const (
+	// DeliveryWorkflowName is the workflow type that delivers one notification.
+	DeliveryWorkflowName = "NotificationDeliveryWorkflow"
+	// NotificationIDHeader lets receivers drop a delivery they already took.
+	NotificationIDHeader = "X-Marketplace-Notification-Id"
+)
+
+// DeliveryWorkflowID is the workflow ID delivering notification id: one
+// delivery per notification however often its commit is retried.
+func DeliveryWorkflowID(id int64) string { return "notification-" + strconv.FormatInt(id, 10) }
+
+// startDeliveries starts the delivery of every notification of the
+// transition whose recipient has an endpoint. Without an endpoint a
+// notification stays in the outbox, readable through the API.
+func (a *Activities) startDeliveries(ctx context.Context, t Transition, taskQueue string) error {
+	if a.Temporal == nil || len(t.Notifications) == 0 {
+		return nil
+	}
+	var recipients []store.Recipient
+	for _, n := range t.Notifications {
+		recipients = append(recipients, store.Recipient{Kind: n.RecipientKind, ID: n.RecipientID})
+	}
+	reachable, err := a.Store.RecipientsWithEndpoints(ctx, recipients)
+	if err != nil || len(reachable) == 0 {
+		return err
+	}
+	var keys []string
+	for _, n := range t.Notifications {
+		if reachable[store.Recipient{Kind: n.RecipientKind, ID: n.RecipientID}] {
+			keys = append(keys, notificationKey(t.Subscription, n))
+		}
+	}
+	rows, err := a.Store.NotificationsByKeys(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		_, err := a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: DeliveryWorkflowID(row.ID), TaskQueue: taskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			StaticSummary:         fmt.Sprintf("deliver %s to %s %s", row.Type, row.RecipientKind, row.RecipientID),
+		}, DeliveryWorkflowName, row.ID)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if err != nil && !errors.As(err, &started) {
+			return fmt.Errorf("start delivery of notification %d: %w", row.ID, err)
+		}
+	}
+	return nil
+}
+
+func notificationKey(sub subscription.Subscription, n Notification) string {
+	return fmt.Sprintf("%s/v%d/%s/%s:%s", sub.ID, sub.Version, n.Type, n.RecipientKind, n.RecipientID)
+}
+
+// OutgoingNotification is the body POSTed to a recipient's endpoint.
+type OutgoingNotification struct {
+	ID             string          `json:"id"`
+	Type           string          `json:"type"`
+	CreatedAt      time.Time       `json:"createdAt"`
+	SubscriptionID string          `json:"subscriptionId"`
+	Recipient      string          `json:"recipient"` // "partner:<id>" or "publisher:<id>"
+	Data           json.RawMessage `json:"data"`
+	// PublisherLink carries, in a purchase notification to the ISV, an
+	// authorization code issued for this delivery (stored hashed).
+	PublisherLink *subscription.PublisherLink `json:"publisherLink,omitempty"`
+}
+
+// CodeIssuer issues authorization codes (the API's, so both share the format).
+type CodeIssuer func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error)
+
+// DeliverNotification POSTs one notification, signed with the recipient's
+// secret, and logs the attempt. It fails while the recipient does not
+// answer 2xx, so Temporal retries it with backoff; receivers drop repeats
+// by the notification id header.
+func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
+	n, err := a.Store.Notification(ctx, id)
+	if err != nil {
+		return err
+	}
+	if n.Status == store.NotificationDelivered {
+		return nil
+	}
+	endpoint, secret, err := a.Store.Endpoint(ctx, n.RecipientKind, n.RecipientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the endpoint was removed: the notification stays in the outbox
+	} else if err != nil {
+		return err
+	}
+	if n.RecipientKind == RecipientPublisher {
+		secrets, err := a.Store.PublisherSecrets(ctx, n.RecipientID)
+		if err != nil {
+			return err
+		}
+		if len(secrets) == 0 {
+			return temporal.NewNonRetryableApplicationError("publisher has no webhook secret to sign with", "no_secret", nil)
+		}
+		secret = secrets[0]
+	}
+	out := OutgoingNotification{
+		ID: "ntf-" + strconv.FormatInt(n.ID, 10), Type: n.Type, CreatedAt: n.CreatedAt.UTC(), SubscriptionID: n.SubscriptionID,
+		Recipient: n.RecipientKind + ":" + n.RecipientID, Data: json.RawMessage(n.Payload),
+	}
+	if n.Type == "subscription.purchased" && n.RecipientKind == RecipientPublisher && a.IssueCode != nil {
+		sub, err := a.Store.SubscriptionByID(ctx, n.SubscriptionID)
+		if err != nil {
+			return err
+		}
+		if link, err := a.IssueCode(ctx, sub); err == nil {
+			out.PublisherLink = link
+		}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	attempt := int(activity.GetInfo(ctx).Attempt)
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.URL, bytes.NewReader(body))
+	if err != nil {
+		return a.attemptFailed(ctx, n, endpoint.URL, attempt, 0, start, err, true)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(NotificationIDHeader, out.ID)
+	req.Header.Set(signature.Header, signature.Sign(secret, time.Now(), body))
+	resp, err := a.httpClient().Do(req)
+	if err != nil {
+		return a.attemptFailed(ctx, n, endpoint.URL, attempt, 0, start, err, false)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return a.attemptFailed(ctx, n, endpoint.URL, attempt, resp.StatusCode, start, fmt.Errorf("endpoint answered %s", resp.Status), false)
+	}
+	a.log().Info("notification delivered", "notification", n.ID, "type", n.Type, "recipient", out.Recipient, "attempt", attempt, "status", resp.StatusCode)
+	return a.Store.RecordAttempt(ctx, store.AttemptRow{
+		NotificationID: n.ID, Attempt: attempt, URL: endpoint.URL, StatusCode: resp.StatusCode, DurationMs: time.Since(start).Milliseconds(),
+	}, store.NotificationDelivered)
+}
+
+func (a *Activities) attemptFailed(ctx context.Context, n *store.NotificationRow, url string, attempt, code int, start time.Time, cause error, final bool) error {
+	a.log().Warn("notification delivery failed", "notification", n.ID, "type", n.Type, "recipient", n.RecipientKind+":"+n.RecipientID, "attempt", attempt, "status", code, "error", cause.Error())
+	if err := a.Store.RecordAttempt(ctx, store.AttemptRow{
+		NotificationID: n.ID, Attempt: attempt, URL: url, StatusCode: code, Error: cause.Error(), DurationMs: time.Since(start).Milliseconds(),
+	}, ""); err != nil {
+		return err
+	}
+	if final {
+		return temporal.NewNonRetryableApplicationError(cause.Error(), "undeliverable", nil)
+	}
+	return cause
+}
+
+// FailNotification marks a notification whose retries ran out.
+func (a *Activities) FailNotification(ctx context.Context, id int64, reason string) error {
+	return a.Store.MarkNotification(ctx, id, store.NotificationFailed, reason)
+}
+
+func (a *Activities) httpClient() *http.Client {
+	if a.HTTP != nil {
+		return a.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/config"
+	"github.com/cspmarket/orchestrator/internal/secretbox"
+	"github.com/cspmarket/orchestrator/internal/store"
+)
+
+func TestAgentTokensAreShownOnceStoredHashedAndRevocable(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.FromEnv(func(k string) string { return map[string]string{"DATA_DIR": dir}[k] })
+	require.NoError(t, err)
+
+	var out bytes.Buffer
+	require.NoError(t, agents(&out, cfg, "create", []string{"--partner", "partner-x", "--role", "sales_agent", "--name", "bob"}))
+	m := regexp.MustCompile(`agent (agt_\S+) .*\ntoken (mpt_\S+)`).FindStringSubmatch(out.String())
+	require.Len(t, m, 3, out.String())
+	agentID, token := m[1], m[2]
+
+	key, err := secretbox.LoadOrCreateKeyFile(cfg.SecretsKeyFile())
+	require.NoError(t, err)
+	box, err := secretbox.New(key)
+	require.NoError(t, err)
+	s, err := store.Open(context.Background(), "sqlite://"+filepath.Join(dir, "app.db"), box, store.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	a, err := s.AgentByTokenHash(context.Background(), auth.HashToken(token))
+	require.NoError(t, err)
+	assert.Equal(t, "partner-x", a.PartnerID)
+	assert.Equal(t, "sales_agent", a.Role)
+	assert.NotEqual(t, token, a.TokenHash)
+	assert.False(t, strings.Contains(a.TokenHash, token))
+
+	out.Reset()
+	require.NoError(t, agents(&out, cfg, "revoke", []string{"--id", agentID}))
+	_, err = s.AgentByTokenHash(context.Background(), auth.HashToken(token))
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	assert.Error(t, agents(&out, cfg, "create", []string{"--partner", "p", "--role", "root"}), "unknown role")
+	assert.Error(t, agents(&out, cfg, "create", []string{"--role", "admin_agent"}), "partner required")
+	assert.Error(t, agents(&out, cfg, "revoke", []string{"--id", "agt_nope"}))
+}
+
+func TestRotateSecretPrintsTheNewSecretOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.FromEnv(func(k string) string { return map[string]string{"DATA_DIR": dir}[k] })
+	require.NoError(t, err)
+	s, err := openStore(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.SyncCatalog(context.Background(), catalog.Dev()))
+	require.NoError(t, s.EnsurePublisherSecret(context.Background(), "sec_old", "isv-demo", []byte("old")))
+
+	var out bytes.Buffer
+	require.NoError(t, rotateSecret(&out, cfg, []string{"--publisher", "isv-demo"}))
+	secret := regexp.MustCompile(`whsec_\S+`).FindString(out.String())
+	require.NotEmpty(t, secret, out.String())
+	secrets, err := s.PublisherSecrets(context.Background(), "isv-demo")
+	require.NoError(t, err)
+	require.Len(t, secrets, 2)
+	assert.Equal(t, secret, string(secrets[0]), "the new secret signs from now on")
+	assert.Equal(t, "old", string(secrets[1]), "the old one still verifies")
+	require.NoError(t, s.Close())
+
+	assert.Error(t, rotateSecret(&out, cfg, []string{"--publisher", "nobody"}))
+}
