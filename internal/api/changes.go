@@ -41,9 +41,8 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	if !ok {
 		return
 	}
-	idemKey := r.Header.Get("Idempotency-Key")
-	if idemKey != "" && !idempotencyKeyPattern.MatchString(idemKey) {
-		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be 1 to 255 printable ASCII characters")
+	idemKey, ok := idempotencyKey(w, r)
+	if !ok {
 		return
 	}
 	var body patchRequest

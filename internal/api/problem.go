@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,10 +54,15 @@ func invalid(field, format string, args ...any) error {
 	return &validationError{field: field, detail: fmt.Sprintf(format, args...)}
 }
 
-// decodeJSON reads a JSON object strictly: unknown fields, trailing data
+// decodeJSON reads a request body strictly: unknown fields, trailing data
 // and wrong types are 422s that name the field, never 500s.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+func decodeJSON(r *http.Request, v any) error { return decodeStrict(r.Body, v) }
+
+// decodeJSONBytes is decodeJSON for a body already read (signed requests).
+func decodeJSONBytes(b []byte, v any) error { return decodeStrict(bytes.NewReader(b), v) }
+
+func decodeStrict(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonProblem(err)
@@ -67,16 +73,15 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-func decodeJSONBytes(b []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonProblem(err)
+// idempotencyKey reads the optional Idempotency-Key header, answering 422
+// when it is malformed.
+func idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" && !idempotencyKeyPattern.MatchString(key) {
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be 1 to 255 printable ASCII characters")
+		return "", false
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return invalid("", "the body must hold exactly one JSON object")
-	}
-	return nil
+	return key, true
 }
 
 func jsonProblem(err error) error {

@@ -94,14 +94,7 @@ func (p *purchaseRequest) validate(offer catalog.Offer) (catalog.Plan, error) {
 
 // hash identifies the purchase's content, defaults applied, so that a
 // repeat with the same Idempotency-Key can be told from a different one.
-func (p purchaseRequest) hash(customerID string) string {
-	b, _ := json.Marshal(struct {
-		CustomerID string `json:"c"`
-		purchaseRequest
-	}{customerID, p})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
+func (p purchaseRequest) hash(customerID string) string { return requestHash(customerID, p) }
 
 func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) {
 	if !allow(w, r, a, auth.PermPurchase) {
@@ -111,9 +104,8 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	if !ok {
 		return
 	}
-	idemKey := r.Header.Get("Idempotency-Key")
-	if idemKey != "" && !idempotencyKeyPattern.MatchString(idemKey) {
-		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be 1 to 255 printable ASCII characters")
+	idemKey, ok := idempotencyKey(w, r)
+	if !ok {
 		return
 	}
 	var req purchaseRequest
