@@ -270,3 +270,35 @@ func TestPublisherSecretRotationKeepsTwoActive(t *testing.T) {
 }
 
 func authcodeHash(code string) string { return authcode.Hash(code) }
+
+func TestExpiredAuthorizationCodeNoLongerResolves(t *testing.T) {
+	srv, s := newTestServer(t)
+	ctx := context.Background()
+	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
+	require.NoError(t, err)
+	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
+		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
+		LicenseBased: true, Quantity: 1, Status: "pending_fulfillment", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
+		Currency: "USD", PurchasedAt: time.Now().Add(-25 * time.Hour), RequestHash: "h", Version: 1,
+	}, AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(-time.Hour)}})
+	require.NoError(t, err)
+	body := `{"authorizationCode":"ac_old"}`
+	sig := signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body))
+	resp, p := call(t, srv, "POST", "/isv/v1/subscriptions/resolve", "", body, signature.PublisherHeader, fixtures.PublisherDemo, signature.Header, sig)
+	assert.Equal(t, http.StatusGone, resp.StatusCode)
+	assert.Equal(t, "authorization_code_expired", p.Code)
+
+	// The partner issues a fresh one, which resolves.
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/customers/"+c.ID+"/subscriptions/sub_1/activation-link", nil)
+	req.Header.Set("Authorization", "Bearer "+fixtures.AdminToken)
+	got, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var link struct{ AuthorizationCode string }
+	require.NoError(t, jsonDecode(got, &link))
+	got.Body.Close()
+	require.NotEmpty(t, link.AuthorizationCode)
+	body = `{"authorizationCode":"` + link.AuthorizationCode + `"}`
+	sig = signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body))
+	resp, _ = call(t, srv, "POST", "/isv/v1/subscriptions/resolve", "", body, signature.PublisherHeader, fixtures.PublisherDemo, signature.Header, sig)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
