@@ -79,7 +79,7 @@ func (s *Store) NotificationsByKeys(ctx context.Context, keys []string) ([]Notif
 	if len(keys) == 0 {
 		return rows, nil
 	}
-	err := s.db.NewSelect().Model(&rows).Where("key IN (?)", bun.In(keys)).OrderExpr("id ASC").Scan(ctx)
+	err := s.db.NewSelect().Model(&rows).Where("key IN (?)", bun.List(keys)).OrderExpr("id ASC").Scan(ctx)
 	return rows, err
 }
 

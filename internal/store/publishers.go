@@ -75,6 +75,6 @@ func (s *Store) RotatePublisherSecret(ctx context.Context, publisherID string, s
 		return "", err
 	}
 	_, err = s.db.NewUpdate().Model((*PublisherSecretRow)(nil)).Set("revoked_at = ?", now()).
-		Where("publisher_id = ?", publisherID).Where("revoked_at IS NULL").Where("id NOT IN (?)", bun.In(keep)).Exec(ctx)
+		Where("publisher_id = ?", publisherID).Where("revoked_at IS NULL").Where("id NOT IN (?)", bun.List(keep)).Exec(ctx)
 	return id, err
 }
