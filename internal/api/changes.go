@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -113,11 +115,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		sum := sha256.Sum256([]byte(a.PartnerID + "\n" + idemKey))
 		opts.UpdateID = "patch-" + hex.EncodeToString(sum[:12])
 	}
-	handle, err := s.Temporal.UpdateWorkflow(ctx, opts)
-	var result workflows.ChangeResult
-	if err == nil {
-		err = handle.Get(ctx, &result)
-	}
+	result, err := s.updateCurrentRun(ctx, opts)
 	if err != nil {
 		s.changeFailed(w, r, row.Status, err)
 		return
@@ -127,6 +125,33 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		status = http.StatusAccepted
 	}
 	writeSubscription(w, status, result.Subscription)
+}
+
+// updateCurrentRun sends the change to the subscription's current run. A
+// renewal continues the workflow as new; an update that reaches the run as
+// it hands over is refused as "completed" although the subscription lives
+// on in the next run, so it is sent again while the workflow still runs.
+func (s *Server) updateCurrentRun(ctx context.Context, opts client.UpdateWorkflowOptions) (workflows.ChangeResult, error) {
+	var result workflows.ChangeResult
+	for attempt := 0; ; attempt++ {
+		handle, err := s.Temporal.UpdateWorkflow(ctx, opts)
+		if err == nil {
+			err = handle.Get(ctx, &result)
+		}
+		var notFound *serviceerror.NotFound
+		if err == nil || !errors.As(err, &notFound) || attempt == 4 {
+			return result, err
+		}
+		desc, derr := s.Temporal.DescribeWorkflowExecution(ctx, opts.WorkflowID, "")
+		if derr != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return result, err
+		}
+		select {
+		case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
+		case <-ctx.Done():
+			return result, ctx.Err()
+		}
+	}
 }
 
 // changeFailed maps a refused or failed change to its problem.
