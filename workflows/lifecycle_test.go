@@ -488,3 +488,20 @@ func TestLifecycleTableHasATestPerRow(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, rows, 30, "the table was not read")
 }
+
+// TestUpdateWaitingForTheNextRunIsAccepted: a change sent as a renewal
+// hands over is validated by the next run the moment its handler is set,
+// and must see the carried state (regression: it saw "not yet recorded").
+func (s *LifecycleSuite) TestUpdateWaitingForTheNextRunIsAccepted() {
+	s.activateAt(0)
+	s.run(purchaseInput("monthly", 1))
+	next := s.continued()
+	s.newEnv()
+	s.env.SetStartTime(*next.Continued.Subscription.TermStart)
+	out := s.change(0, ChangeRequest{AutoRenew: ptr(false)})
+	s.run(next)
+	s.Require().True(out.done)
+	s.Require().NoError(out.rejected)
+	s.Require().NoError(out.failed)
+	s.False(out.result.Subscription.AutoRenew)
+}

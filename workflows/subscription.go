@@ -72,7 +72,6 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 			return w.sub, err
 		}
 	} else {
-		w.recorded = true
 		// The previous run committed this state; operators see it again.
 		if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(w.sub.Status))); err != nil {
 			return w.sub, err
@@ -121,6 +120,9 @@ func newSubscriptionRun(ctx workflow.Context, in PurchaseInput) *subscriptionRun
 		steps: workflow.NewMutex(ctx), wake: workflow.NewBufferedChannel(ctx, 1),
 	}
 	if c := in.Continued; c != nil {
+		// Set before the handlers are registered: updates that waited for
+		// this run are validated the moment their handler is set.
+		w.recorded = true
 		w.sub, w.plan = c.Subscription, c.Plan
 		w.termNumber, w.termCharges, w.nextInstallment = c.TermNumber, c.TermCharges, c.NextInstallment
 		w.renewalNoticeSent, w.pendingCancellation, w.recentEventIDs = c.RenewalNoticeSent, c.PendingCancellation, c.RecentEventIDs
