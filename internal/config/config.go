@@ -56,7 +56,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SecretsKey:        getenv("SECRETS_KEY"),
 	}
 	var err error
-	if c.TemporalDevPort, err = port(getenv, "TEMPORAL_DEV_PORT", 7233, false); err != nil {
+	// TEMPORAL_DEV_PORT=0 lets the embedded server pick free ports (tests,
+	// or a second instance beside a running one).
+	if c.TemporalDevPort, err = port(getenv, "TEMPORAL_DEV_PORT", 7233, true); err != nil {
 		return c, err
 	}
 	if c.TemporalUIPort, err = port(getenv, "TEMPORAL_UI_PORT", 8233, true); err != nil {

@@ -50,7 +50,7 @@ func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 	env := map[string]string{
 		"HTTP_ADDR":         "127.0.0.1:0",
 		"DATA_DIR":          dataDir,
-		"TEMPORAL_DEV_PORT": strconv.Itoa(freePortPair(t)),
+		"TEMPORAL_DEV_PORT": "0", // the embedded server picks its ports under a lock
 		"TEMPORAL_UI_PORT":  strconv.Itoa(freePort(t)),
 		"DATABASE_URL":      databaseURL,
 	}
@@ -115,19 +115,6 @@ func freePort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// freePortPair finds a port p with p+10 free too (Temporal's HTTP port).
-func freePortPair(t *testing.T) int {
-	for range 50 {
-		p := freePort(t)
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10)); err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port pair")
-	return 0
 }
 
 type response struct {

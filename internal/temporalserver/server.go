@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,7 +44,8 @@ type Options struct {
 	DatabaseFile string
 	// IP the listeners bind to; default 127.0.0.1.
 	IP string
-	// FrontendPort is the gRPC port clients dial (7233 by convention); 0 picks a free one.
+	// FrontendPort is the gRPC port clients dial (7233 by convention); 0
+	// picks a free one (with a free HTTP port 10 above it).
 	FrontendPort int
 	// UIPort serves the Web UI; 0 means no UI.
 	UIPort int
@@ -81,9 +83,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LogLevel == 0 {
 		opts.LogLevel = zapcore.ErrorLevel
 	}
+	// Free ports are found by binding and releasing them; until the server
+	// binds them itself another start in this process could pick the same
+	// ones, so starts are serialised (tests run several servers at once).
+	startMu.Lock()
+	defer startMu.Unlock()
 	var err error
 	if opts.FrontendPort == 0 {
-		if opts.FrontendPort, err = freePort(opts.IP); err != nil {
+		if opts.FrontendPort, err = freePortPair(opts.IP); err != nil {
 			return nil, err
 		}
 	}
@@ -302,6 +309,23 @@ func serverConfig(opts Options, sqlConf *config.SQL, frontendHTTPPort int) (*con
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	conf.PublicClient.HostPort = frontend
 	return &conf, nil
+}
+
+var startMu sync.Mutex
+
+// freePortPair finds a free port p whose p+10 (the frontend's HTTP port by
+// convention) is free too.
+func freePortPair(ip string) (int, error) {
+	for range 50 {
+		p, err := freePort(ip)
+		if err != nil {
+			return 0, err
+		}
+		if p+10 <= 65535 && checkPortFree(ip, p+10) == nil {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no free pair of ports p and p+10 on %s", ip)
 }
 
 func freePort(ip string) (int, error) {
