@@ -505,3 +505,17 @@ func (s *LifecycleSuite) TestUpdateWaitingForTheNextRunIsAccepted() {
 	s.Require().NoError(out.failed)
 	s.False(out.result.Subscription.AutoRenew)
 }
+
+// TestSignalsPendingAtRenewalAreAppliedBeforeContinuingAsNew: an ISV event
+// that arrives as the term ends is applied in this run and its effect is
+// carried to the next one, not lost with the old run.
+func (s *LifecycleSuite) TestSignalsPendingAtRenewalAreAppliedBeforeContinuingAsNew() {
+	s.activateAt(0)
+	termEnd := s.start.AddDate(0, 1, 0).Sub(s.start)
+	s.event(termEnd, "late-suspend", subscription.EventSuspended)
+	s.run(purchaseInput("monthly", 1))
+	next := s.continued()
+	s.Equal(subscription.StatusSuspended, next.Continued.Subscription.Status)
+	s.Contains(next.Continued.RecentEventIDs, "late-suspend", "the next run still drops a repeat of it")
+	s.Equal(2, next.Continued.TermNumber)
+}
