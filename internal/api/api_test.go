@@ -62,11 +62,7 @@ func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
 	require.NoError(t, err)
 	purchase := "/v1/customers/" + c.ID + "/subscriptions"
 	admin := fixtures.AdminToken
-	_, err = s.ApplyTransition(context.Background(), store.Transition{Subscription: store.SubscriptionRow{
-		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
-		LicenseBased: true, Quantity: 1, Status: "active", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200, Currency: "USD",
-		PurchasedAt: time.Now(), RequestHash: "h", Version: 2,
-	}})
+	_, err = s.ApplyTransition(context.Background(), store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "active", true, time.Now(), 2)})
 	require.NoError(t, err)
 	sub := purchase + "/sub_1"
 
@@ -188,11 +184,8 @@ func TestListsPageStablyAndFilter(t *testing.T) {
 	assert.Equal(t, want, got, "every customer once, oldest first")
 
 	for i, status := range []string{"active", "pending_fulfillment", "active"} {
-		_, err := s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
-			ID: fmt.Sprintf("sub_%d", i), PartnerID: fixtures.PartnerDemo, CustomerID: want[0], OfferID: "contoso-crm", PlanID: "monthly",
-			PublisherID: "isv-demo", LicenseBased: i != 2, Quantity: 1, Status: status, BillingFrequency: "monthly", TermDuration: "P1M",
-			UnitPrice: 1200, Currency: "USD", PurchasedAt: time.Now().Add(time.Duration(i) * time.Second), RequestHash: "h", Version: 1,
-		}})
+		row := subscriptionRow(fmt.Sprintf("sub_%d", i), want[0], status, i != 2, time.Now().Add(time.Duration(i)*time.Second), 1)
+		_, err := s.ApplyTransition(ctx, store.Transition{Subscription: row})
 		require.NoError(t, err)
 	}
 	list := func(query string) []string {
@@ -223,11 +216,7 @@ func TestAPublisherCannotTouchAnotherPublishersSubscription(t *testing.T) {
 	require.NoError(t, s.EnsurePublisherSecret(ctx, "sec_other", "isv-other", []byte("other-secret")))
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
-	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
-		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
-		LicenseBased: true, Quantity: 1, Status: "pending_fulfillment", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
-		Currency: "USD", PurchasedAt: time.Now(), RequestHash: "h", Version: 1,
-	}, AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcodeHash("ac_demo"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(time.Hour)}})
+	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, time.Now(), 1), AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcodeHash("ac_demo"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(time.Hour)}})
 	require.NoError(t, err)
 
 	as := func(publisher, secret, path, body string) (*http.Response, Problem) {
@@ -276,11 +265,7 @@ func TestExpiredAuthorizationCodeNoLongerResolves(t *testing.T) {
 	ctx := context.Background()
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
-	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
-		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
-		LicenseBased: true, Quantity: 1, Status: "pending_fulfillment", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
-		Currency: "USD", PurchasedAt: time.Now().Add(-25 * time.Hour), RequestHash: "h", Version: 1,
-	}, AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(-time.Hour)}})
+	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, time.Now().Add(-25*time.Hour), 1), AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(-time.Hour)}})
 	require.NoError(t, err)
 	body := `{"authorizationCode":"ac_old"}`
 	sig := signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body))
@@ -301,4 +286,14 @@ func TestExpiredAuthorizationCodeNoLongerResolves(t *testing.T) {
 	sig = signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body))
 	resp, _ = call(t, srv, "POST", "/isv/v1/subscriptions/resolve", "", body, signature.PublisherHeader, fixtures.PublisherDemo, signature.Header, sig)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// subscriptionRow is a projection row of partner-demo for tests that need
+// a subscription without running its workflow.
+func subscriptionRow(id, customerID, status string, licenseBased bool, purchasedAt time.Time, version int64) store.SubscriptionRow {
+	return store.SubscriptionRow{
+		ID: id, PartnerID: fixtures.PartnerDemo, CustomerID: customerID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
+		LicenseBased: licenseBased, Quantity: 1, Status: status, BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
+		Currency: "USD", PurchasedAt: purchasedAt, RequestHash: "h", Version: version,
+	}
 }

@@ -56,11 +56,7 @@ func fuzzServer(t testing.TB) http.Handler {
 			t.Fatal(err)
 		}
 		fuzzSub = "sub_fuzz"
-		if _, err := s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
-			ID: fuzzSub, PartnerID: fixtures.PartnerDemo, CustomerID: "cus_fuzz", OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
-			LicenseBased: true, Quantity: 1, Status: "active", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
-			Currency: "USD", PurchasedAt: time.Now(), RequestHash: "h", Version: 2,
-		}}); err != nil {
+		if _, err := s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow(fuzzSub, "cus_fuzz", "active", true, time.Now(), 2)}); err != nil {
 			t.Fatal(err)
 		}
 		temporal, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: quietLogger{}})

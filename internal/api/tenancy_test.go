@@ -23,11 +23,7 @@ func TestEveryEndpointHidesAnotherPartnersData(t *testing.T) {
 	ctx := context.Background()
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
-	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: store.SubscriptionRow{
-		ID: "sub_1", PartnerID: fixtures.PartnerDemo, CustomerID: c.ID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
-		LicenseBased: true, Quantity: 1, Status: "pending_fulfillment", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
-		Currency: "USD", PurchasedAt: time.Now(), RequestHash: "h", Version: 1,
-	}})
+	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, time.Now(), 1)})
 	require.NoError(t, err)
 
 	bodies := map[string]string{
