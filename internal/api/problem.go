@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,6 +111,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var v *validationError
 	if errors.As(err, &v) {
 		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", v.field, v.detail)
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client hung up; what it asked for goes on (a workflow is
+		// durable) and there is no one left to answer.
+		s.Logger.Info("client went away", "requestId", requestID(r), "method", r.Method, "path", r.URL.Path)
 		return
 	}
 	s.Logger.Error("request failed", "requestId", requestID(r), "method", r.Method, "path", r.URL.Path, "error", err)
