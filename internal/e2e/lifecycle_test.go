@@ -108,13 +108,23 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 	rejected := p.buy(customer, "quick", "quick-managed", 1)
 	approved := p.buy(customer, "quick", "quick-managed", 1)
 	lapsed := p.buy(customer, "quick", "quick-managed", 1)
-	for _, s := range []subscriptionJSON{renewing, changed, rejected, approved, lapsed} {
+	toggled := p.buy(customer, "quick", "quick", 1)
+	require.Equal(t, http.StatusAccepted, p.event("prov-"+toggled.ID, subscription.EventProvisioned, toggled.ID, nil).status)
+	for _, s := range []subscriptionJSON{renewing, changed, rejected, approved, lapsed, toggled} {
 		require.Equal(t, http.StatusAccepted, p.event("act-"+s.ID, subscription.EventActivated, s.ID, nil).status)
 	}
 	for _, s := range []subscriptionJSON{renewing, changed, rejected, approved, lapsed} {
 		p.waitStatus(customer, s.ID, subscription.StatusActive)
 	}
 	firstTerm := p.waitStatus(customer, renewing.ID, subscription.StatusActive).TermStart
+
+	// The ISV suspends, reinstates, then unsubscribes.
+	p.waitStatus(customer, toggled.ID, subscription.StatusActive)
+	for _, e := range []struct{ id, typ string }{{"s", subscription.EventSuspended}, {"r", subscription.EventReinstated}, {"u", subscription.EventUnsubscribed}} {
+		require.Equal(t, http.StatusAccepted, p.event(e.id+"-"+toggled.ID, e.typ, toggled.ID, nil).status)
+	}
+	p.waitStatus(customer, toggled.ID, subscription.StatusCancelled)
+	p.recordHistory("quick-provision-activate-suspend-reinstate-unsubscribe", workflows.WorkflowID(toggled.ID))
 
 	// Changes inside the window, then a refunded cancel.
 	require.Equal(t, http.StatusOK, p.patch(changed, map[string]any{"quantity": 5, "nickname": "grown"}).status)
