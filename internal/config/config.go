@@ -61,7 +61,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.TemporalDevPort, err = port(getenv, "TEMPORAL_DEV_PORT", 7233, true); err != nil {
 		return c, err
 	}
-	if c.TemporalUIPort, err = port(getenv, "TEMPORAL_UI_PORT", 8233, true); err != nil {
+	if strings.TrimSpace(getenv("TEMPORAL_UI_PORT")) == "auto" {
+		c.TemporalUIPort = -1 // a free port, picked by the embedded server
+	} else if c.TemporalUIPort, err = port(getenv, "TEMPORAL_UI_PORT", 8233, true); err != nil {
 		return c, err
 	}
 	c.DatabaseURL = or(getenv("DATABASE_URL"), "sqlite://"+filepath.Join(c.DataDir, "app.db"))

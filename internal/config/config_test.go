@@ -49,3 +49,9 @@ func TestLifecycleDelays(t *testing.T) {
 	assert.Equal(t, time.Hour, c.CancellationApprovalTimeout)
 	assert.Equal(t, 30*time.Second, c.RenewalNotice)
 }
+
+func TestUIPortAuto(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"TEMPORAL_UI_PORT": "auto"}))
+	require.NoError(t, err)
+	assert.Equal(t, -1, c.TemporalUIPort)
+}

@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +49,7 @@ func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 		"HTTP_ADDR":         "127.0.0.1:0",
 		"DATA_DIR":          dataDir,
 		"TEMPORAL_DEV_PORT": "0", // the embedded server picks its ports under a lock
-		"TEMPORAL_UI_PORT":  strconv.Itoa(freePort(t)),
+		"TEMPORAL_UI_PORT":  "auto",
 		"DATABASE_URL":      databaseURL,
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
@@ -108,13 +106,6 @@ func postgresDatabase(t *testing.T) string {
 		query = rest[q:]
 	}
 	return url[:i+1] + name + query
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type response struct {

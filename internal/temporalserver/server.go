@@ -47,7 +47,7 @@ type Options struct {
 	// FrontendPort is the gRPC port clients dial (7233 by convention); 0
 	// picks a free one (with a free HTTP port 10 above it).
 	FrontendPort int
-	// UIPort serves the Web UI; 0 means no UI.
+	// UIPort serves the Web UI; 0 means no UI, a negative value a free port.
 	UIPort int
 	// Namespace to create; default "default".
 	Namespace string
@@ -91,6 +91,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	var err error
 	if opts.FrontendPort == 0 {
 		if opts.FrontendPort, err = freePortPair(opts.IP); err != nil {
+			return nil, err
+		}
+	}
+	if opts.UIPort < 0 {
+		if opts.UIPort, err = freePort(opts.IP); err != nil {
 			return nil, err
 		}
 	}
@@ -178,6 +183,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 				opts.Logger.Error("Temporal Web UI stopped", "error", err)
 			}
 		}()
+		// Return (and let another start pick ports) only once the UI
+		// holds its port.
+		waitListening(s.uiAddr, 5*time.Second)
 	}
 	return s, nil
 }
@@ -335,6 +343,17 @@ func freePort(ip string) (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitListening(addr string, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			_ = c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func checkPortFree(ip string, port int) error {
