@@ -73,11 +73,13 @@ type Transition struct {
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
 	RequestHash    string `json:"requestHash"`
 	// AuthorizationCodeHash is set on the purchase step only.
-	AuthorizationCodeHash      string           `json:"authorizationCodeHash,omitempty"`
-	AuthorizationCodeExpiresAt time.Time        `json:"authorizationCodeExpiresAt"`
-	Events                     []AuditEvent     `json:"events,omitempty"`
-	Charges                    []billing.Charge `json:"charges,omitempty"`
-	Notifications              []Notification   `json:"notifications,omitempty"`
+	AuthorizationCodeHash      string       `json:"authorizationCodeHash,omitempty"`
+	AuthorizationCodeExpiresAt time.Time    `json:"authorizationCodeExpiresAt"`
+	Events                     []AuditEvent `json:"events,omitempty"`
+	// ISVEvent is the ISV event the step took, whose receipt it records.
+	ISVEvent      *subscription.ISVEvent `json:"isvEvent,omitempty"`
+	Charges       []billing.Charge       `json:"charges,omitempty"`
+	Notifications []Notification         `json:"notifications,omitempty"`
 }
 
 // CommitTransition writes a transition in one database transaction. The
@@ -113,6 +115,10 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 			Key:            fmt.Sprintf("%s/v%d/event-%d/%s", sub.ID, sub.Version, i, e.Kind),
 			SubscriptionID: sub.ID, Kind: e.Kind, Actor: e.Actor, Detail: string(detail), CreatedAt: e.At,
 		})
+	}
+	if e := t.ISVEvent; e != nil {
+		r := store.ISVEventReceipt(e.PublisherID, e.ID, sub.ID, e.Type, e.PlanID, e.Quantity, e.ReceivedAt, "")
+		tx.Receipt = &r
 	}
 	for _, c := range t.Charges {
 		tx.Charges = append(tx.Charges, store.ChargeRow{

@@ -43,7 +43,15 @@ var (
 	OfferIDKey     = temporal.NewSearchAttributeKeyKeyword("OfferId")
 	PublisherIDKey = temporal.NewSearchAttributeKeyKeyword("PublisherId")
 	StatusKey      = temporal.NewSearchAttributeKeyKeyword("SubscriptionStatus")
+	// WaitingOnKey is set while a step waits for something outside
+	// Temporal (WaitingOnDatabase), unset otherwise: operators list the
+	// subscriptions held up by an outage with WaitingOn="database".
+	WaitingOnKey = temporal.NewSearchAttributeKeyKeyword("WaitingOn")
 )
+
+// WaitingOnDatabase is the WaitingOn value of a step whose commit is
+// being retried.
+const WaitingOnDatabase = "database"
 
 // SearchAttributes is what the namespace must have registered.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
@@ -52,6 +60,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	OfferIDKey.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	PublisherIDKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	StatusKey.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	WaitingOnKey.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // SearchAttributesOf are the attributes of a subscription in this state.

@@ -25,6 +25,7 @@ func (w *subscriptionRun) onISVEvent(ctx workflow.Context, e subscription.ISVEve
 	now := workflow.Now(ctx).UTC()
 	from := w.sub.Status
 	t := w.transition()
+	t.ISVEvent = &e
 	switch {
 	case e.Type == subscription.EventProvisioned && from == subscription.StatusPendingFulfillment:
 		w.sub.Status = subscription.StatusProvisioned

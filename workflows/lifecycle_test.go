@@ -69,6 +69,8 @@ func (s *LifecycleSuite) TestL04EventsTheStatusCannotTakeAreRecordedNotApplied()
 	s.Equal(subscription.StatusProvisioned, snap.Status)
 	s.Equal([]string{KindPurchased, KindISVEventRejected, KindISVEventRejected, KindISVEventRejected, KindISVEventApplied,
 		KindISVEventRejected, KindISVEventRejected}, s.eventKinds()[:7])
+	s.Equal([]string{"isv-demo/e1", "isv-demo/e2", "isv-demo/e3", "isv-demo/e4", "isv-demo/e5", "isv-demo/e6"}, s.receipts(),
+		"every event taken, applied or not, has its receipt, so a repeat is answered as one")
 }
 
 func (s *LifecycleSuite) TestL05ActivationOutsideThePlanIsRejected() {

@@ -67,6 +67,7 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 		return w.sub, err
 	}
 	w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
+	w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
 	if in.Continued == nil {
 		if err := w.purchase(ctx); err != nil {
 			return w.sub, err
@@ -89,7 +90,9 @@ type subscriptionRun struct {
 	sub      subscription.Subscription
 	plan     subscription.Plan
 	timers   bool // lifecycle timers (see versionLifecycleTimers)
-	recorded bool // the purchase transition is durable
+	// durableCommit: steps commit through an activity (see versionDurableCommit).
+	durableCommit bool
+	recorded      bool // the purchase transition is durable
 
 	termNumber          int
 	termCharges         []billing.Charge // charges of the current term, for refunds
@@ -390,27 +393,82 @@ func (w *subscriptionRun) publisherURL() string {
 	return ""
 }
 
-// commit makes a step durable through the CommitTransition local activity,
-// then publishes the new state to operators (search attributes, details).
-// It retries without limit: a database outage delays a step, never loses it.
+// commit makes a step durable, then publishes the new state to operators
+// (search attributes, details). It never gives up: a database outage delays
+// a step (operators see it waiting, see waitForCommit), it never fails the
+// subscription.
 func (w *subscriptionRun) commit(ctx workflow.Context, t activities.Transition) error {
 	t.Subscription = w.sub
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    200 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-	})
 	var a *activities.Activities
-	if err := workflow.ExecuteLocalActivity(lctx, a.CommitTransition, t).Get(ctx, nil); err != nil {
-		return err
+	if w.durableCommit {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			// No ScheduleToCloseTimeout and no attempt limit: retried
+			// until the database answers, at most CommitRetryMax apart.
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: CommitRetryMax,
+			},
+		})
+		if err := w.waitForCommit(ctx, workflow.ExecuteActivity(actx, a.CommitTransition, t)); err != nil {
+			return err
+		}
+	} else {
+		// Runs recorded before versionDurableCommit replay their local
+		// activity markers.
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 15 * time.Second,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			},
+		})
+		if err := workflow.ExecuteLocalActivity(lctx, a.CommitTransition, t).Get(ctx, nil); err != nil {
+			return err
+		}
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(w.sub.Status))); err != nil {
 		return err
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
+	return nil
+}
+
+// CommitRetryMax is the longest wait between two attempts of a step's
+// commit; CommitStallAfter is how long a commit may take before operators
+// are shown that the subscription waits for the database.
+const (
+	CommitRetryMax   = 30 * time.Second
+	CommitStallAfter = 10 * time.Second
+)
+
+// waitForCommit waits for a step's commit. One that takes longer than
+// CommitStallAfter marks the workflow WaitingOn="database" (searchable in
+// the Web UI, where the pending activity shows the last error and the next
+// attempt) until it lands.
+func (w *subscriptionRun) waitForCommit(ctx workflow.Context, commit workflow.Future) error {
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	stalled := false
+	var err error
+	done := false
+	for !done {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(commit, func(f workflow.Future) { err, done = f.Get(ctx, nil), true })
+		if !stalled {
+			sel.AddFuture(workflow.NewTimer(tctx, CommitStallAfter), func(workflow.Future) {
+				stalled = true
+				_ = workflow.UpsertTypedSearchAttributes(ctx, WaitingOnKey.ValueSet(WaitingOnDatabase))
+				workflow.SetCurrentDetails(ctx, fmt.Sprintf("**waiting for the database** since %s: step v%d is not recorded yet and is retried (see the pending activity's last failure).\n\n%s",
+					workflow.Now(ctx).UTC().Add(-CommitStallAfter).Format(time.RFC3339), w.sub.Version, w.details()))
+			})
+		}
+		sel.Select(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if stalled {
+		return workflow.UpsertTypedSearchAttributes(ctx, WaitingOnKey.ValueUnset())
+	}
 	return nil
 }
 

@@ -185,14 +185,32 @@ func (s *LifecycleSuite) stored() store.SubscriptionRow {
 	return *row
 }
 
+// eventKinds is the audit trail the workflow wrote, without the receipts
+// of ISV events (the webhook's rows, which the workflow only backs up: see
+// receipts).
 func (s *LifecycleSuite) eventKinds() []string {
 	events, err := s.store.Events(context.Background(), "sub_1")
 	s.Require().NoError(err)
 	var kinds []string
 	for _, e := range events {
-		kinds = append(kinds, e.Kind)
+		if e.Kind != store.KindISVEventReceived {
+			kinds = append(kinds, e.Kind)
+		}
 	}
 	return kinds
+}
+
+// receipts are the ISV event ids with a receipt row, oldest first.
+func (s *LifecycleSuite) receipts() []string {
+	events, err := s.store.Events(context.Background(), "sub_1")
+	s.Require().NoError(err)
+	var ids []string
+	for _, e := range events {
+		if e.Kind == store.KindISVEventReceived {
+			ids = append(ids, *e.PublisherID+"/"+*e.ISVEventID)
+		}
+	}
+	return ids
 }
 
 func (s *LifecycleSuite) notifications() []string {

@@ -7,4 +7,15 @@ const (
 	// timeout, installments, renewal notice and term end. Runs recorded
 	// before it (the walking skeleton) waited only for ISV signals.
 	versionLifecycleTimers = "lifecycle-timers"
+
+	// versionDurableCommit: a step is made durable by the CommitTransition
+	// activity, scheduled in the workflow task that records the step, instead
+	// of a local activity run inside that task. A local activity's write
+	// survives a workflow task that is later discarded (its updates are then
+	// delivered again, maybe in another order), so the database could hold a
+	// version N that the history never recorded. An activity's input is in the
+	// history before anything is written, so every row is a pure function of
+	// the recorded history. It also retries without limit: a database outage
+	// delays a step, never fails the subscription.
+	versionDurableCommit = "durable-commit"
 )

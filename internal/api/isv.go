@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -167,11 +166,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 
 	ctx, cancel := withTimeout(r, 10*time.Second)
 	defer cancel()
-	detail, _ := json.Marshal(map[string]any{"type": e.Type, "data": e.Data})
-	receipt := store.EventRow{
-		Key: fmt.Sprintf("isv/%s/%s", publisherID, e.ID), SubscriptionID: sub.ID, Kind: "isv_event.received",
-		Actor: "publisher:" + publisherID, Detail: string(detail), PublisherID: &publisherID, ISVEventID: &e.ID, CreatedAt: event.ReceivedAt,
-	}
+	receipt := store.ISVEventReceipt(publisherID, e.ID, sub.ID, e.Type, e.Data.PlanID, e.Data.Quantity, event.ReceivedAt, "")
 	// Signal first, then record the receipt: a crash in between makes the
 	// ISV retry, and the workflow ignores the id it already has. The other
 	// order would answer that retry "duplicate" for an event never applied.
@@ -181,9 +176,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 	case errors.As(err, &gone):
 		// The workflow has ended (cancelled or expired): the event is
 		// recorded and reported in the audit trail, not applied.
-		receipt.Kind = "isv_event.rejected"
-		detail, _ = json.Marshal(map[string]any{"type": e.Type, "data": e.Data, "reason": "the subscription is " + sub.Status + " and takes no more events"})
-		receipt.Detail = string(detail)
+		receipt = store.ISVEventReceipt(publisherID, e.ID, sub.ID, e.Type, e.Data.PlanID, e.Data.Quantity, event.ReceivedAt,
+			"the subscription is "+sub.Status+" and takes no more events")
 	case err != nil:
 		s.Logger.Error("signal ISV event", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
 		w.Header().Set("Retry-After", "5")
@@ -194,7 +188,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
 		return
 	} else if err != nil {
-		// The signal is durable; the receipt only answers later repeats.
+		// The signal is durable, and the workflow's step records the
+		// receipt too: this one only answers repeats sooner.
 		s.Logger.Error("record ISV event receipt", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": e.ID})

@@ -243,9 +243,15 @@ func (p *product) patch(sub subscriptionJSON, body map[string]any, headers ...st
 	return p.do(http.MethodPatch, "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID, "dev-admin-token", body, headers...)
 }
 
-// recordHistory writes a workflow's history to RECORD_HISTORIES/<name>.json
-// when that variable names a directory: that is how the replay test's
-// testdata is made (see workflows/replay_test.go).
+// historyGeneration names the newest workflows/versions.go change the
+// histories recorded now carry: each generation is recorded beside the
+// older ones, which stay as they are (they stand for running workflows).
+const historyGeneration = "durable-commit"
+
+// recordHistory writes a workflow's history to
+// RECORD_HISTORIES/<name>.<historyGeneration>.json when that variable names
+// a directory: that is how the replay test's testdata is made (see
+// workflows/replay_test.go).
 func (p *product) recordHistory(name, workflowID string) { p.recordRun(name, workflowID, "") }
 
 // recordRun records one run of a workflow ("" is the latest).
@@ -254,7 +260,7 @@ func (p *product) recordRun(name, workflowID, runID string) {
 	if dir == "" {
 		return
 	}
-	path := filepath.Join(dir, name+".json")
+	path := filepath.Join(dir, name+"."+historyGeneration+".json")
 	if _, err := os.Stat(path); err == nil {
 		// A recorded history stands for workflows already running: it is
 		// never replaced, or the replay test would stop guarding them.

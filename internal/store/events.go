@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -22,6 +23,31 @@ func (s *Store) AuthorizationCode(ctx context.Context, codeHash string) (*Author
 
 // ErrDuplicate reports a write that an earlier identical one already made.
 var ErrDuplicate = errors.New("duplicate")
+
+// Kinds of receipt rows.
+const (
+	KindISVEventReceived = "isv_event.received"
+	KindISVEventRejected = "isv_event.rejected"
+)
+
+// ISVEventReceipt is the receipt row of a publisher's event: the webhook
+// writes it when it answers, and the workflow's step that takes the event
+// writes it again (a no-op when it exists), so a duplicate is recognised
+// even when the database was unavailable as the event arrived. reason is
+// set when the event was refused without reaching the workflow.
+func ISVEventReceipt(publisherID, eventID, subscriptionID, eventType, planID string, quantity int, receivedAt time.Time, reason string) EventRow {
+	detail := map[string]any{"type": eventType, "data": map[string]any{"planId": planID, "quantity": quantity}}
+	kind := KindISVEventReceived
+	if reason != "" {
+		kind = KindISVEventRejected
+		detail["reason"] = reason
+	}
+	b, _ := json.Marshal(detail)
+	return EventRow{
+		Key: "isv/" + publisherID + "/" + eventID, SubscriptionID: subscriptionID, Kind: kind,
+		Actor: "publisher:" + publisherID, Detail: string(b), PublisherID: &publisherID, ISVEventID: &eventID, CreatedAt: receivedAt,
+	}
+}
 
 // RecordISVEventReceipt records that an ISV event was received, keyed by
 // (publisher, event id). It returns ErrDuplicate when that publisher's event

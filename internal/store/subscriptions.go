@@ -17,8 +17,10 @@ type Transition struct {
 	Subscription      SubscriptionRow
 	AuthorizationCode *AuthorizationCodeRow
 	Events            []EventRow
-	Charges           []ChargeRow
-	Notifications     []NotificationRow
+	// Receipt is the receipt of the ISV event the step took, if any.
+	Receipt       *EventRow
+	Charges       []ChargeRow
+	Notifications []NotificationRow
 }
 
 // mutableSubscriptionColumns are the columns a newer version may change.
@@ -59,6 +61,13 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 			e.CreatedAt = utc(e.CreatedAt)
 			if _, err := tx.NewInsert().Model(&e).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
 				return fmt.Errorf("insert event %s: %w", e.Key, err)
+			}
+		}
+		if r := t.Receipt; r != nil {
+			e := *r
+			e.CreatedAt = utc(e.CreatedAt)
+			if _, err := tx.NewInsert().Model(&e).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+				return fmt.Errorf("insert receipt %s: %w", e.Key, err)
 			}
 		}
 		for _, c := range t.Charges {
