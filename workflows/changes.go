@@ -2,24 +2,24 @@ package workflows
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/billing"
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
-
-var resellerIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 func validationError(field, format string, args ...any) error {
 	return temporal.NewApplicationError(fmt.Sprintf(format, args...), ErrValidation, field)
 }
+
+// refusedField is a field rule's refusal as the Update's validation error.
+func refusedField(e *fields.Error) error { return validationError(e.Field, "%s", e.Message) }
 
 func stateError(kind, format string, args ...any) error {
 	return temporal.NewApplicationError(fmt.Sprintf(format, args...), kind)
@@ -39,12 +39,17 @@ func (w *subscriptionRun) validateChange(now time.Time, req ChangeRequest) error
 	if !w.recorded || s.Status.Terminal() {
 		return stateError(ErrInvalidState, "a %s subscription cannot be changed", s.Status)
 	}
-	if n := req.Nickname; n != nil && (utf8.RuneCountInString(strings.TrimSpace(*n)) > 100 || !utf8.ValidString(*n)) {
-		return validationError("nickname", "must be at most 100 characters")
+	if n := req.Nickname; n != nil {
+		if _, e := fields.Nickname(*n); e != nil {
+			return refusedField(e)
+		}
 	}
-	if r := req.ResellerPartnerID; r != nil && *r != "" && !resellerIDPattern.MatchString(*r) {
-		return validationError("resellerPartnerId", "must be 1 to 64 letters, digits or dashes")
+	if r := req.ResellerPartnerID; r != nil {
+		if e := fields.ResellerPartnerID(*r); e != nil {
+			return refusedField(e)
+		}
 	}
+
 	if f := req.BillingFrequency; f != nil {
 		if !w.plan.OffersBillingFrequency(*f) {
 			return validationError("billingFrequency", "plan %s is billed %s", w.plan.ID, strings.Join(w.plan.BillingFrequencies, " or "))
@@ -55,8 +60,8 @@ func (w *subscriptionRun) validateChange(now time.Time, req ChangeRequest) error
 	}
 	inWindow := s.CancellationWindowEndsAt != nil && now.Before(*s.CancellationWindowEndsAt)
 	if q := req.Quantity; q != nil && *q != s.Quantity {
-		if *q < w.plan.MinQuantity || *q > w.plan.MaxQuantity {
-			return validationError("quantity", "must be from %d to %d for plan %s", w.plan.MinQuantity, w.plan.MaxQuantity, w.plan.ID)
+		if e := fields.Quantity(*q, w.plan.MinQuantity, w.plan.MaxQuantity, w.plan.ID); e != nil {
+			return refusedField(e)
 		}
 		switch s.Status {
 		case subscription.StatusPendingFulfillment, subscription.StatusProvisioned, subscription.StatusActive:
@@ -99,9 +104,11 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 	changed := map[string]any{}
 	notifyPublisher := false
 
-	if n := req.Nickname; n != nil && strings.TrimSpace(*n) != s.Nickname {
-		s.Nickname = strings.TrimSpace(*n)
-		changed["nickname"] = s.Nickname
+	if n := req.Nickname; n != nil {
+		if nickname, _ := fields.Nickname(*n); nickname != s.Nickname {
+			s.Nickname = nickname
+			changed["nickname"] = s.Nickname
+		}
 	}
 	if r := req.ResellerPartnerID; r != nil && *r != s.ResellerPartnerID {
 		s.ResellerPartnerID = *r
@@ -211,5 +218,39 @@ func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now ti
 		Currency: sched.Currency, Quantity: -delta, PeriodStart: *s.TermStart, PeriodEnd: *s.TermEnd,
 		Description: fmt.Sprintf("%d licences removed from %s %s inside the cancellation window", -delta, s.OfferID, s.PlanID),
 	})
+	return nil
+}
+
+// invalidPurchase checks a purchase's input with the API's field rules,
+// since a workflow start has no validator of its own.
+func invalidPurchase(in PurchaseInput) error {
+	s, plan := in.Subscription, in.Plan
+	for _, id := range []struct{ field, value string }{
+		{"id", s.ID}, {"customerId", s.CustomerID}, {"partnerId", s.PartnerID}, {"offerId", s.OfferID},
+		{"planId", s.PlanID}, {"publisherId", s.PublisherID},
+	} {
+		if e := fields.Identifier(id.field, id.value); e != nil {
+			return refusedField(e)
+		}
+	}
+	if nickname, e := fields.Nickname(s.Nickname); e != nil {
+		return refusedField(e)
+	} else if nickname != s.Nickname {
+		return validationError("nickname", "must be trimmed")
+	}
+	if e := fields.ResellerPartnerID(s.ResellerPartnerID); e != nil {
+		return refusedField(e)
+	}
+	if e := fields.Quantity(s.Quantity, plan.MinQuantity, plan.MaxQuantity, plan.ID); e != nil {
+		return refusedField(e)
+	}
+	if !plan.OffersBillingFrequency(s.BillingFrequency) {
+		return validationError("billingFrequency", "plan %s is not billed %q", plan.ID, s.BillingFrequency)
+	}
+	if in.IdempotencyKey != "" {
+		if e := fields.Token("Idempotency-Key", in.IdempotencyKey, fields.IdempotencyKeyMax); e != nil {
+			return refusedField(e)
+		}
+	}
 	return nil
 }

@@ -7,12 +7,20 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
 // onISVEvent applies one ISV event if the status allows it, and records it
 // as rejected otherwise. A repeated event id is ignored.
 func (w *subscriptionRun) onISVEvent(ctx workflow.Context, e subscription.ISVEvent) error {
+	if problem := malformedEvent(e); problem != "" {
+		// Signals have no validator: an event the webhook would have
+		// refused (sent around it) is dropped, since recording its bytes
+		// could stall every later step.
+		workflow.GetLogger(ctx).Warn("malformed ISV event ignored", "problem", problem)
+		return nil
+	}
 	if w.seen(e.ID) {
 		return nil
 	}
@@ -77,6 +85,27 @@ func (w *subscriptionRun) onISVEvent(ctx workflow.Context, e subscription.ISVEve
 	return w.commit(ctx, t)
 }
 
+// malformedEvent says which field of an event breaks the webhook's rules,
+// or "" when none does.
+func malformedEvent(e subscription.ISVEvent) string {
+	if refused := fields.Token("id", e.ID, fields.EventIDMax); refused != nil {
+		return refused.Error()
+	}
+	if !fields.ID(e.PublisherID) {
+		return "publisherId is not an id"
+	}
+	if !subscription.KnownEventType(e.Type) {
+		return "unknown type"
+	}
+	if e.PlanID != "" && !fields.ID(e.PlanID) {
+		return "planId is not an id"
+	}
+	if e.Quantity < 0 {
+		return "negative quantity"
+	}
+	return ""
+}
+
 // activate starts the first term: billing starts now.
 func (w *subscriptionRun) activate(t *activities.Transition, e subscription.ISVEvent, now time.Time) error {
 	if e.Quantity != 0 {
@@ -112,8 +141,10 @@ func (w *subscriptionRun) activationProblem(e subscription.ISVEvent) string {
 	if e.PlanID != "" && e.Plan == nil && e.PlanID != w.sub.PlanID {
 		return fmt.Sprintf("plan %q is not a plan of offer %s", e.PlanID, w.sub.OfferID)
 	}
-	if e.Quantity != 0 && (e.Quantity < plan.MinQuantity || e.Quantity > plan.MaxQuantity) {
-		return fmt.Sprintf("quantity %d is outside the plan's %d..%d", e.Quantity, plan.MinQuantity, plan.MaxQuantity)
+	if e.Quantity != 0 {
+		if refused := fields.Quantity(e.Quantity, plan.MinQuantity, plan.MaxQuantity, plan.ID); refused != nil {
+			return fmt.Sprintf("quantity %d: %s", e.Quantity, refused.Message)
+		}
 	}
 	if !plan.OffersBillingFrequency(w.sub.BillingFrequency) {
 		return fmt.Sprintf("plan %s cannot be billed %s", plan.ID, w.sub.BillingFrequency)

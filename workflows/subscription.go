@@ -69,6 +69,13 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 	w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
 	w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
 	if in.Continued == nil {
+		if w.refused = invalidPurchase(in); w.refused != nil {
+			// Only a caller that went around the API's checks gets here:
+			// nothing is recorded, and the purchase Update says why.
+			workflow.GetLogger(ctx).Warn("purchase input refused", "error", w.refused)
+			w.sub.Status = subscription.StatusCancelled
+			return w.sub, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		}
 		if err := w.purchase(ctx); err != nil {
 			return w.sub, err
 		}
@@ -92,7 +99,8 @@ type subscriptionRun struct {
 	timers   bool // lifecycle timers (see versionLifecycleTimers)
 	// durableCommit: steps commit through an activity (see versionDurableCommit).
 	durableCommit bool
-	recorded      bool // the purchase transition is durable
+	recorded      bool  // the purchase transition is durable
+	refused       error // the purchase input broke a field rule: nothing is recorded
 
 	termNumber          int
 	termCharges         []billing.Charge // charges of the current term, for refunds
@@ -140,8 +148,11 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 		return err
 	}
 	if err := workflow.SetUpdateHandler(ctx, UpdatePurchaseRecorded, func(ctx workflow.Context) (PurchaseResult, error) {
-		if err := workflow.Await(ctx, func() bool { return w.recorded }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return w.recorded || w.refused != nil }); err != nil {
 			return PurchaseResult{}, err
+		}
+		if w.refused != nil {
+			return PurchaseResult{}, w.refused
 		}
 		return PurchaseResult{Subscription: w.sub, RequestHash: w.in.RequestHash, AuthorizationCodeHash: w.in.AuthorizationCodeHash}, nil
 	}); err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -81,7 +82,22 @@ func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
 		{"unknown field", "POST", "/v1/customers", admin, `{"name":"x","nmae":"y"}`, nil, 422, "validation_failed", "nmae"},
 		{"trailing garbage", "POST", "/v1/customers", admin, `{"name":"x"} {}`, nil, 422, "validation_failed", ""},
 		{"not JSON", "POST", "/v1/customers", admin, `name=x`, nil, 422, "validation_failed", ""},
-		{"body too large", "POST", "/v1/customers", admin, `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 422, "validation_failed", ""},
+		{"body too large", "POST", "/v1/customers", admin, `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 413, "body_too_large", ""},
+		{"plain text body", "POST", "/v1/customers", admin, `{"name":"x"}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type", ""},
+		{"form body", "POST", "/v1/customers", admin, `name=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
+		{"unknown method on a known path", "DELETE", "/v1/customers", admin, "", nil, 405, "method_not_allowed", ""},
+		{"NUL in a customer name", "POST", "/v1/customers", admin, `{"name":"a\u0000b"}`, nil, 422, "validation_failed", "name"},
+		{"escape in a customer name", "POST", "/v1/customers", admin, `{"name":"a\u001b[31mb"}`, nil, 422, "validation_failed", "name"},
+		{"NUL in a nickname", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":1,"nickname":"x\u0000y"}`, nil, 422, "validation_failed", "nickname"},
+		{"NUL in an offer id", "POST", purchase, admin, `{"offerId":"contoso\u0000crm","planId":"monthly","quantity":1}`, nil, 422, "validation_failed", "offerId"},
+		{"NUL in a changed nickname", "PATCH", sub, admin, `{"nickname":"x\u0000y"}`, nil, 422, "validation_failed", "nickname"},
+		{"line break in a changed nickname", "PATCH", sub, admin, `{"nickname":"x\ny"}`, nil, 422, "validation_failed", "nickname"},
+		{"NUL and invalid UTF-8 in a path id", "GET", purchase + "/%00%ff", admin, "", nil, 400, "invalid_request", ""},
+		{"malformed subscription id", "GET", purchase + "/sub%20one", admin, "", nil, 404, "subscription_not_found", ""},
+		{"malformed customer id", "GET", "/v1/customers/cus%20one", admin, "", nil, 404, "customer_not_found", ""},
+		{"NUL in a query", "GET", purchase + "?offerId=a%00b", admin, "", nil, 400, "invalid_request", ""},
+		{"odd offer filter", "GET", purchase + "?offerId=a%20b", admin, "", nil, 422, "validation_failed", "offerId"},
+		{"page token with a NUL id", "GET", "/v1/customers?pageToken=" + encodeCursorForTest(`{"at":"2026-01-01T00:00:00Z","id":"a\u0000b"}`), admin, "", nil, 422, "validation_failed", "pageToken"},
 		{"foreign customer", "POST", purchase, fixtures.OtherAdminToken, `{"offerId":"contoso-crm","planId":"monthly","quantity":1}`, nil, 404, "customer_not_found", ""},
 		{"unknown offer", "POST", purchase, admin, `{"offerId":"nope","planId":"monthly","quantity":1}`, nil, 422, "validation_failed", "offerId"},
 		{"unknown plan", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"nope","quantity":1}`, nil, 422, "validation_failed", "planId"},
@@ -127,10 +143,13 @@ func TestSignedWebhookValidation(t *testing.T) {
 		return call(t, srv, "POST", "/isv/v1/webhook", "", body, signature.PublisherHeader, fixtures.PublisherDemo, signature.Header, sig)
 	}
 	for body, field := range map[string]string{
-		`{"id":"","type":"subscription.activated","subscriptionId":"s"}`:                          "id",
-		`{"id":"e1","type":"subscription.exploded","subscriptionId":"s"}`:                         "type",
-		`{"id":"e1","type":"subscription.activated"}`:                                             "subscriptionId",
-		`{"id":"e1","type":"subscription.activated","subscriptionId":"s","data":{"quantity":-1}}`: "data.quantity",
+		`{"id":"","type":"subscription.activated","subscriptionId":"s"}`:                               "id",
+		`{"id":"e1","type":"subscription.exploded","subscriptionId":"s"}`:                              "type",
+		`{"id":"e1","type":"subscription.activated"}`:                                                  "subscriptionId",
+		`{"id":"e1","type":"subscription.activated","subscriptionId":"s","data":{"quantity":-1}}`:      "data.quantity",
+		`{"id":"e\u00001","type":"subscription.activated","subscriptionId":"s"}`:                       "id",
+		`{"id":"e1","type":"subscription.activated","subscriptionId":"s\u0000"}`:                       "subscriptionId",
+		`{"id":"e1","type":"subscription.activated","subscriptionId":"s","data":{"planId":"p\u0000"}}`: "data.planId",
 	} {
 		resp, p := send(body)
 		assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, body)
@@ -297,3 +316,5 @@ func subscriptionRow(id, customerID, status string, licenseBased bool, purchased
 		Currency: "USD", PurchasedAt: purchasedAt, RequestHash: "h", Version: version,
 	}
 }
+
+func encodeCursorForTest(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
@@ -62,6 +63,18 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 			return
 		}
 		req.Cancel = true
+	}
+	if body.Nickname != nil {
+		if _, refused := fields.Nickname(*body.Nickname); refused != nil {
+			s.writeError(w, r, refused)
+			return
+		}
+	}
+	if body.ResellerPartnerID != nil {
+		if refused := fields.ResellerPartnerID(*body.ResellerPartnerID); refused != nil {
+			s.writeError(w, r, refused)
+			return
+		}
 	}
 	if req.Empty() {
 		s.writeError(w, r, invalid("", "nothing to change: set nickname, quantity, autoRenew, status, resellerPartnerId or billingFrequency"))

@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/cspmarket/orchestrator/internal/authcode"
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/signature"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -24,6 +26,9 @@ var publisherIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 // active secrets within the tolerance. Every failure is the same 401.
 func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byte)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.refuseWhileBlocked(w, r) {
+			return
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			s.writeError(w, r, jsonProblem(err))
@@ -38,7 +43,8 @@ func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byt
 			}
 		}
 		if err := signature.Verify(r.Header.Get(signature.Header), secrets, body, s.Now(), signature.Tolerance); err != nil {
-			s.Logger.Warn("ISV request refused", "requestId", requestID(r), "publisher", publisherID, "reason", err.Error())
+			s.authFailures.failed(r)
+			s.Logger.Warn("ISV request refused", "requestId", requestID(r), "publisher", strconv.Quote(publisherID), "reason", err.Error())
 			writeProblem(w, r, http.StatusUnauthorized, "invalid_signature",
 				"The request must carry X-Marketplace-Publisher and a valid X-Marketplace-Signature made within 300 s.")
 			return
@@ -65,8 +71,8 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID str
 		s.writeError(w, r, err)
 		return
 	}
-	if req.AuthorizationCode == "" || len(req.AuthorizationCode) > 200 {
-		s.writeError(w, r, invalid("authorizationCode", "is required"))
+	if refused := fields.Token("authorizationCode", req.AuthorizationCode, fields.AuthorizationCodeMax); refused != nil {
+		s.writeError(w, r, refused)
 		return
 	}
 	code, err := s.Store.AuthorizationCode(r.Context(), authcode.Hash(req.AuthorizationCode))
@@ -107,8 +113,6 @@ type webhookEvent struct {
 	} `json:"data"`
 }
 
-var eventIDPattern = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
-
 // webhook takes one ISV event. It answers 202 only once the event is
 // durable in the subscription's workflow (a signal is durable even while
 // no worker runs), and 200 for an event id this publisher sent before.
@@ -118,17 +122,25 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		s.writeError(w, r, jsonProblem(err))
 		return
 	}
-	switch {
-	case !eventIDPattern.MatchString(e.ID):
-		s.writeError(w, r, invalid("id", "an event id of 1 to 200 printable characters is required"))
+	if refused := fields.Token("id", e.ID, fields.EventIDMax); refused != nil {
+		s.writeError(w, r, refused)
 		return
-	case !subscription.KnownEventType(e.Type):
+	}
+	if !subscription.KnownEventType(e.Type) {
 		s.writeError(w, r, invalid("type", "unknown event type %q", e.Type))
 		return
-	case e.SubscriptionID == "" || len(e.SubscriptionID) > 100:
-		s.writeError(w, r, invalid("subscriptionId", "is required"))
+	}
+	if refused := fields.Identifier("subscriptionId", e.SubscriptionID); refused != nil {
+		s.writeError(w, r, refused)
 		return
-	case e.Data.Quantity < 0:
+	}
+	if e.Data.PlanID != "" {
+		if refused := fields.Identifier("data.planId", e.Data.PlanID); refused != nil {
+			s.writeError(w, r, refused)
+			return
+		}
+	}
+	if e.Data.Quantity < 0 {
 		s.writeError(w, r, invalid("data.quantity", "must be positive"))
 		return
 	}

@@ -9,24 +9,29 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
 
 // partner authenticates a partner API request by its bearer token.
 func (s *Server) partner(next func(http.ResponseWriter, *http.Request, auth.Agent)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.refuseWhileBlocked(w, r) {
+			return
+		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		token = strings.TrimSpace(token)
 		if !ok || token == "" || len(token) > 512 {
+			s.authFailures.failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="marketplace"`)
 			writeProblem(w, r, http.StatusUnauthorized, "unauthenticated", "An 'Authorization: Bearer <agent token>' header is required.")
 			return
 		}
 		row, err := s.Store.AgentByTokenHash(r.Context(), auth.HashToken(token))
 		if errors.Is(err, store.ErrNotFound) {
+			s.authFailures.failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="marketplace", error="invalid_token"`)
 			writeProblem(w, r, http.StatusUnauthorized, "unauthenticated", "The bearer token is unknown or revoked.")
 			return
@@ -77,9 +82,9 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, a auth.A
 		s.writeError(w, r, err)
 		return
 	}
-	name := strings.TrimSpace(body.Name)
-	if name == "" || utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) {
-		s.writeError(w, r, invalid("name", "a customer name of 1 to 200 characters is required"))
+	name, refused := fields.CustomerName(body.Name)
+	if refused != nil {
+		s.writeError(w, r, refused)
 		return
 	}
 	c, err := s.Store.CreateCustomer(r.Context(), a.PartnerID, name)
@@ -123,6 +128,10 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, a auth.Ag
 // customer resolves {customerId} within the caller's partner, answering
 // 404 for anything else (another partner's ids leak nothing).
 func (s *Server) customer(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.CustomerRow, bool) {
+	if !fields.ID(r.PathValue("customerId")) {
+		writeProblem(w, r, http.StatusNotFound, "customer_not_found", "No such customer.")
+		return nil, false
+	}
 	c, err := s.Store.Customer(r.Context(), a.PartnerID, r.PathValue("customerId"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, r, http.StatusNotFound, "customer_not_found", "No such customer.")
@@ -175,7 +184,7 @@ func decodeCursor(token string) (*store.Cursor, error) {
 		return nil, err
 	}
 	var c store.Cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" || c.At.IsZero() {
+	if err := json.Unmarshal(b, &c); err != nil || !fields.ID(c.ID) || c.At.IsZero() {
 		return nil, errors.New("bad token")
 	}
 	return &c, nil

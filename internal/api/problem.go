@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/cspmarket/orchestrator/internal/fields"
 )
 
 // Problem is an RFC 9457 problem detail with the contract's stable code.
@@ -55,6 +57,13 @@ func invalid(field, format string, args ...any) error {
 	return &validationError{field: field, detail: fmt.Sprintf(format, args...)}
 }
 
+// tooLargeError is a body over maxBodyBytes: 413.
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the body is larger than %d bytes", e.limit)
+}
+
 // decodeJSON reads a request body strictly: unknown fields, trailing data
 // and wrong types are 422s that name the field, never 500s.
 func decodeJSON(r *http.Request, v any) error { return decodeStrict(r.Body, v) }
@@ -78,8 +87,11 @@ func decodeStrict(body io.Reader, v any) error {
 // when it is malformed.
 func idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
 	key := r.Header.Get("Idempotency-Key")
-	if key != "" && !idempotencyKeyPattern.MatchString(key) {
-		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be 1 to 255 printable ASCII characters")
+	if key == "" {
+		return "", true
+	}
+	if refused := fields.Token("Idempotency-Key", key, fields.IdempotencyKeyMax); refused != nil {
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", refused.Field, refused.Message)
 		return "", false
 	}
 	return key, true
@@ -95,7 +107,7 @@ func jsonProblem(err error) error {
 	case errors.As(err, &syntaxErr):
 		return invalid("", "malformed JSON at byte %d", syntaxErr.Offset)
 	case errors.As(err, &maxErr):
-		return invalid("", "the body is larger than %d bytes", maxErr.Limit)
+		return &tooLargeError{limit: maxErr.Limit}
 	case errors.Is(err, io.EOF):
 		return invalid("", "the body is empty; a JSON object is required")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -111,6 +123,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var v *validationError
 	if errors.As(err, &v) {
 		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", v.field, v.detail)
+		return
+	}
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		writeProblem(w, r, http.StatusRequestEntityTooLarge, "body_too_large", tooLarge.Error())
+		return
+	}
+	var refused *fields.Error
+	if errors.As(err, &refused) {
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", refused.Field, refused.Message)
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {

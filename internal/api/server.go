@@ -9,13 +9,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -35,6 +39,11 @@ type Server struct {
 	// CheckTemporal tells /healthz whether Temporal answers; default: the
 	// client's CheckHealth.
 	CheckTemporal func(context.Context) error
+	// AuthFailureLimit is how many failed authentications one client
+	// address may make per minute before it is answered 429; default 30.
+	AuthFailureLimit int
+
+	authFailures *failureLimiter
 }
 
 // maxBodyBytes bounds every request body.
@@ -51,15 +60,65 @@ func (s *Server) Handler() http.Handler {
 	if s.PurchaseTimeout == 0 {
 		s.PurchaseTimeout = 15 * time.Second
 	}
+	if s.authFailures == nil {
+		s.authFailures = newFailureLimiter(s.AuthFailureLimit, s.Now)
+	}
 	mux := http.NewServeMux()
+	// paths knows every route's path whatever its method, to answer 405
+	// with the methods it does take.
+	paths := http.NewServeMux()
+	allowed := map[string][]string{}
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.Method+" "+rt.Pattern, rt.handler)
+		if _, ok := allowed[rt.Pattern]; !ok {
+			paths.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", strings.Join(allowed[rt.Pattern], ", "))
+				writeProblem(w, r, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+rt.Pattern)
+			})
+		}
+		allowed[rt.Pattern] = append(allowed[rt.Pattern], rt.Method)
 	}
-
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			paths.ServeHTTP(w, r)
+			return
+		}
 		writeProblem(w, r, http.StatusNotFound, "not_found", "No such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return s.instrument(mux)
+}
+
+// refuseRequest says why a request is refused before any handler sees
+// it, as an HTTP status and a problem, or 0.
+func refuseRequest(r *http.Request) (int, string, string) {
+	// Paths and query strings name ids and filters: bytes no id has (NUL,
+	// invalid UTF-8) would reach a query otherwise.
+	if !fields.CleanText(r.URL.Path) {
+		return http.StatusBadRequest, "invalid_request", "The path holds control characters or invalid UTF-8."
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return http.StatusBadRequest, "invalid_request", "The query string is malformed."
+	}
+	for k, vs := range q {
+		for _, v := range append(vs, k) {
+			if !fields.CleanText(v) {
+				return http.StatusBadRequest, "invalid_request", "The query string holds control characters or invalid UTF-8."
+			}
+		}
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		// Bodies are JSON; a form or plain text is refused rather than
+		// read as JSON by accident. No Content-Type at all is taken as JSON.
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+				return http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json."
+			}
+		}
+	}
+	return 0, "", ""
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -81,6 +140,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		// Every answer is one agent's or one publisher's data, some with
+		// secrets (authorization codes): no cache keeps any.
+		w.Header().Set("Cache-Control", "no-store")
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		defer func() {
@@ -93,6 +155,10 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			s.Logger.Info("http", "requestId", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
 				"durationMs", time.Since(start).Milliseconds())
 		}()
+		if status, code, detail := refuseRequest(r); status != 0 {
+			writeProblem(rec, r, status, code, detail)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }

@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -23,6 +21,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/auth"
 	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
@@ -55,11 +54,6 @@ type purchaseRequest struct {
 	ResellerPartnerID *string `json:"resellerPartnerId,omitempty"`
 }
 
-var (
-	idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
-	resellerIDPattern     = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-)
-
 // validate checks the request against the offer and fills defaults.
 func (p *purchaseRequest) validate(offer catalog.Offer) (catalog.Plan, error) {
 	plan, ok := offer.Plan(p.PlanID)
@@ -69,8 +63,8 @@ func (p *purchaseRequest) validate(offer catalog.Offer) (catalog.Plan, error) {
 	if p.Quantity == nil {
 		return plan, invalid("quantity", "is required")
 	}
-	if q := *p.Quantity; q < plan.MinQuantity || q > plan.MaxQuantity {
-		return plan, invalid("quantity", "must be from %d to %d for plan %s", plan.MinQuantity, plan.MaxQuantity, plan.ID)
+	if refused := fields.Quantity(*p.Quantity, plan.MinQuantity, plan.MaxQuantity, plan.ID); refused != nil {
+		return plan, refused
 	}
 	if p.BillingFrequency == "" {
 		p.BillingFrequency = plan.BillingFrequencies[0]
@@ -78,16 +72,19 @@ func (p *purchaseRequest) validate(offer catalog.Offer) (catalog.Plan, error) {
 	if !plan.Snapshot().OffersBillingFrequency(p.BillingFrequency) {
 		return plan, invalid("billingFrequency", "plan %s is billed %s", plan.ID, strings.Join(plan.BillingFrequencies, " or "))
 	}
-	p.Nickname = strings.TrimSpace(p.Nickname)
-	if utf8.RuneCountInString(p.Nickname) > 100 || !utf8.ValidString(p.Nickname) {
-		return plan, invalid("nickname", "must be at most 100 characters")
+	nickname, refused := fields.Nickname(p.Nickname)
+	if refused != nil {
+		return plan, refused
 	}
+	p.Nickname = nickname
 	if p.AutoRenew == nil {
 		on := true
 		p.AutoRenew = &on
 	}
-	if p.ResellerPartnerID != nil && *p.ResellerPartnerID != "" && !resellerIDPattern.MatchString(*p.ResellerPartnerID) {
-		return plan, invalid("resellerPartnerId", "must be 1 to 64 letters, digits or dashes")
+	if p.ResellerPartnerID != nil {
+		if refused := fields.ResellerPartnerID(*p.ResellerPartnerID); refused != nil {
+			return plan, refused
+		}
 	}
 	return plan, nil
 }
@@ -113,8 +110,8 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 		s.writeError(w, r, err)
 		return
 	}
-	if req.OfferID == "" {
-		s.writeError(w, r, invalid("offerId", "is required"))
+	if refused := fields.Identifier("offerId", req.OfferID); refused != nil {
+		s.writeError(w, r, refused)
 		return
 	}
 	offer, err := s.Store.Offer(r.Context(), req.OfferID)
@@ -267,6 +264,10 @@ func newSubscriptionID(partnerID, idempotencyKey string) string {
 }
 
 func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.SubscriptionRow, bool) {
+	if !fields.ID(r.PathValue("customerId")) || !fields.ID(r.PathValue("subscriptionId")) {
+		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
+		return nil, false
+	}
 	row, err := s.Store.Subscription(r.Context(), a.PartnerID, r.PathValue("customerId"), r.PathValue("subscriptionId"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
@@ -304,6 +305,12 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a aut
 	}
 	q := r.URL.Query()
 	filter := store.SubscriptionFilter{Status: q.Get("status"), OfferID: q.Get("offerId"), AllKinds: q.Get("licenseBased") == "any"}
+	if filter.OfferID != "" {
+		if refused := fields.Identifier("offerId", filter.OfferID); refused != nil {
+			s.writeError(w, r, refused)
+			return
+		}
+	}
 	if filter.Status != "" && !subscription.Status(filter.Status).Valid() {
 		s.writeError(w, r, invalid("status", "unknown status %q", filter.Status))
 		return

@@ -68,7 +68,13 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 
 	temporalAddress := cfg.TemporalAddress
 	if cfg.Embedded() && parts.HTTP {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		// The data directory holds customers, token hashes and the
+		// secrets key: its owner's alone, even when an older version
+		// created it open to everyone.
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 			return nil, err
 		}
 		if a.lock, err = lockDir(cfg.DataDir); err != nil {

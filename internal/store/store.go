@@ -77,7 +77,7 @@ func Open(ctx context.Context, dsn string, box *secretbox.Box, opts Options) (*S
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
 		}
 		// WAL lets readers run beside the writer; busy_timeout rides out the

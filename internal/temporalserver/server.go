@@ -257,7 +257,7 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 	conf.ConnectAttributes = map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal", "busy_timeout": "10000"}
 	conf.DatabaseName = opts.DatabaseFile
 	if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o700); err != nil {
 			return nil, err
 		}
 		if err := sqliteschema.SetupSchema(conf); err != nil {

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/fixtures"
+	"github.com/cspmarket/orchestrator/internal/signature"
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
+)
+
+// Guessing tokens or signatures is slowed down per client address: past
+// the limit every request of that address answers 429 with Retry-After,
+// good credentials included, until the window has passed.
+func TestFailedAuthenticationsAreRateLimitedPerClient(t *testing.T) {
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
+	require.NoError(t, fixtures.Seed(ctx, s))
+	clock := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	api := &Server{Store: s, Logger: slog.New(slog.DiscardHandler), AuthFailureLimit: 5, Now: func() time.Time { return clock },
+		CheckTemporal: func(context.Context) error { return nil }}
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+
+	for i := range 5 {
+		resp, p := call(t, srv, "GET", "/v1/offers", "guess-"+strconv.Itoa(i), "")
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, p.Code)
+	}
+	resp, p := call(t, srv, "GET", "/v1/offers", fixtures.AdminToken, "")
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "too_many_failed_authentications", p.Code)
+	assert.Equal(t, "61", resp.Header.Get("Retry-After"))
+	resp, _ = call(t, srv, "POST", "/isv/v1/webhook", "", `{}`, signature.PublisherHeader, fixtures.PublisherDemo,
+		signature.Header, signature.Sign([]byte("wrong"), clock, []byte(`{}`)))
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the ISV API shares the limit")
+
+	clock = clock.Add(time.Minute)
+	resp, _ = call(t, srv, "GET", "/v1/offers", fixtures.AdminToken, "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the window has passed")
+	for range 4 {
+		resp, _ = call(t, srv, "POST", "/isv/v1/webhook", "", `{}`, signature.PublisherHeader, fixtures.PublisherDemo,
+			signature.Header, signature.Sign([]byte("wrong"), clock, []byte(`{}`)))
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+	resp, _ = call(t, srv, "GET", "/v1/offers", fixtures.AdminToken, "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "successes are never counted")
+}
+
+// Answers carry per-agent data and secrets (authorization codes): no cache
+// may keep them.
+func TestEveryAnswerIsNoStore(t *testing.T) {
+	srv, _ := newTestServer(t)
+	for _, path := range []string{"/healthz", "/v1/offers", "/v1/nothing"} {
+		resp, _ := call(t, srv, "GET", path, fixtures.AdminToken, "")
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), path)
+	}
+}

@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+
+	"github.com/stretchr/testify/mock"
+
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// A NUL byte in a changed nickname used to pass the validator, stay in the
+// workflow's memory and fail the next step's commit (issue 9, defect 3).
+// The validator refuses it: nothing reaches the history, and the
+// subscription goes on taking events.
+func (s *LifecycleSuite) TestBadBytesInAChangeAreRefusedBeforeTheHistory() {
+	nul := s.change(hour, ChangeRequest{Nickname: ptr("x\x00y")})
+	escape := s.change(hour+1, ChangeRequest{Nickname: ptr("x\x1b[2Jy")})
+	reseller := s.change(hour+2, ChangeRequest{ResellerPartnerID: ptr("R\x00")})
+	s.activateAt(2 * hour)
+	snap := s.snapshot(3 * hour)
+	s.run(purchaseInput("monthly", 2))
+	for _, out := range []*changeOutcome{nul, escape, reseller} {
+		s.Require().Error(out.rejected, "refused by the validator, not by the handler")
+		s.Equal(ErrValidation, out.errType())
+	}
+	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal("", snap.Nickname)
+	s.Equal(int64(2), snap.Version, "purchase and activation only")
+}
+
+// A workflow start has no validator: a purchase that went around the API
+// with a field the API refuses records nothing and ends, instead of
+// stalling on a commit the database refuses.
+func (s *LifecycleSuite) TestPurchaseBreakingAFieldRuleRecordsNothing() {
+	in := purchaseInput("monthly", 2)
+	in.Subscription.Nickname = "a\x00b"
+	s.run(in)
+	s.Require().NoError(s.env.GetWorkflowError())
+	_, err := s.store.SubscriptionByID(context.Background(), "sub_1")
+	s.ErrorIs(err, store.ErrNotFound)
+}
+
+// Signals have no validator either: an event the webhook would refuse is
+// dropped, and the next good one applies.
+func (s *LifecycleSuite) TestMalformedEventSignalIsDropped() {
+	s.event(hour, "e\x00vil", subscription.EventActivated)
+	s.event(hour, "ok", subscription.EventActivated, func(e *subscription.ISVEvent) { e.PublisherID = "isv demo" })
+	snapBefore := s.snapshot(2 * hour)
+	s.activateAt(3 * hour)
+	snap := s.snapshot(4 * hour)
+	s.run(purchaseInput("monthly", 2))
+	s.Equal(subscription.StatusPendingFulfillment, snapBefore.Status)
+	s.Equal(int64(1), snapBefore.Version)
+	s.Equal(subscription.StatusActive, snap.Status)
+}
+
+// A database that refuses every commit for a long while (here 9 failed
+// attempts, about 80 s of backoff, far past one attempt's timeout) delays
+// the step; the workflow never fails and the step lands once the database
+// answers (issue 9, defect 2). The test environment caps an unlimited
+// retry policy at 10 attempts; the real server does not (the e2e stall
+// tests).
+func (s *LifecycleSuite) TestCommitRetriesUntilTheDatabaseAnswers() {
+	real := &activities.Activities{Store: s.store}
+	failures := 0
+	var a *activities.Activities
+	s.env.OnActivity(a.CommitTransition, mock.Anything, mock.Anything).Return(func(ctx context.Context, t activities.Transition) error {
+		if t.Subscription.Version == 2 && failures < 9 {
+			failures++
+			return errors.New("database stalled")
+		}
+		return real.CommitTransition(ctx, t)
+	})
+	s.activateAt(hour)
+	snap := s.snapshot(2 * hour)
+	s.run(purchaseInput("monthly", 2))
+	s.continued() // the term ran to its renewal: nothing failed
+	s.Equal(9, failures)
+	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal(string(subscription.StatusActive), s.stored().Status)
+	charges := s.charges()
+	s.Require().Len(charges, 2, "term 1 and the renewal's term 2, each once")
+	s.Equal("sub_1/term-1/installment-0", charges[0].Key)
+}
