@@ -28,7 +28,8 @@ type Activities struct {
 	Temporal client.Client
 	// TaskQueue of the delivery workflows.
 	TaskQueue string
-	// HTTP delivers notifications; nil uses a 10-second client.
+	// HTTP delivers notifications; nil uses a 10-second client of the
+	// strict egress policy (public targets only).
 	HTTP *http.Client
 	// IssueCode gives ISV purchase notifications a fresh authorization code.
 	IssueCode CodeIssuer

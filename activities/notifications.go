@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cspmarket/orchestrator/internal/egress"
 	"github.com/cspmarket/orchestrator/internal/signature"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -142,19 +143,20 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.URL, bytes.NewReader(body))
 	if err != nil {
-		return a.attemptFailed(ctx, n, endpoint.URL, attempt, 0, start, err, true)
+		return a.attemptFailed(ctx, n, endpoint.URL, attempt, 0, start, egress.FailureTargetNotAllowed, err, true)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(NotificationIDHeader, out.ID)
 	req.Header.Set(signature.Header, signature.Sign(secret, time.Now(), body))
 	resp, err := a.httpClient().Do(req)
 	if err != nil {
-		return a.attemptFailed(ctx, n, endpoint.URL, attempt, 0, start, err, false)
+		return a.attemptFailed(ctx, n, endpoint.URL, attempt, 0, start, egress.Category(err), err, false)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return a.attemptFailed(ctx, n, endpoint.URL, attempt, resp.StatusCode, start, fmt.Errorf("endpoint answered %s", resp.Status), false)
+		return a.attemptFailed(ctx, n, endpoint.URL, attempt, resp.StatusCode, start, egress.StatusCategory(resp.StatusCode),
+			fmt.Errorf("endpoint answered %s", resp.Status), false)
 	}
 	a.log().Info("notification delivered", "notification", n.ID, "type", n.Type, "recipient", out.Recipient, "attempt", attempt, "status", resp.StatusCode)
 	return a.Store.RecordAttempt(ctx, store.AttemptRow{
@@ -162,17 +164,21 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 	}, store.NotificationDelivered)
 }
 
-func (a *Activities) attemptFailed(ctx context.Context, n *store.NotificationRow, url string, attempt, code int, start time.Time, cause error, final bool) error {
-	a.log().Warn("notification delivery failed", "notification", n.ID, "type", n.Type, "recipient", n.RecipientKind+":"+n.RecipientID, "attempt", attempt, "status", code, "error", cause.Error())
+// attemptFailed records a failed attempt under its coarse category (what
+// the outbox shows); the raw cause goes to the operators' log only.
+func (a *Activities) attemptFailed(ctx context.Context, n *store.NotificationRow, url string, attempt, code int, start time.Time, category string, cause error, final bool) error {
+	a.log().Warn("notification delivery failed", "notification", n.ID, "type", n.Type, "recipient", n.RecipientKind+":"+n.RecipientID, "attempt", attempt, "status", code, "category", category, "error", cause.Error())
 	if err := a.Store.RecordAttempt(ctx, store.AttemptRow{
-		NotificationID: n.ID, Attempt: attempt, URL: url, StatusCode: code, Error: cause.Error(), DurationMs: time.Since(start).Milliseconds(),
+		NotificationID: n.ID, Attempt: attempt, URL: url, StatusCode: code, Error: category, DurationMs: time.Since(start).Milliseconds(),
 	}, ""); err != nil {
 		return err
 	}
-	if final {
-		return temporal.NewNonRetryableApplicationError(cause.Error(), "undeliverable", nil)
+	if final || category == egress.FailureTargetNotAllowed {
+		// An endpoint outside the policy stays outside it: retrying
+		// would only knock on the same door for three days.
+		return temporal.NewNonRetryableApplicationError(category, "undeliverable", nil)
 	}
-	return cause
+	return temporal.NewApplicationError(category, "delivery_failed")
 }
 
 // FailNotification marks a notification whose retries ran out.
@@ -184,5 +190,5 @@ func (a *Activities) httpClient() *http.Client {
 	if a.HTTP != nil {
 		return a.HTTP
 	}
-	return &http.Client{Timeout: 10 * time.Second}
+	return egress.Policy{}.Client(10 * time.Second)
 }

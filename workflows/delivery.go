@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -32,6 +33,13 @@ func NotificationDeliveryWorkflow(ctx workflow.Context, notificationID int64) er
 	if err == nil {
 		return nil
 	}
+	// The reason is the last attempt's coarse category, never a raw
+	// transport error (the outbox is shown to the endpoint's owner).
+	reason := "gave_up_after_retries"
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		reason = appErr.Message()
+	}
 	fctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
-	return workflow.ExecuteActivity(fctx, a.FailNotification, notificationID, err.Error()).Get(ctx, nil)
+	return workflow.ExecuteActivity(fctx, a.FailNotification, notificationID, reason).Get(ctx, nil)
 }

@@ -65,3 +65,24 @@ func TestEveryAnswerIsNoStore(t *testing.T) {
 		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), path)
 	}
 }
+
+// Notification endpoints cannot point inside the network (SSRF): metadata,
+// private ranges, loopback (unless configured), credentials in the URL.
+func TestNotificationEndpointsRefuseNonPublicTargets(t *testing.T) {
+	srv, _ := newTestServer(t) // the strict policy: no loopback
+	for _, target := range []string{
+		"http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/hook", "http://0.0.0.0:8080/", "http://127.0.0.1:8233/",
+		"http://[::1]/", "http://localhost:7233/", "https://user:pw@partner.example.com/", "gopher://partner.example.com/",
+	} {
+		body := `{"url":"` + target + `"}`
+		resp, p := call(t, srv, "PUT", "/v1/notification-endpoint", fixtures.AdminToken, body)
+		assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, target)
+		assert.Equal(t, "url", p.Field, target)
+		resp, p = call(t, srv, "PUT", "/isv/v1/notification-endpoint", "", body, signature.PublisherHeader, fixtures.PublisherDemo,
+			signature.Header, signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body)))
+		assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, target)
+		assert.Equal(t, "url", p.Field, target)
+	}
+	resp, _ := call(t, srv, "PUT", "/v1/notification-endpoint", fixtures.AdminToken, `{"url":"https://partner.example.com/hooks"}`)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
 
@@ -27,10 +27,15 @@ type endpointView struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-func validEndpointURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 2000 {
-		return invalid("url", "an absolute http(s) URL of at most 2000 characters is required")
+// validEndpointURL refuses an endpoint the product must not call: not
+// http(s), with credentials, or on a non-public address (checked again at
+// each delivery, after DNS resolution).
+func (s *Server) validEndpointURL(raw string) error {
+	if !fields.CleanText(raw) {
+		return invalid("url", "must be plain text")
+	}
+	if err := s.Egress.CheckURL(raw); err != nil {
+		return invalid("url", "%v", err)
 	}
 	return nil
 }
@@ -46,7 +51,7 @@ func (s *Server) putPartnerEndpoint(w http.ResponseWriter, r *http.Request, a au
 		s.writeError(w, r, err)
 		return
 	}
-	if err := validEndpointURL(req.URL); err != nil {
+	if err := s.validEndpointURL(req.URL); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -88,7 +93,7 @@ func (s *Server) putPublisherEndpoint(w http.ResponseWriter, r *http.Request, pu
 		s.writeError(w, r, err)
 		return
 	}
-	if err := validEndpointURL(req.URL); err != nil {
+	if err := s.validEndpointURL(req.URL); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -19,6 +19,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/egress"
 	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/workflows"
@@ -39,6 +40,8 @@ type Server struct {
 	// CheckTemporal tells /healthz whether Temporal answers; default: the
 	// client's CheckHealth.
 	CheckTemporal func(context.Context) error
+	// Egress is where notification endpoints may point.
+	Egress egress.Policy
 	// AuthFailureLimit is how many failed authentications one client
 	// address may make per minute before it is answered 429; default 30.
 	AuthFailureLimit int

@@ -28,6 +28,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/config"
+	"github.com/cspmarket/orchestrator/internal/egress"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
 	"github.com/cspmarket/orchestrator/internal/secretbox"
 	"github.com/cspmarket/orchestrator/internal/store"
@@ -136,6 +137,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		st := a.Store
 		a.worker.RegisterActivity(&activities.Activities{
 			Store: st, Logger: logger, Temporal: a.Client, TaskQueue: workflows.TaskQueue,
+			HTTP: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}.Client(10 * time.Second),
 			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error) {
 				return authcode.Issue(ctx, st, sub, time.Now())
 			},
@@ -153,7 +155,10 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		a.httpAddr = l.Addr().String()
 		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger, Settings: workflows.Settings{
 			ActivationDeadline: cfg.ActivationDeadline, CancellationApprovalTimeout: cfg.CancellationApprovalTimeout, RenewalNotice: cfg.RenewalNotice,
-		}}
+		}, Egress: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}}
+		if cfg.NotifyAllowLoopback {
+			logger.Warn("notification endpoints on this host (loopback) are allowed: NOTIFY_ALLOW_LOOPBACK is on, as in the embedded default for the ISV simulator; set NOTIFY_ALLOW_LOOPBACK=false to refuse them")
+		}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { a.serveErr <- a.http.Serve(l) }()
 	}

@@ -24,6 +24,10 @@ type Config struct {
 	CatalogFile       string // empty: the built-in dev catalog
 	DevSeed           bool
 	EmbeddedWorker    bool
+	// NotifyAllowLoopback lets notification endpoints be on this host
+	// (NOTIFY_ALLOW_LOOPBACK; default only in the embedded default, for
+	// the ISV simulator). Private and link-local targets are never allowed.
+	NotifyAllowLoopback bool
 	// SecretsKey is the base64 key sealing webhook secrets; empty in the
 	// embedded default means DATA_DIR/secrets.key, created on first start.
 	SecretsKey string
@@ -71,6 +75,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.EmbeddedWorker, err = boolean(getenv, "EMBEDDED_WORKER", c.Embedded()); err != nil {
+		return c, err
+	}
+	if c.NotifyAllowLoopback, err = boolean(getenv, "NOTIFY_ALLOW_LOOPBACK", c.Embedded()); err != nil {
 		return c, err
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
