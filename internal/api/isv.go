@@ -89,6 +89,10 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID str
 		s.writeError(w, r, err)
 		return
 	}
+	if code.RevokedAt != nil {
+		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "This authorization code was replaced by a newer one; the partner's activation link shows it.")
+		return
+	}
 	if s.Now().After(code.ExpiresAt) {
 		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "This authorization code has expired; the partner can issue a fresh one.")
 		return

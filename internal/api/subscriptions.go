@@ -17,6 +17,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/cspmarket/orchestrator/internal/auth"
 	"github.com/cspmarket/orchestrator/internal/authcode"
@@ -147,6 +149,13 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	}
 
 	code, codeHash := authcode.New()
+	// Kept before the workflow records the hash: the purchase's code is the
+	// subscription's live one, shown again by the activation link and the
+	// ISV's purchase notification rather than replaced.
+	if err := s.Store.KeepAuthorizationCode(r.Context(), code, codeHash); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	now := s.Now().UTC()
 	reseller := ""
 	if req.ResellerPartnerID != nil {
@@ -188,7 +197,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 		err = handle.Get(ctx, &result)
 	}
 	if err != nil {
-		s.purchaseFailed(w, r, id, requestHash, err)
+		s.purchaseFailed(w, r, customer.ID, id, requestHash, err)
 		return
 	}
 	if result.RequestHash != requestHash {
@@ -208,7 +217,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 }
 
 // purchaseFailed answers a purchase whose workflow did not confirm in time.
-func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, id, requestHash string, err error) {
+func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, customerID, id, requestHash string, err error) {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		// The workflow exists and is closed: the database has the purchase.
@@ -217,13 +226,52 @@ func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, id, requ
 			return
 		}
 	}
-	if temporalUnavailable(err) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+	var refused *temporal.ApplicationError
+	if errors.As(err, &refused) && refused.Type() == workflows.ErrValidation {
+		var field string
+		if refused.HasDetails() {
+			_ = refused.Details(&field)
+		}
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", field, refused.Message())
+		return
+	}
+	if temporalUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+		// The workflow may have started without a worker to record it: if
+		// it did, the subscription exists and will be recorded, so the
+		// client is told what it bought rather than invited to buy again.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		if _, derr := s.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), ""); derr == nil {
+			writePurchasePending(w, r, customerID, id)
+			return
+		}
 		w.Header().Set("Retry-After", "5")
-		writeProblem(w, r, http.StatusServiceUnavailable, "purchase_pending",
-			"The purchase was accepted but not yet recorded (is a worker running?). Repeat the request with the same Idempotency-Key to get it; it will not be bought twice.")
+		writeProblem(w, r, http.StatusServiceUnavailable, "temporarily_unavailable",
+			"Nothing was bought: the purchase could not be started. Retry it, with an Idempotency-Key so that a retry never buys twice.")
 		return
 	}
 	s.writeError(w, r, fmt.Errorf("purchase %s: %w", id, err))
+}
+
+// purchasePendingView answers a purchase that was started but is not
+// recorded yet (no worker has run it): it exists and will be recorded.
+type purchasePendingView struct {
+	ID         string `json:"id"`
+	CustomerID string `json:"customerId"`
+	Status     string `json:"status"`
+	Detail     string `json:"detail"`
+}
+
+// statusPurchasePending is what a started, unrecorded purchase shows.
+const statusPurchasePending = "purchase_pending"
+
+func writePurchasePending(w http.ResponseWriter, r *http.Request, customerID, id string) {
+	w.Header().Set("Location", "/v1/customers/"+customerID+"/subscriptions/"+id)
+	w.Header().Set("Retry-After", "5")
+	writeJSON(w, http.StatusAccepted, purchasePendingView{
+		ID: id, CustomerID: customerID, Status: statusPurchasePending,
+		Detail: "The purchase is accepted and will be recorded as soon as a worker runs; poll Location. Do not buy again.",
+	})
 }
 
 // replayPurchase answers a repeated purchase: the same subscription, a
@@ -239,7 +287,7 @@ func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, sub subs
 		s.writeError(w, r, err)
 		return
 	}
-	if link, err := authcode.Issue(r.Context(), s.Store, row, s.Now()); err == nil {
+	if link, err := authcode.Live(r.Context(), s.Store, row, s.Now()); err == nil {
 		sub.PublisherLink = link
 	} else if !errors.Is(err, authcode.ErrNotResolvable) {
 		s.writeError(w, r, err)
@@ -264,11 +312,21 @@ func newSubscriptionID(partnerID, idempotencyKey string) string {
 }
 
 func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.SubscriptionRow, bool) {
+	return s.subscriptionOr(w, r, a, nil)
+}
+
+// subscriptionOr is subscription, with missing answering instead of the
+// 404 when it can.
+func (s *Server) subscriptionOr(w http.ResponseWriter, r *http.Request, a auth.Agent,
+	missing func(http.ResponseWriter, *http.Request, auth.Agent) bool) (*store.SubscriptionRow, bool) {
 	if !fields.ID(r.PathValue("customerId")) || !fields.ID(r.PathValue("subscriptionId")) {
 		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
 		return nil, false
 	}
 	row, err := s.Store.Subscription(r.Context(), a.PartnerID, r.PathValue("customerId"), r.PathValue("subscriptionId"))
+	if errors.Is(err, store.ErrNotFound) && missing != nil && missing(w, r, a) {
+		return nil, false
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
 		return nil, false
@@ -284,7 +342,7 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, a auth.
 	if !allow(w, r, a, auth.PermRead) {
 		return
 	}
-	row, ok := s.subscription(w, r, a)
+	row, ok := s.subscriptionOr(w, r, a, s.pendingPurchase)
 	if !ok {
 		return
 	}
@@ -347,7 +405,7 @@ func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.A
 	if !ok {
 		return
 	}
-	link, err := authcode.Issue(r.Context(), s.Store, row, s.Now())
+	link, err := authcode.Live(r.Context(), s.Store, row, s.Now())
 	if errors.Is(err, authcode.ErrNotResolvable) {
 		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+row.Status+": the ISV has already confirmed it, no activation link is needed.")
 		return
@@ -441,4 +499,34 @@ func (s *Server) listCharges(w http.ResponseWriter, r *http.Request, a auth.Agen
 			PeriodStart: c.PeriodStart.UTC(), PeriodEnd: c.PeriodEnd.UTC(), Description: c.Description, CreatedAt: c.CreatedAt.UTC()})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// pendingPurchase answers 202 for a subscription of the caller that was
+// started but is not recorded yet (the answer a purchase gave while no
+// worker ran), so the Location it gave can be polled. The workflow's search
+// attributes, set at start, say whose it is.
+func (s *Server) pendingPurchase(w http.ResponseWriter, r *http.Request, a auth.Agent) bool {
+	if s.Temporal == nil {
+		return false
+	}
+	customerID, id := r.PathValue("customerId"), r.PathValue("subscriptionId")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+	if err != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false
+	}
+	attrs := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	var partner, customer string
+	if p, ok := attrs[workflows.PartnerIDKey.GetName()]; ok {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &partner)
+	}
+	if c, ok := attrs[workflows.CustomerIDKey.GetName()]; ok {
+		_ = converter.GetDefaultDataConverter().FromPayload(c, &customer)
+	}
+	if partner != a.PartnerID || customer != customerID {
+		return false
+	}
+	writePurchasePending(w, r, customerID, id)
+	return true
 }

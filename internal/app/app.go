@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 			Store: st, Logger: logger, Temporal: a.Client, TaskQueue: workflows.TaskQueue,
 			HTTP: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}.Client(10 * time.Second),
 			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error) {
-				return authcode.Issue(ctx, st, sub, time.Now())
+				return authcode.Live(ctx, st, sub, time.Now())
 			},
 		})
 		if err := a.worker.Start(); err != nil {
@@ -155,7 +155,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		a.httpAddr = l.Addr().String()
 		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger, Settings: workflows.Settings{
 			ActivationDeadline: cfg.ActivationDeadline, CancellationApprovalTimeout: cfg.CancellationApprovalTimeout, RenewalNotice: cfg.RenewalNotice,
-		}, Egress: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}}
+		}, Egress: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}, PurchaseTimeout: cfg.PurchaseTimeout}
 		if cfg.NotifyAllowLoopback {
 			logger.Warn("notification endpoints on this host (loopback) are allowed: NOTIFY_ALLOW_LOOPBACK is on, as in the embedded default for the ISV simulator; set NOTIFY_ALLOW_LOOPBACK=false to refuse them")
 		}

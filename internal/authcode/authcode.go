@@ -1,6 +1,10 @@
 // Package authcode issues the authorization codes that identify a purchase
-// to its ISV: random, stored only as a SHA-256 hash, valid for a day and
-// only while the ISV has not activated the subscription.
+// to its ISV: random, valid for a day and only while the ISV has not
+// activated the subscription. A subscription has one live code at a time:
+// the purchase answer, the activation link and the ISV's purchase
+// notification all show the same one (kept sealed, looked up by its
+// SHA-256 hash; histories hold only the hash), and a new one is minted,
+// revoking the old, only when it is about to expire.
 package authcode
 
 import (
@@ -41,15 +45,21 @@ func Resolvable(status subscription.Status) bool {
 	return status == subscription.StatusPendingFulfillment || status == subscription.StatusProvisioned
 }
 
-// Issue stores a fresh code for a subscription still waiting for its ISV
-// and returns the publisher link carrying it.
-func Issue(ctx context.Context, s *store.Store, sub *store.SubscriptionRow, now time.Time) (*subscription.PublisherLink, error) {
+// MinValidity is how long a code shown must still resolve: a live code
+// closer to its expiry is replaced by a fresh one.
+const MinValidity = time.Hour
+
+// Live returns the publisher link carrying the subscription's live code,
+// minting one (and revoking any other) when none can be shown.
+func Live(ctx context.Context, s *store.Store, sub *store.SubscriptionRow, now time.Time) (*subscription.PublisherLink, error) {
 	if !Resolvable(subscription.Status(sub.Status)) {
 		return nil, ErrNotResolvable
 	}
-	code, hash := New()
-	expires := now.UTC().Add(TTL).Truncate(time.Second)
-	if err := s.IssueAuthorizationCode(ctx, hash, sub.ID, sub.PublisherID, expires); err != nil {
+	code, expires, err := s.LiveAuthorizationCode(ctx, sub.ID, sub.PublisherID, now.Add(MinValidity), func() (string, string, time.Time) {
+		code, hash := New()
+		return code, hash, now.UTC().Add(TTL).Truncate(time.Second)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &subscription.PublisherLink{URL: sub.PublisherURL, AuthorizationCode: code, ExpiresAt: &expires}, nil

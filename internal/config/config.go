@@ -38,6 +38,10 @@ type Config struct {
 	ActivationDeadline          time.Duration
 	CancellationApprovalTimeout time.Duration
 	RenewalNotice               time.Duration
+	// PurchaseTimeout (PURCHASE_TIMEOUT) is how long a purchase waits for
+	// its workflow to record it before answering 202 purchase_pending;
+	// zero keeps the API's default (15 s).
+	PurchaseTimeout time.Duration
 }
 
 // Embedded reports whether this process runs its own Temporal server.
@@ -87,6 +91,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	for name, dst := range map[string]*time.Duration{
 		"ACTIVATION_DEADLINE": &c.ActivationDeadline, "CANCELLATION_APPROVAL_TIMEOUT": &c.CancellationApprovalTimeout, "RENEWAL_NOTICE": &c.RenewalNotice,
+		"PURCHASE_TIMEOUT": &c.PurchaseTimeout,
 	} {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			d, err := time.ParseDuration(v)

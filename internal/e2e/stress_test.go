@@ -211,3 +211,89 @@ func activationSurvivesStall(t *testing.T, p *product, stall func(context.Contex
 		p.recordHistory("activation-during-database-stall", workflows.WorkflowID(sub.ID))
 	}
 }
+
+// A purchase without Idempotency-Key while no worker runs used to answer
+// 503 although the subscription was created later, so a client that
+// retried bought twice (defect 5). It answers 202 with the subscription it
+// bought and a Location that answers until the subscription is recorded.
+func TestKeylessPurchaseDuringAWorkerOutageSaysWhatItBought(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "", "EMBEDDED_WORKER", "false", "PURCHASE_TIMEOUT", "2s")
+	c := p.customer("Outage")
+	r := p.do(http.MethodPost, "/v1/customers/"+c+"/subscriptions", "dev-admin-token",
+		map[string]any{"offerId": "contoso-crm", "planId": "monthly", "quantity": 2})
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	var pending struct{ ID, CustomerID, Status string }
+	r.json(t, &pending)
+	require.Equal(t, "purchase_pending", pending.Status)
+	location := r.header.Get("Location")
+	require.Equal(t, "/v1/customers/"+c+"/subscriptions/"+pending.ID, location)
+
+	r = p.do(http.MethodGet, location, "dev-admin-token", nil)
+	require.Equal(t, http.StatusAccepted, r.status, "still pending: %s", r.body)
+	r = p.do(http.MethodGet, location, "dev-other-admin-token", nil)
+	require.Equal(t, http.StatusNotFound, r.status, "another partner learns nothing")
+
+	w := p.startWorker()
+	defer w.Stop(context.Background())
+	waitFor(t, 20*time.Second, func() bool {
+		r = p.do(http.MethodGet, location, "dev-admin-token", nil)
+		require.Contains(t, []int{http.StatusOK, http.StatusAccepted}, r.status, string(r.body))
+		return r.status == http.StatusOK
+	})
+	sub := r.sub(t)
+	require.Equal(t, subscription.StatusPendingFulfillment, sub.Status)
+	require.Equal(t, 2, sub.Quantity)
+	r = p.do(http.MethodGet, "/v1/customers/"+c+"/subscriptions?licenseBased=any", "dev-admin-token", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	var list struct{ Items []json.RawMessage }
+	r.json(t, &list)
+	require.Len(t, list.Items, 1, "bought once")
+}
+
+// Every GET of the activation link used to mint another day-long code, all
+// valid at once (defect 6). The purchase's code is the subscription's one
+// live code: the link shows it again, to admin and sales agents alike,
+// and the ISV resolves it.
+func TestOneLiveAuthorizationCodeIsShownEverywhere(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	c := p.customer("Codes")
+	r := p.do(http.MethodPost, "/v1/customers/"+c+"/subscriptions", "dev-admin-token",
+		map[string]any{"offerId": "contoso-crm", "planId": "monthly", "quantity": 2})
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	require.Equal(t, "no-store", r.header.Get("Cache-Control"), "the answer carries a secret")
+	sub := r.sub(t)
+	code := sub.PublisherLink.AuthorizationCode
+	require.NotEmpty(t, code)
+	for _, token := range []string{"dev-admin-token", "dev-sales-token", "dev-admin-token"} {
+		r := p.do(http.MethodGet, "/v1/customers/"+c+"/subscriptions/"+sub.ID+"/activation-link", token, nil)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		var link struct{ AuthorizationCode string }
+		r.json(t, &link)
+		require.Equal(t, code, link.AuthorizationCode)
+	}
+	r = p.isv("/isv/v1/subscriptions/resolve", "isv-demo", []byte("dev-isv-secret"), time.Now(), map[string]any{"authorizationCode": code})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+}
+
+// The hostile sequence of defect 3: a NUL in a nickname, then an ISV event.
+// The PATCH is refused at once, the event applies, changes go on.
+func TestNULInANicknameKillsNothing(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	c := p.customer("Bytes")
+	sub := p.buy(c, "contoso-crm", "monthly", 1)
+	r := p.patch(sub, map[string]any{"nickname": "x\u0000y"})
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, string(r.body))
+	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-a", subscription.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(c, sub.ID, subscription.StatusActive)
+	r = p.patch(active, map[string]any{"nickname": "fine"})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	r = p.do(http.MethodPost, "/v1/customers/"+c+"/subscriptions", "dev-admin-token",
+		map[string]any{"offerId": "contoso-crm", "planId": "monthly", "quantity": 1, "nickname": "a\u0000b"}, "Idempotency-Key", "nul-1")
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, string(r.body))
+	r = p.do(http.MethodPost, "/v1/customers/"+c+"/subscriptions", "dev-admin-token",
+		map[string]any{"offerId": "contoso-crm", "planId": "monthly", "quantity": 1, "nickname": "ab"}, "Idempotency-Key", "nul-1")
+	require.Equal(t, http.StatusCreated, r.status, "the key was not poisoned: %s", r.body)
+}

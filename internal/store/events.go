@@ -2,15 +2,80 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
-// IssueAuthorizationCode stores a new code (by hash) for a subscription.
-func (s *Store) IssueAuthorizationCode(ctx context.Context, codeHash, subscriptionID, publisherID string, expiresAt time.Time) error {
-	row := &AuthorizationCodeRow{CodeHash: codeHash, SubscriptionID: subscriptionID, PublisherID: publisherID, ExpiresAt: utc(expiresAt), CreatedAt: now()}
-	_, err := s.db.NewInsert().Model(row).Exec(ctx)
+// LiveAuthorizationCode is the one code of a subscription that resolves:
+// the live one while it stays valid past validUntil and can be shown again,
+// otherwise a new one from mint, stored as the only live code (every other
+// is revoked) in the same transaction. Concurrent callers get the same code.
+func (s *Store) LiveAuthorizationCode(ctx context.Context, subscriptionID, publisherID string, validUntil time.Time,
+	mint func() (code, hash string, expiresAt time.Time)) (string, time.Time, error) {
+	var code string
+	var expiresAt time.Time
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if s.dialect.Name == "pg" {
+			// SQLite's IMMEDIATE transactions already serialise writers.
+			if _, err := tx.NewSelect().Model((*SubscriptionRow)(nil)).Column("id").Where("id = ?", subscriptionID).For("UPDATE").Exec(ctx); err != nil {
+				return err
+			}
+		}
+		var live struct {
+			ExpiresAt  time.Time `bun:"expires_at"`
+			SealedCode []byte    `bun:"sealed_code"`
+		}
+		err := tx.NewSelect().TableExpr("authorization_codes AS c").Join("JOIN sealed_authorization_codes AS s ON s.code_hash = c.code_hash").
+			ColumnExpr("c.expires_at, s.sealed_code").Where("c.subscription_id = ?", subscriptionID).Where("c.revoked_at IS NULL").
+			Where("c.expires_at > ?", utc(validUntil)).OrderExpr("c.expires_at DESC").Limit(1).Scan(ctx, &live)
+		if err == nil {
+			plain, err := s.box.Open(live.SealedCode)
+			if err != nil {
+				return fmt.Errorf("open authorization code: %w", err)
+			}
+			code, expiresAt = string(plain), live.ExpiresAt.UTC()
+			return nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		c, hash, exp := mint()
+		at := now()
+		if err := s.keepCode(ctx, tx, c, hash, at); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*AuthorizationCodeRow)(nil)).Set("revoked_at = ?", at).
+			Where("subscription_id = ?", subscriptionID).Where("revoked_at IS NULL").Exec(ctx); err != nil {
+			return err
+		}
+		row := &AuthorizationCodeRow{CodeHash: hash, SubscriptionID: subscriptionID, PublisherID: publisherID, ExpiresAt: utc(exp), CreatedAt: at}
+		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		code, expiresAt = c, row.ExpiresAt
+		return nil
+	})
+	return code, expiresAt, err
+}
+
+// KeepAuthorizationCode stores a code's sealed plaintext before the
+// purchase's workflow records its hash, so that the purchase's code is
+// the one shown again while it lives.
+func (s *Store) KeepAuthorizationCode(ctx context.Context, code, hash string) error {
+	return s.keepCode(ctx, s.db, code, hash, now())
+}
+
+func (s *Store) keepCode(ctx context.Context, db bun.IDB, code, hash string, at time.Time) error {
+	sealed, err := s.box.Seal([]byte(code))
+	if err != nil {
+		return err
+	}
+	row := &SealedAuthorizationCodeRow{CodeHash: hash, SealedCode: sealed, CreatedAt: at}
+	_, err = db.NewInsert().Model(row).On("CONFLICT (code_hash) DO NOTHING").Exec(ctx)
 	return err
 }
 

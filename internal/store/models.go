@@ -148,6 +148,19 @@ type AuthorizationCodeRow struct {
 	PublisherID    string    `bun:"publisher_id,notnull"`
 	ExpiresAt      time.Time `bun:"expires_at,notnull"`
 	CreatedAt      time.Time `bun:"created_at,notnull"`
+	// RevokedAt is set when a newer code replaced this one.
+	RevokedAt *time.Time `bun:"revoked_at"`
+}
+
+// SealedAuthorizationCodeRow keeps a code itself, sealed, so the live code
+// can be shown again instead of minting another. It has no foreign key:
+// the API writes it before the purchase's workflow records the code.
+type SealedAuthorizationCodeRow struct {
+	bun.BaseModel `bun:"table:sealed_authorization_codes"`
+
+	CodeHash   string    `bun:"code_hash,pk"`
+	SealedCode []byte    `bun:"sealed_code,notnull"`
+	CreatedAt  time.Time `bun:"created_at,notnull"`
 }
 
 // EventRow is one line of a subscription's audit trail. Key makes writes
