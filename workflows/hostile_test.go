@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 
@@ -84,4 +85,40 @@ func (s *LifecycleSuite) TestCommitRetriesUntilTheDatabaseAnswers() {
 	charges := s.charges()
 	s.Require().Len(charges, 2, "term 1 and the renewal's term 2, each once")
 	s.Equal("sub_1/term-1/installment-0", charges[0].Key)
+}
+
+// Licences removed inside the window, then a cancel: the refund credits
+// only what is still charged, so the term nets to zero exactly (an
+// over-refund would pay the partner).
+func (s *LifecycleSuite) TestRemoveLicencesThenCancelRefundsExactlyTheRest() {
+	s.activateAt(hour)
+	down := s.change(2*hour, ChangeRequest{Quantity: ptr(2)})
+	cancel := s.change(3*hour, ChangeRequest{Cancel: true})
+	s.run(purchaseInput("monthly", 5))
+	s.applied(down)
+	s.applied(cancel)
+	s.ended(subscription.StatusCancelled)
+	charges := s.charges()
+	s.Require().Len(charges, 3, "charge of 5, credit of 3, refund of the 2 left: %+v", charges)
+	s.Equal(int64(5*1200), charges[0].Amount)
+	s.Equal(int64(3*1200), charges[1].Amount)
+	s.Equal("credit", charges[2].Kind)
+	s.Equal(int64(2*1200), charges[2].Amount)
+	s.Equal(int64(0), net(charges))
+}
+
+// The cancellation window is half-open: a cancel at the very instant it
+// closes is refused; a second before, it is accepted.
+func (s *LifecycleSuite) TestCancellationWindowClosesAtItsEnd() {
+	s.activateAt(hour)
+	atEnd := s.change(72*hour, ChangeRequest{Cancel: true})
+	s.run(purchaseInput("monthly", 1))
+	s.Equal(ErrWindowClosed, atEnd.errType())
+
+	s.SetupTest()
+	s.activateAt(hour)
+	justBefore := s.change(72*hour-time.Second, ChangeRequest{Cancel: true})
+	s.run(purchaseInput("monthly", 1))
+	s.applied(justBefore)
+	s.ended(subscription.StatusCancelled)
 }

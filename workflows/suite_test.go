@@ -117,6 +117,15 @@ func (o *changeOutcome) errType() string {
 	return fmt.Sprint(err)
 }
 
+// applied asserts a change ran and was neither refused by the validator
+// nor failed by the handler (a refusal leaves a zero result that many
+// assertions would wrongly accept).
+func (s *LifecycleSuite) applied(out *changeOutcome, msgAndArgs ...any) {
+	s.Require().True(out.done, msgAndArgs...)
+	s.Require().NoError(out.rejected, msgAndArgs...)
+	s.Require().NoError(out.failed, msgAndArgs...)
+}
+
 func (s *LifecycleSuite) change(d time.Duration, req ChangeRequest) *changeOutcome {
 	out := &changeOutcome{}
 	if req.Actor == "" {

@@ -213,6 +213,7 @@ func TestListsPageStablyAndFilter(t *testing.T) {
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, query)
 		var page struct{ Items []struct{ ID string } }
 		require.NoError(t, jsonDecode(resp, &page))
 		var ids []string

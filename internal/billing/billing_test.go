@@ -70,3 +70,40 @@ func TestProrate(t *testing.T) {
 	assert.Equal(t, int64(667), Prorate(1000, start, end, start.Add(third)))
 	assert.Equal(t, int64(333), Prorate(1000, start, end, start.Add(2*third)))
 }
+
+// Exact halves round up, to the cent: a remainder of exactly half a minor
+// unit goes to the charge (never lost, never split differently on replay).
+func TestProrateRoundsExactHalvesUp(t *testing.T) {
+	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	end := start.Add(2 * time.Hour)
+	half := start.Add(time.Hour)
+	assert.Equal(t, int64(1), Prorate(1, start, end, half), "0.5 -> 1")
+	assert.Equal(t, int64(2), Prorate(3, start, end, half), "1.5 -> 2")
+	assert.Equal(t, int64(3), Prorate(5, start, end, half), "2.5 -> 3, not to even")
+	assert.Equal(t, int64(0), Prorate(1, start, end, start.Add(90*time.Minute)), "0.25 -> 0")
+}
+
+// Every installment of a yearly term billed monthly covers its own month:
+// contiguous, none overlapping, the first starting at the term start and
+// only the last ending at the term end.
+func TestEveryInstallmentPeriodOfAYearlyTerm(t *testing.T) {
+	term, err := period.Parse("P1Y")
+	require.NoError(t, err)
+	start := time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC)
+	end := term.AddTo(start)
+	n := Installments(term, "monthly")
+	require.Equal(t, 12, n)
+	prevEnd := start
+	for i := range n {
+		s, e := InstallmentPeriod(start, end, term, n, i)
+		assert.Equal(t, prevEnd, s, "installment %d starts where the previous ended", i)
+		assert.True(t, e.After(s), "installment %d is not empty", i)
+		if i < n-1 {
+			assert.Equal(t, start.AddDate(0, i+1, 0), e, "installment %d ends a month after the term start's day", i)
+			assert.True(t, e.Before(end), "installment %d ends before the term", i)
+		} else {
+			assert.Equal(t, end, e, "the last installment ends with the term")
+		}
+		prevEnd = e
+	}
+}

@@ -116,7 +116,10 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	} {
 		assert.Equal(t, http.StatusUnauthorized, resp.status, name)
 	}
-	assert.Equal(t, subscription.StatusPendingFulfillment, p.waitStatus(customer.ID, sub.ID, subscription.StatusPendingFulfillment).Status)
+	time.Sleep(300 * time.Millisecond) // had a forged event been taken, it would be applied by now
+	unchanged := p.get(customer.ID, sub.ID)
+	assert.Equal(t, subscription.StatusPendingFulfillment, unchanged.Status)
+	assert.Equal(t, int64(1), unchanged.Version, "no forged event was applied")
 
 	// provisioned, repeated, then activated.
 	r = p.event("evt-prov-1", subscription.EventProvisioned, sub.ID, nil)

@@ -194,6 +194,14 @@ type subscriptionJSON struct {
 	ETag string `json:"etag"`
 }
 
+// get reads a subscription once, as the admin agent.
+func (p *product) get(customerID, subscriptionID string) subscriptionJSON {
+	p.t.Helper()
+	r := p.do(http.MethodGet, "/v1/customers/"+customerID+"/subscriptions/"+subscriptionID, "dev-admin-token", nil)
+	require.Equal(p.t, http.StatusOK, r.status, string(r.body))
+	return r.sub(p.t)
+}
+
 // waitStatus polls the subscription until it has the status.
 func (p *product) waitStatus(customerID, subscriptionID string, want subscription.Status) subscriptionJSON {
 	p.t.Helper()

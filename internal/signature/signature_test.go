@@ -22,6 +22,16 @@ func TestVerify(t *testing.T) {
 	assert.ErrorIs(t, Verify(good, [][]byte{secret}, body, now.Add(301*time.Second), Tolerance), ErrStale)
 	assert.ErrorIs(t, Verify(Sign(secret, now.Add(10*time.Minute), body), [][]byte{secret}, body, now, Tolerance), ErrStale, "future timestamps too")
 	assert.ErrorIs(t, Verify(good, nil, body, now, Tolerance), ErrNoSecret)
+	// Every byte of the MAC counts, the last as much as the first.
+	for _, i := range []int{len(good) - 1, len(good) - 33, len(good) - 64} {
+		forged := []byte(good)
+		if forged[i] == '0' {
+			forged[i] = '1'
+		} else {
+			forged[i] = '0'
+		}
+		assert.ErrorIs(t, Verify(string(forged), [][]byte{secret}, body, now, Tolerance), ErrMismatch, "byte %d altered", i)
+	}
 
 	for _, bad := range []string{"", "t=1", "v1=00", "t=abc,v1=00", "t=1800000000,v1=zz", "garbage", "t=1800000000,v1=abcd"} {
 		assert.ErrorIs(t, Verify(bad, [][]byte{secret}, body, now, Tolerance), ErrMalformed, bad)
