@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
 	"github.com/cspmarket/orchestrator/internal/signature"
+	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/store/storetest"
 )
 
@@ -84,5 +86,37 @@ func TestNotificationEndpointsRefuseNonPublicTargets(t *testing.T) {
 		assert.Equal(t, "url", p.Field, target)
 	}
 	resp, _ := call(t, srv, "PUT", "/v1/notification-endpoint", fixtures.AdminToken, `{"url":"https://partner.example.com/hooks"}`)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// A code replaced by a newer one stops resolving at once (one live code
+// per subscription); the newer one resolves.
+func TestReplacedAuthorizationCodeNoLongerResolves(t *testing.T) {
+	srv, s := newTestServer(t)
+	ctx := context.Background()
+	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	require.NoError(t, s.KeepAuthorizationCode(ctx, "ac_old", authcode.Hash("ac_old")))
+	_, err = s.ApplyTransition(ctx, store.Transition{
+		Subscription:      subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, now, 1),
+		AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: now.Add(time.Hour)},
+	})
+	require.NoError(t, err)
+	fresh, _, err := s.LiveAuthorizationCode(ctx, "sub_1", "isv-demo", now.Add(2*time.Hour), func() (string, string, time.Time) {
+		return "ac_new", authcode.Hash("ac_new"), now.Add(24 * time.Hour)
+	})
+	require.NoError(t, err)
+	require.Equal(t, "ac_new", fresh)
+
+	resolve := func(code string) (*http.Response, Problem) {
+		body := `{"authorizationCode":"` + code + `"}`
+		return call(t, srv, "POST", "/isv/v1/subscriptions/resolve", "", body, signature.PublisherHeader, fixtures.PublisherDemo,
+			signature.Header, signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body)))
+	}
+	resp, p := resolve("ac_old")
+	assert.Equal(t, http.StatusGone, resp.StatusCode)
+	assert.Equal(t, "authorization_code_expired", p.Code)
+	resp, _ = resolve("ac_new")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }

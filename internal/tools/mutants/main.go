@@ -1,0 +1,143 @@
+// Command mutants applies small, plausible mistakes to money and lifecycle
+// code one at a time and runs the tests that should notice each: a mutant
+// that survives names a rule no test pins down. Run it by hand before
+// calling a money or lifecycle change done (it is not part of CI):
+//
+//	go run ./internal/tools/mutants            # all
+//	go run ./internal/tools/mutants -run prorat # those whose name matches
+//
+// It works on a copy of the working tree (tracked and untracked files), so
+// the checkout is never touched, and exits 1 when a mutant survives.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// mutant is one mistake: the first occurrence of From in File becomes To,
+// and the tests of Packages must then fail.
+type mutant struct {
+	Name, File, From, To string
+	Packages             []string
+}
+
+var mutants = []mutant{
+	{"proration rounds exact halves down", "internal/billing/billing.go",
+		"num.Add(num, big.NewInt(total))", "num.Add(num, big.NewInt(total-1))", []string{"./internal/billing"}},
+	{"last installment check off by one", "internal/billing/billing.go",
+		"if i == n-1 {", "if i == n-2 {", []string{"./internal/billing"}},
+	{"refund adds credits to the net", "workflows/subscription.go",
+		"net -= c.Amount", "net += c.Amount", []string{"./workflows"}},
+	{"window open at its end", "workflows/changes.go",
+		"now.Before(*s.CancellationWindowEndsAt)", "!now.After(*s.CancellationWindowEndsAt)", []string{"./workflows"}},
+	{"maximum quantity excluded", "internal/fields/fields.go",
+		"q < min || q > max", "q < min || q >= max", []string{"./internal/fields", "./workflows"}},
+	{"minimum quantity excluded", "internal/fields/fields.go",
+		"q < min || q > max", "q <= min || q > max", []string{"./internal/fields", "./workflows"}},
+	{"MAC compared on its first byte", "internal/signature/signature.go",
+		"hmac.Equal(want, got)", "hmac.Equal(want[:1], got[:1])", []string{"./internal/signature"}},
+	{"activation deadline of 60 days", "workflows/api.go",
+		"ActivationDeadline: 30 * 24 * time.Hour", "ActivationDeadline: 60 * 24 * time.Hour", []string{"./workflows"}},
+	{"commit gives up after one attempt's budget", "workflows/subscription.go",
+		"InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: CommitRetryMax,",
+		"InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: CommitRetryMax, MaximumAttempts: 3,",
+		[]string{"./workflows"}},
+	{"control characters allowed in text", "internal/fields/fields.go",
+		"unicode.IsControl(r) || ", "false && unicode.IsControl(r) || ", []string{"./internal/fields", "./internal/api", "./workflows"}},
+	{"private addresses allowed as endpoints", "internal/egress/egress.go",
+		"ip.IsPrivate() || ", "", []string{"./internal/egress", "./internal/api"}},
+	{"redirects followed", "internal/egress/egress.go",
+		"return http.ErrUseLastResponse", "return nil", []string{"./internal/egress"}},
+	{"revoked codes still resolve", "internal/api/isv.go",
+		"if code.RevokedAt != nil {", "if false {", []string{"./internal/api"}},
+	{"every code request mints a new code", "internal/store/events.go",
+		"if err == nil {\n\t\t\tplain, err := s.box.Open", "if false && err == nil {\n\t\t\tplain, err := s.box.Open", []string{"./internal/store"}},
+}
+
+func main() {
+	run := flag.String("run", "", "only mutants whose name matches this regular expression")
+	flag.Parse()
+	filter := regexp.MustCompile(*run)
+
+	root, err := os.Getwd()
+	must(err)
+	tmp, err := os.MkdirTemp("", "mutants-")
+	must(err)
+	defer os.RemoveAll(tmp)
+	must(copyTree(root, tmp))
+
+	survived := 0
+	for _, m := range mutants {
+		if !filter.MatchString(m.Name) {
+			continue
+		}
+		path := filepath.Join(tmp, m.File)
+		orig, err := os.ReadFile(path)
+		must(err)
+		if !bytes.Contains(orig, []byte(m.From)) {
+			fmt.Printf("STALE     %-45s %q is no longer in %s\n", m.Name, m.From, m.File)
+			survived++
+			continue
+		}
+		must(os.WriteFile(path, bytes.Replace(orig, []byte(m.From), []byte(m.To), 1), 0o644))
+		start := time.Now()
+		cmd := exec.Command("go", append([]string{"test", "-count=1"}, m.Packages...)...)
+		cmd.Dir = tmp
+		out, err := cmd.CombinedOutput()
+		must(os.WriteFile(path, orig, 0o644))
+		switch {
+		case err == nil:
+			survived++
+			fmt.Printf("SURVIVED  %-45s %s (%s)\n", m.Name, strings.Join(m.Packages, " "), time.Since(start).Round(time.Second))
+		case bytes.Contains(out, []byte("[build failed]")) || bytes.Contains(out, []byte("[setup failed]")):
+			survived++
+			fmt.Printf("NO BUILD  %-45s fix the mutant:\n%s\n", m.Name, out)
+		default:
+			fmt.Printf("killed    %-45s (%s)\n", m.Name, time.Since(start).Round(time.Second))
+		}
+	}
+	if survived > 0 {
+		fmt.Printf("%d mutant(s) survived\n", survived)
+		os.Exit(1)
+	}
+	fmt.Println("every mutant was killed")
+}
+
+// copyTree copies the files git knows of (tracked, and untracked but not
+// ignored) into dst.
+func copyTree(src, dst string) error {
+	out, err := exec.Command("git", "-C", src, "ls-files", "-co", "--exclude-standard", "-z").Output()
+	if err != nil {
+		return fmt.Errorf("git ls-files: %w", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if os.IsNotExist(err) {
+			continue // deleted in the working tree
+		} else if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, name)), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mutants:", err)
+		os.Exit(2)
+	}
+}
