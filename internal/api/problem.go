@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cspmarket/orchestrator/internal/fields"
+	"github.com/cspmarket/orchestrator/internal/store"
 )
 
 // Problem is an RFC 9457 problem detail with the contract's stable code.
@@ -133,6 +134,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var refused *fields.Error
 	if errors.As(err, &refused) {
 		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", refused.Field, refused.Message)
+		return
+	}
+	if store.Unavailable(err) && r.Context().Err() == nil {
+		// The database is held up or restarting: nothing is wrong with the
+		// request, which can be sent again as it is.
+		s.Logger.Warn("database unavailable", "requestId", requestID(r), "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, http.StatusServiceUnavailable, "database_unavailable", "The database is unavailable for a moment; retry the request.")
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {

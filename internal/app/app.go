@@ -155,7 +155,8 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		a.httpAddr = l.Addr().String()
 		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger, Settings: workflows.Settings{
 			ActivationDeadline: cfg.ActivationDeadline, CancellationApprovalTimeout: cfg.CancellationApprovalTimeout, RenewalNotice: cfg.RenewalNotice,
-		}, Egress: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}, PurchaseTimeout: cfg.PurchaseTimeout}
+		}, Egress: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}, PurchaseTimeout: cfg.PurchaseTimeout,
+			AuthFailureLimit: cfg.AuthFailureLimit}
 		if cfg.NotifyAllowLoopback {
 			logger.Warn("notification endpoints on this host (loopback) are allowed: NOTIFY_ALLOW_LOOPBACK is on, as in the embedded default for the ISV simulator; set NOTIFY_ALLOW_LOOPBACK=false to refuse them")
 		}

@@ -42,6 +42,10 @@ type Config struct {
 	// its workflow to record it before answering 202 purchase_pending;
 	// zero keeps the API's default (15 s).
 	PurchaseTimeout time.Duration
+	// AuthFailureLimit (AUTH_FAILURE_LIMIT) is how many failed
+	// authentications one client address may make per minute before it
+	// is answered 429; zero keeps the API's default (30).
+	AuthFailureLimit int
 }
 
 // Embedded reports whether this process runs its own Temporal server.
@@ -83,6 +87,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.NotifyAllowLoopback, err = boolean(getenv, "NOTIFY_ALLOW_LOOPBACK", c.Embedded()); err != nil {
 		return c, err
+	}
+	if v := strings.TrimSpace(getenv("AUTH_FAILURE_LIMIT")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("AUTH_FAILURE_LIMIT=%q: want a positive whole number", v)
+		}
+		c.AuthFailureLimit = n
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {

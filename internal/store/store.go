@@ -60,7 +60,7 @@ func Open(ctx context.Context, dsn string, box *secretbox.Box, opts Options) (*S
 	)
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		connOpts := []pgdriver.Option{pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10 * time.Second)}
+		connOpts := []pgdriver.Option{pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10 * time.Second), pgdriver.WithResetSessionFunc(dropDeadIdleConn)}
 		if len(opts.PostgresConnParams) > 0 {
 			connOpts = append(connOpts, pgdriver.WithConnParams(opts.PostgresConnParams))
 		}
