@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -275,6 +276,12 @@ func TestOneLiveAuthorizationCodeIsShownEverywhere(t *testing.T) {
 	}
 	r = p.isv("/isv/v1/subscriptions/resolve", "isv-demo", []byte("dev-isv-secret"), time.Now(), map[string]any{"authorizationCode": code})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
+
+	// The data directory (customers, token hashes, the secrets key) is the
+	// owner's alone.
+	info, err := os.Stat(p.dataDir)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), info.Mode().Perm())
 }
 
 // The hostile sequence of defect 3: a NUL in a nickname, then an ISV event.
