@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/openapitest"
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -23,7 +24,7 @@ func TestPurchaseToActiveOnSQLite(t *testing.T) {
 }
 
 func TestPurchaseToActiveOnPostgres(t *testing.T) {
-	p := startProduct(t, postgresDatabase(t))
+	p := startProduct(t, storetest.PostgresDatabase(t))
 	purchaseToActive(t, p, false)
 }
 

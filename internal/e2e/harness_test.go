@@ -6,20 +6,16 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 
@@ -27,7 +23,6 @@ import (
 	"github.com/cspmarket/orchestrator/internal/config"
 	"github.com/cspmarket/orchestrator/internal/openapitest"
 	"github.com/cspmarket/orchestrator/internal/signature"
-	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
@@ -77,35 +72,6 @@ func (p *product) startWorker() *app.App {
 	w, err := app.Start(context.Background(), cfg, app.Parts{Worker: true}, logger)
 	require.NoError(p.t, err)
 	return w
-}
-
-// postgresDatabase creates a database of its own for one test.
-func postgresDatabase(t *testing.T) string {
-	t.Helper()
-	url := storetest.PostgresURL()
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url), pgdriver.WithTimeout(5*time.Second)))
-	defer admin.Close()
-	if err := admin.Ping(); err != nil {
-		if os.Getenv("REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("Postgres is required (REQUIRE_POSTGRES=1) but %s does not answer: %v", url, err)
-		}
-		t.Skipf("Postgres end-to-end skipped: %s does not answer (%v). CI runs it.", url, err)
-	}
-	name := fmt.Sprintf("e2e_%d", time.Now().UnixNano())
-	_, err := admin.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
-		defer db.Close()
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
-	i := strings.LastIndex(url, "/")
-	rest := url[i+1:]
-	query := ""
-	if q := strings.Index(rest, "?"); q >= 0 {
-		query = rest[q:]
-	}
-	return url[:i+1] + name + query
 }
 
 type response struct {

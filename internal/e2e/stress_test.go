@@ -19,6 +19,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -32,7 +33,7 @@ func TestConcurrentQuantityChangesChargeWhatTheAuditSaysOnSQLite(t *testing.T) {
 }
 
 func TestConcurrentQuantityChangesChargeWhatTheAuditSaysOnPostgres(t *testing.T) {
-	concurrentQuantityChanges(t, startProduct(t, postgresDatabase(t)))
+	concurrentQuantityChanges(t, startProduct(t, storetest.PostgresDatabase(t)))
 }
 
 func concurrentQuantityChanges(t *testing.T, p *product) {
@@ -143,7 +144,7 @@ func TestActivationAcknowledgedDuringADatabaseStallLandsOnSQLite(t *testing.T) {
 }
 
 func TestActivationAcknowledgedDuringADatabaseStallLandsOnPostgres(t *testing.T) {
-	url := postgresDatabase(t)
+	url := storetest.PostgresDatabase(t)
 	p := startProduct(t, url)
 	activationSurvivesStall(t, p, func(ctx context.Context) (release func()) {
 		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))

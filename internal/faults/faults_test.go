@@ -70,7 +70,7 @@ func TestFaultsOnTheEmbeddedDefault(t *testing.T) {
 func TestFaultsOnTheProductionShape(t *testing.T) {
 	t.Parallel()
 	dir := workDir(t)
-	dbURL := postgresDatabase(t)
+	dbURL := storetest.PostgresDatabase(t)
 	c := newCluster(t, dir, dbURL)
 	c.run(t, suiteSize(), func(ctx context.Context, sz size) {
 		var stall sync.WaitGroup
@@ -209,34 +209,6 @@ func (c *cluster) terminateConnections(t *testing.T, url string) {
 	_, err := db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> $1", faultInjector)
 	require.NoError(t, err)
 	c.tally.terminations.Add(1)
-}
-
-// postgresDatabase creates a database of its own for one test.
-func postgresDatabase(t *testing.T) string {
-	t.Helper()
-	url := storetest.PostgresURL()
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url), pgdriver.WithTimeout(5*time.Second)))
-	defer admin.Close()
-	if err := admin.Ping(); err != nil {
-		if os.Getenv("REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("Postgres is required (REQUIRE_POSTGRES=1) but %s does not answer: %v", url, err)
-		}
-		t.Skipf("production-shape fault suite skipped: %s does not answer (%v). CI runs it.", url, err)
-	}
-	name := fmt.Sprintf("faults_%d", time.Now().UnixNano())
-	_, err := admin.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
-		defer db.Close()
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
-	i := strings.LastIndex(url, "/")
-	rest, query := url[i+1:], ""
-	if q := strings.Index(rest, "?"); q >= 0 {
-		query = rest[q:]
-	}
-	return url[:i+1] + name + query
 }
 
 // lifecycle is what the suite did to one subscription, and so what its

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +100,37 @@ func Postgres(t testing.TB) *store.Store {
 func EachDialect(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
+
+// PostgresDatabase creates an empty database of its own on the test server
+// for one test (processes under test migrate it themselves), dropped when
+// the test ends, and returns its URL.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	url := PostgresURL()
+	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url), pgdriver.WithTimeout(5*time.Second)))
+	defer admin.Close()
+	if err := admin.Ping(); err != nil {
+		if os.Getenv("REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("Postgres is required (REQUIRE_POSTGRES=1) but %s does not answer: %v", url, err)
+		}
+		t.Skipf("Postgres test skipped: %s does not answer (%v). Start Postgres or set TEST_DATABASE_URL; CI runs it.", url, err)
+	}
+	suffix := make([]byte, 6)
+	_, _ = rand.Read(suffix)
+	name := "test_db_" + hex.EncodeToString(suffix)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	i := strings.LastIndex(url, "/")
+	rest, query := url[i+1:], ""
+	if q := strings.Index(rest, "?"); q >= 0 {
+		query = rest[q:]
+	}
+	return url[:i+1] + name + query
 }
