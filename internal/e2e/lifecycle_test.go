@@ -99,7 +99,7 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 	catalogFile, err := filepath.Abs(filepath.Join("testdata", "quick-catalog.json"))
 	require.NoError(t, err)
 	p := startProduct(t, "", "CATALOG_FILE", catalogFile,
-		"ACTIVATION_DEADLINE", "4s", "CANCELLATION_APPROVAL_TIMEOUT", "4s", "RENEWAL_NOTICE", "4s")
+		"ACTIVATION_DEADLINE", "10s", "CANCELLATION_APPROVAL_TIMEOUT", "6s", "RENEWAL_NOTICE", "4s")
 	customer := p.customer("Tailspin")
 
 	abandoned := p.buy(customer, "quick", "quick", 1)
@@ -141,8 +141,8 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, p.event("ok-"+approved.ID, subscription.EventCancellationApproved, approved.ID, nil).status)
 	p.waitStatus(customer, rejected.ID, subscription.StatusActive)
 	p.waitStatus(customer, approved.ID, subscription.StatusCancelled)
-	p.waitStatus(customer, lapsed.ID, subscription.StatusActive) // after the 4 s approval timeout
-	// Recorded now, inside their first 20 s term (they renew later).
+	p.waitStatus(customer, lapsed.ID, subscription.StatusActive) // after the 6 s approval timeout
+	// Recorded now, inside their first 30 s term (they renew later).
 	p.recordHistory("quick-publisher-rejects-cancellation", workflows.WorkflowID(rejected.ID))
 	p.recordHistory("quick-cancellation-lapses", workflows.WorkflowID(lapsed.ID))
 
@@ -152,16 +152,16 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, charges)
 
-	// Renewal at the 20 s term end continues as new; then auto-renew off
+	// Renewal at the 30 s term end continues as new; then auto-renew off
 	// lets the second term expire.
 	wfID := workflows.WorkflowID(renewing.ID)
-	waitFor(t, 40*time.Second, func() bool {
+	waitFor(t, 60*time.Second, func() bool {
 		s := p.waitStatus(customer, renewing.ID, subscription.StatusActive)
 		return s.TermStart != nil && s.TermStart.After(*firstTerm)
 	})
 	r := p.patch(renewing, map[string]any{"autoRenew": false})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	p.waitStatusWithin(customer, renewing.ID, subscription.StatusExpired, 45*time.Second)
+	p.waitStatusWithin(customer, renewing.ID, subscription.StatusExpired, 60*time.Second)
 	charges, err = p.app.Store.Charges(context.Background(), renewing.ID)
 	require.NoError(t, err)
 	assert.Len(t, charges, 2, "one charge per term")

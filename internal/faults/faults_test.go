@@ -48,8 +48,11 @@ func suiteSize() size {
 // The embedded default (one process: Temporal server on SQLite, API,
 // worker, SQLite app database): the process is killed and restarted
 // mid-lifecycles, its app database stalled for 30 s.
+//
+// The two shapes run one after the other (no t.Parallel): each runs
+// several Temporal servers' worth of processes, and CI runs beside the
+// end-to-end package on two cores.
 func TestFaultsOnTheEmbeddedDefault(t *testing.T) {
-	t.Parallel()
 	dir := workDir(t)
 	c := newCluster(t, dir, "")
 	c.run(t, suiteSize(), func(ctx context.Context, sz size) {
@@ -68,7 +71,6 @@ func TestFaultsOnTheEmbeddedDefault(t *testing.T) {
 // is restarted; the app database is locked for 30 s and its connections
 // are cut.
 func TestFaultsOnTheProductionShape(t *testing.T) {
-	t.Parallel()
 	dir := workDir(t)
 	dbURL := storetest.PostgresDatabase(t)
 	c := newCluster(t, dir, dbURL)
