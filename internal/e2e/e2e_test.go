@@ -19,12 +19,12 @@ import (
 )
 
 func TestPurchaseToActiveOnSQLite(t *testing.T) {
-	p := startProduct(t, "")
+	p := startProduct(t, "", withUI...)
 	purchaseToActive(t, p, true)
 }
 
 func TestPurchaseToActiveOnPostgres(t *testing.T) {
-	p := startProduct(t, storetest.PostgresDatabase(t))
+	p := startProduct(t, storetest.PostgresDatabase(t), withUI...)
 	purchaseToActive(t, p, false)
 }
 

@@ -34,6 +34,10 @@ type product struct {
 	dataDir string
 }
 
+// withUI are startProduct's extra settings for a test that asks the
+// embedded Web UI.
+var withUI = []string{"TEMPORAL_UI_PORT", "auto"}
+
 // startProduct starts the embedded default on free ports in a temporary
 // data directory; databaseURL "" keeps the SQLite default; extra are more
 // environment variables, as name, value pairs.
@@ -44,7 +48,7 @@ func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 		"HTTP_ADDR":         "127.0.0.1:0",
 		"DATA_DIR":          dataDir,
 		"TEMPORAL_DEV_PORT": "0", // the embedded server picks its ports under a lock
-		"TEMPORAL_UI_PORT":  "auto",
+		"TEMPORAL_UI_PORT":  "0", // off unless a test asks for it (withUI)
 		"DATABASE_URL":      databaseURL,
 	}
 	for i := 0; i+1 < len(extra); i += 2 {

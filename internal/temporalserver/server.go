@@ -84,10 +84,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.LogLevel = zapcore.ErrorLevel
 	}
 	// Free ports are found by binding and releasing them; until the server
-	// binds them itself another start in this process could pick the same
-	// ones, so starts are serialised (tests run several servers at once).
+	// binds them itself another start could pick the same ones, so starts
+	// are serialised: in this process, and across the processes of this
+	// machine by a file lock (test packages run at once, and the fault
+	// suite's servers are processes of their own). A lost bind is fatal
+	// to the Web UI's server.
 	startMu.Lock()
 	defer startMu.Unlock()
+	unlock := lockMachineWide(filepath.Join(os.TempDir(), "cspmarket-temporal-ports.lock"))
+	defer unlock()
 	var err error
 	if opts.FrontendPort == 0 {
 		if opts.FrontendPort, err = freePortPair(opts.IP); err != nil {
