@@ -11,6 +11,7 @@ import (
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/fields"
+	"github.com/cspmarket/orchestrator/internal/period"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
@@ -246,6 +247,13 @@ func invalidPurchase(in PurchaseInput) error {
 	}
 	if !plan.OffersBillingFrequency(s.BillingFrequency) {
 		return validationError("billingFrequency", "plan %s is not billed %q", plan.ID, s.BillingFrequency)
+	}
+	// A plan whose periods do not parse would fail the run at its first
+	// term (bad_plan): refused before anything is recorded.
+	for _, p := range []struct{ field, value string }{{"plan.termDuration", plan.TermDuration}, {"plan.cancellationWindow", plan.CancellationWindow}} {
+		if _, err := period.Parse(p.value); err != nil {
+			return validationError(p.field, "%q is not an ISO-8601 duration", p.value)
+		}
 	}
 	if in.IdempotencyKey != "" {
 		if e := fields.Token("Idempotency-Key", in.IdempotencyKey, fields.IdempotencyKeyMax); e != nil {

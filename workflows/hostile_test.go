@@ -36,12 +36,19 @@ func (s *LifecycleSuite) TestBadBytesInAChangeAreRefusedBeforeTheHistory() {
 // with a field the API refuses records nothing and ends, instead of
 // stalling on a commit the database refuses.
 func (s *LifecycleSuite) TestPurchaseBreakingAFieldRuleRecordsNothing() {
-	in := purchaseInput("monthly", 2)
-	in.Subscription.Nickname = "a\x00b"
-	s.run(in)
-	s.Require().NoError(s.env.GetWorkflowError())
-	_, err := s.store.SubscriptionByID(context.Background(), "sub_1")
-	s.ErrorIs(err, store.ErrNotFound)
+	for _, mod := range []func(*PurchaseInput){
+		func(in *PurchaseInput) { in.Subscription.Nickname = "a\x00b" },
+		func(in *PurchaseInput) { in.Subscription.Quantity = 0 },
+		func(in *PurchaseInput) { in.Plan.TermDuration = "a month" },
+	} {
+		s.SetupTest()
+		in := purchaseInput("monthly", 2)
+		mod(&in)
+		s.run(in)
+		s.Require().NoError(s.env.GetWorkflowError())
+		_, err := s.store.SubscriptionByID(context.Background(), "sub_1")
+		s.ErrorIs(err, store.ErrNotFound)
+	}
 }
 
 // Signals have no validator either: an event the webhook would refuse is
