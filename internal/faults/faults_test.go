@@ -32,17 +32,18 @@ import (
 // size is how much the suite does: CI runs the small size on every
 // submission; FAULTS_SIZE=large is run by hand (docs/reliability.md).
 type size struct {
-	lifecycles  int
-	concurrency int
-	stall       time.Duration
-	workerKills int
+	lifecycles   int
+	concurrency  int
+	stall        time.Duration
+	workerKills  int
+	starterKills int // in the embedded default, where the starter is everything
 }
 
 func suiteSize() size {
 	if os.Getenv("FAULTS_SIZE") == "large" {
-		return size{lifecycles: 120, concurrency: 12, stall: 30 * time.Second, workerKills: 12}
+		return size{lifecycles: 120, concurrency: 12, stall: 30 * time.Second, workerKills: 12, starterKills: 6}
 	}
-	return size{lifecycles: 8, concurrency: 4, stall: 30 * time.Second, workerKills: 3}
+	return size{lifecycles: 8, concurrency: 4, stall: 30 * time.Second, workerKills: 3, starterKills: 2}
 }
 
 // The embedded default (one process: Temporal server on SQLite, API,
@@ -56,12 +57,14 @@ func TestFaultsOnTheEmbeddedDefault(t *testing.T) {
 	dir := workDir(t)
 	c := newCluster(t, dir, "")
 	c.run(t, suiteSize(), func(ctx context.Context, sz size) {
-		c.pause(ctx, 2*time.Second)
-		c.restartStarter(t)
-		c.pause(ctx, 2*time.Second)
-		c.stallSQLite(t, filepath.Join(dir, "data", "app.db"), sz.stall)
-		c.pause(ctx, time.Second)
-		c.restartStarter(t)
+		for i := range sz.starterKills {
+			c.pause(ctx, time.Duration(1000+mrand.IntN(3000))*time.Millisecond)
+			c.restartStarter(t)
+			if i == 0 {
+				c.pause(ctx, 2*time.Second)
+				c.stallSQLite(t, filepath.Join(dir, "data", "app.db"), sz.stall)
+			}
+		}
 	})
 }
 
