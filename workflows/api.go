@@ -141,6 +141,7 @@ type Carried struct {
 	RenewalNoticeSent   bool                      `json:"renewalNoticeSent"`
 	PendingCancellation *PendingCancellation      `json:"pendingCancellation,omitempty"`
 	RecentEventIDs      []string                  `json:"recentEventIds,omitempty"`
+	Lots                billing.Lots              `json:"lots,omitempty"`
 }
 
 // PendingCancellation is a cancellation waiting for the ISV's approval.

@@ -188,6 +188,7 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now time.Time) error {
 	s := &w.sub
 	delta := q - s.Quantity
+	lots := w.currentLots()
 	s.Quantity = q
 	if s.Status != subscription.StatusActive || w.nextInstallment == 0 {
 		return nil
@@ -201,6 +202,7 @@ func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now ti
 	if delta > 0 {
 		start, end := sched.Period(*s.TermStart, *s.TermEnd, current)
 		amount := billing.Prorate(int64(delta)*sched.PerLicence(current), start, end, now)
+		w.lots = lots.Add(delta, amount)
 		if amount > 0 {
 			w.addCharge(t, billing.Charge{
 				Key: key, SubscriptionID: s.ID, PartnerID: s.PartnerID, Kind: billing.ChargeKind, Amount: amount,
@@ -210,12 +212,13 @@ func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now ti
 		}
 		return nil
 	}
-	var perLicence int64
-	for i := 0; i <= current; i++ {
-		perLicence += sched.PerLicence(i)
+	var credit int64
+	w.lots, credit = lots.Remove(-delta)
+	if credit == 0 {
+		return nil
 	}
 	w.addCharge(t, billing.Charge{
-		Key: "credit/" + key, SubscriptionID: s.ID, PartnerID: s.PartnerID, Kind: billing.CreditKind, Amount: int64(-delta) * perLicence,
+		Key: "credit/" + key, SubscriptionID: s.ID, PartnerID: s.PartnerID, Kind: billing.CreditKind, Amount: credit,
 		Currency: sched.Currency, Quantity: -delta, PeriodStart: *s.TermStart, PeriodEnd: *s.TermEnd,
 		Description: fmt.Sprintf("%d licences removed from %s %s inside the cancellation window", -delta, s.OfferID, s.PlanID),
 	})

@@ -129,3 +129,32 @@ func (s *LifecycleSuite) TestCancellationWindowClosesAtItsEnd() {
 	s.applied(justBefore)
 	s.ended(subscription.StatusCancelled)
 }
+
+// Licences added late in the period are charged a prorated price; removing
+// them again credits that price, not the full one, so adding and removing
+// licences earns the partner nothing (found by a hostile tester: three
+// add-and-remove rounds left the ledger at -11.74 on a 1.00 purchase).
+func (s *LifecycleSuite) TestAddingThenRemovingLicencesEarnsNothing() {
+	s.activateAt(0)
+	var outs []*changeOutcome
+	for i := range 3 {
+		at := day + time.Duration(i)*hour
+		outs = append(outs, s.change(at, ChangeRequest{Quantity: ptr(51)}), s.change(at+time.Minute, ChangeRequest{Quantity: ptr(1)}))
+	}
+	before := s.chargesAt(2 * day)
+	cancel := s.change(2*day+hour, ChangeRequest{Cancel: true})
+	s.run(purchaseInput("monthly", 1))
+	for _, out := range outs {
+		s.applied(out)
+	}
+	s.applied(cancel)
+	s.Equal(int64(1200), net(*before), "after the rounds the partner owes exactly the one licence")
+	charges := s.charges()
+	for i := 1; i+1 < len(charges)-1; i += 2 {
+		s.Equal("charge", charges[i].Kind)
+		s.Equal("credit", charges[i+1].Kind)
+		s.Equal(charges[i].Amount, charges[i+1].Amount, "each removal credits what its batch was charged")
+		s.Less(charges[i].Amount, int64(50*1200), "the batch was charged a prorated price")
+	}
+	s.Equal(int64(0), net(charges), "the cancel inside the window refunds the rest")
+}

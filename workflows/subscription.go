@@ -104,6 +104,9 @@ type subscriptionRun struct {
 
 	termNumber          int
 	termCharges         []billing.Charge // charges of the current term, for refunds
+	// lots are the term's batches of licences and what each was charged,
+	// so removed licences are credited what they cost (see billing.Lots).
+	lots billing.Lots
 	nextInstallment     int              // index of the next installment to charge in this term
 	renewalNoticeSent   bool
 	pendingCancellation *PendingCancellation
@@ -137,6 +140,7 @@ func newSubscriptionRun(ctx workflow.Context, in PurchaseInput) *subscriptionRun
 		w.sub, w.plan = c.Subscription, c.Plan
 		w.termNumber, w.termCharges, w.nextInstallment = c.TermNumber, c.TermCharges, c.NextInstallment
 		w.renewalNoticeSent, w.pendingCancellation, w.recentEventIDs = c.RenewalNoticeSent, c.PendingCancellation, c.RecentEventIDs
+		w.lots = c.Lots
 	}
 	return w
 }
@@ -240,7 +244,7 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.Re
 	next.Continued = &Carried{
 		Subscription: w.sub, Plan: w.plan, TermNumber: w.termNumber, TermCharges: w.termCharges,
 		NextInstallment: w.nextInstallment, RenewalNoticeSent: w.renewalNoticeSent,
-		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs,
+		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs, Lots: w.lots,
 	}
 	return workflow.NewContinueAsNewError(ctx, SubscriptionWorkflow, next)
 }
@@ -314,6 +318,7 @@ func (w *subscriptionRun) startTerm(t *activities.Transition, n int, start time.
 		w.sub.CancellationWindowEndsAt = &windowEnd
 	}
 	w.termNumber, w.termCharges, w.nextInstallment, w.renewalNoticeSent = n, nil, 0, false
+	w.lots = billing.StartTerm(w.sub.Quantity)
 	w.sub.TermStart, w.sub.TermEnd = &start, &end
 	return w.chargeInstallment(t, sched, start)
 }
@@ -330,11 +335,30 @@ func (w *subscriptionRun) chargeInstallment(t *activities.Transition, sched bill
 		return nil
 	}
 	c := sched.InstallmentCharge(w.sub, w.termNumber, *w.sub.TermStart, *w.sub.TermEnd, i)
+	w.lots = w.currentLots().ChargeInstallment(sched.PerLicence(i))
 	w.addCharge(t, c)
 	t.Events = append(t.Events, activities.AuditEvent{Kind: KindInstallmentCharged, Actor: actorSystem, At: at, Detail: map[string]any{
 		"chargeKey": c.Key, "amount": c.Amount, "currency": c.Currency, "term": w.termNumber, "installment": i,
 	}})
 	return nil
+}
+
+// currentLots are the term's lots. A run that continued from one started
+// before lots were kept has none: its licences are then one batch charged
+// what the term's ledger nets to.
+func (w *subscriptionRun) currentLots() billing.Lots {
+	if w.lots != nil || w.nextInstallment == 0 {
+		return w.lots
+	}
+	var net int64
+	for _, c := range w.termCharges {
+		if c.Kind == billing.ChargeKind {
+			net += c.Amount
+		} else {
+			net -= c.Amount
+		}
+	}
+	return billing.Lots{{Quantity: w.sub.Quantity, Charged: net}}
 }
 
 func (w *subscriptionRun) addCharge(t *activities.Transition, c billing.Charge) {

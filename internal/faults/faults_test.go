@@ -496,8 +496,9 @@ func (c *cluster) check(t *testing.T, customerID string, lifecycles []*lifecycle
 }
 
 // ledgerProblems recomputes a subscription's ledger from its audit trail
-// (the installment at activation, one line per quantity change, the
-// refund of a cancel) and says where the ledger differs.
+// with the billing rules (the installment at activation, an increase
+// prorated, a decrease credited what its batches were charged, newest
+// first, the refund of a cancel) and says where the ledger differs.
 func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscriptionJSON) []string {
 	path := "/v1/customers/" + customerID + "/subscriptions/" + sub.ID
 	r := cl.partner(http.MethodGet, path+"/events", nil)
@@ -526,6 +527,7 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 
 	const unitPrice = 1200 // contoso-crm/monthly, one installment per term
 	var want []string
+	var lots billing.Lots
 	q, refunded := 3, int64(-1)
 	for _, e := range events.Items {
 		var d struct {
@@ -536,17 +538,26 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 		_ = json.Unmarshal(e.Detail, &d)
 		switch {
 		case e.Kind == "billing.installment_charged" && d.Amount != nil:
+			lots = billing.StartTerm(q).ChargeInstallment(unitPrice)
 			want = append(want, fmt.Sprintf("charge %d x%d", int64(q)*unitPrice, q))
 		case e.Kind == "changed" && d.Quantity != nil:
 			delta := *d.Quantity - q
 			q = *d.Quantity
-			if sub.TermStart == nil {
+			if lots == nil {
 				continue // nothing billed before activation
 			}
-			if delta > 0 {
-				want = append(want, fmt.Sprintf("charge %d x%d", billing.Prorate(int64(delta)*unitPrice, *sub.TermStart, *sub.TermEnd, e.At), delta))
-			} else if delta < 0 {
-				want = append(want, fmt.Sprintf("credit %d x%d", int64(-delta)*unitPrice, -delta))
+			switch {
+			case delta > 0:
+				amount := billing.Prorate(int64(delta)*unitPrice, *sub.TermStart, *sub.TermEnd, e.At)
+				lots = lots.Add(delta, amount)
+				if amount > 0 {
+					want = append(want, fmt.Sprintf("charge %d x%d", amount, delta))
+				}
+			case delta < 0:
+				var credit int64
+				if lots, credit = lots.Remove(-delta); credit > 0 {
+					want = append(want, fmt.Sprintf("credit %d x%d", credit, -delta))
+				}
 			}
 		case e.Kind == "cancelled" && d.Refunded != nil:
 			refunded = *d.Refunded
