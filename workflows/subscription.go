@@ -102,12 +102,12 @@ type subscriptionRun struct {
 	recorded      bool  // the purchase transition is durable
 	refused       error // the purchase input broke a field rule: nothing is recorded
 
-	termNumber          int
-	termCharges         []billing.Charge // charges of the current term, for refunds
+	termNumber  int
+	termCharges []billing.Charge // charges of the current term, for refunds
 	// lots are the term's batches of licences and what each was charged,
 	// so removed licences are credited what they cost (see billing.Lots).
-	lots billing.Lots
-	nextInstallment     int              // index of the next installment to charge in this term
+	lots                billing.Lots
+	nextInstallment     int // index of the next installment to charge in this term
 	renewalNoticeSent   bool
 	pendingCancellation *PendingCancellation
 	// recentEventIDs are the ISV event ids already applied or rejected,
