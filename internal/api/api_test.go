@@ -83,6 +83,7 @@ func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
 		{"trailing garbage", "POST", "/v1/customers", admin, `{"name":"x"} {}`, nil, 422, "validation_failed", ""},
 		{"not JSON", "POST", "/v1/customers", admin, `name=x`, nil, 422, "validation_failed", ""},
 		{"body too large", "POST", "/v1/customers", admin, `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 413, "body_too_large", ""},
+		{"body too large past its JSON", "POST", "/v1/customers", admin, `{"name":"ok"}` + strings.Repeat(" ", 1<<20), nil, 413, "body_too_large", ""},
 		{"plain text body", "POST", "/v1/customers", admin, `{"name":"x"}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type", ""},
 		{"form body", "POST", "/v1/customers", admin, `name=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
 		{"unknown method on a known path", "DELETE", "/v1/customers", admin, "", nil, 405, "method_not_allowed", ""},

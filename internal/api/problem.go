@@ -79,6 +79,10 @@ func decodeStrict(body io.Reader, v any) error {
 		return jsonProblem(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return &tooLargeError{limit: maxErr.Limit}
+		}
 		return invalid("", "the body must hold exactly one JSON object")
 	}
 	return nil

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,9 +53,24 @@ func (p Policy) CheckURL(raw string) error {
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return errors.New("must not carry a fragment")
 	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return errors.New("must have a port from 1 to 65535")
+		}
+	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return p.CheckAddr(ip)
+	}
+	if !hostnamePattern.MatchString(host) {
+		// Non-ASCII names (IDNA folds some to digits and dots) and
+		// anything else a resolver might read differently.
+		return fmt.Errorf("host %q must be an IP address or an ASCII host name (punycode for international names)", host)
+	}
+	if numericHost.MatchString(host) {
+		// 127.1, 0x7f.1, 0251.0376.0251.0376: IPv4 in the spellings
+		// inet_aton accepts, which resolvers and proxies may honour.
+		return fmt.Errorf("host %q is an IPv4 address in a non-standard spelling: %w", host, ErrTargetNotAllowed)
 	}
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return p.CheckAddr(netip.IPv6Loopback())
@@ -66,6 +83,13 @@ func (p Policy) CheckURL(raw string) error {
 	return nil
 }
 
+var (
+	hostnamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	// numericHost is a name whose labels are all numbers (decimal, octal
+	// or hex): no registrable name looks like that.
+	numericHost = regexp.MustCompile(`^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$`)
+)
+
 // nonPublic are the ranges no notification may reach besides those netip
 // classifies (loopback, private, link-local, multicast, unspecified).
 var nonPublic = []netip.Prefix{
@@ -77,6 +101,7 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("198.51.100.0/24"), // documentation
 	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
 	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated): an IPv4 address inside
 	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: an IPv4 address inside
 	netip.MustParsePrefix("64:ff9b:1::/48"),  // local NAT64
 	netip.MustParsePrefix("100::/64"),        // discard

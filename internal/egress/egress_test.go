@@ -22,6 +22,8 @@ func TestCheckURLRefusesNonPublicTargets(t *testing.T) {
 		"http://224.0.0.1/", "http://255.255.255.255/", "http://198.18.0.1/",
 		"http://intranet/", "https://user:pass@example.com/hook", "ftp://example.com/", "file:///etc/passwd",
 		"http:///nohost", "https://example.com/hook#frag", "https://" + strings.Repeat("a", URLMax) + ".com/",
+		"http://127.1/", "http://0x7f.1/", "http://0251.0376.0251.0376/", "http://2130706433/", "http://017700000001/",
+		"http://①②⑦.0.0.1/", "http://169.254.169.254。/", "http://example.com:0/", "http://example.com:99999/", "http://exa_mple.com/", "http://[::127.0.0.1]/",
 	} {
 		assert.Error(t, strict.CheckURL(raw), raw)
 		assert.Error(t, dev.CheckURL(raw), "%s is refused even where loopback is allowed", raw)
