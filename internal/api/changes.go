@@ -92,26 +92,32 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	if idemKey != "" {
 		scope := r.Method + " " + r.URL.Path
 		hash := requestHash(scope, r.Header.Get("If-Match"), body)
-		stored, err := s.Store.IdempotentResponse(r.Context(), a.PartnerID, idemKey)
+		held, reserved, err := s.Store.ReserveIdempotencyKey(r.Context(), a.PartnerID, idemKey, scope, hash)
 		switch {
-		case err == nil && (stored.Scope != scope || stored.RequestHash != hash):
-			writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different request.")
-			return
-		case err == nil:
-			replayStored(w, stored)
-			return
-		case !errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			s.writeError(w, r, err)
 			return
+		case !reserved && (held.Scope != scope || held.RequestHash != hash):
+			writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different request.")
+			return
+		case !reserved && held.StatusCode != 0:
+			replayStored(w, held)
+			return
 		}
+		// This request holds the key, or repeats one that holds it and is
+		// still running (or died): the Update below has an id derived
+		// from the key, so Temporal gives both the same outcome.
 		rec := &capture{ResponseWriter: w}
 		defer func() {
+			ctx := context.WithoutCancel(r.Context())
+			var err error
 			if rec.status != 0 && rec.status < 500 {
-				if err := s.Store.SaveIdempotentResponse(context.WithoutCancel(r.Context()), store.IdempotencyRow{
-					PartnerID: a.PartnerID, Key: idemKey, Scope: scope, RequestHash: hash, StatusCode: rec.status, Body: rec.body.Bytes(),
-				}); err != nil {
-					s.Logger.Error("store idempotent response", "requestId", requestID(r), "error", err)
-				}
+				err = s.Store.CompleteIdempotentKey(ctx, a.PartnerID, idemKey, rec.status, rec.body.Bytes())
+			} else if reserved {
+				err = s.Store.ReleaseIdempotencyKey(ctx, a.PartnerID, idemKey)
+			}
+			if err != nil {
+				s.Logger.Error("store idempotent response", "requestId", requestID(r), "error", err)
 			}
 		}()
 		w = rec

@@ -305,3 +305,41 @@ func TestNULInANicknameKillsNothing(t *testing.T) {
 		map[string]any{"offerId": "contoso-crm", "planId": "monthly", "quantity": 1, "nickname": "ab"}, "Idempotency-Key", "nul-1")
 	require.Equal(t, http.StatusCreated, r.status, "the key was not poisoned: %s", r.body)
 }
+
+// Concurrent PATCHes with one Idempotency-Key and different bodies used to
+// all answer 200 with one outcome, and the key then belonged to whichever
+// answer was saved first (found by a hostile pass). One request holds the
+// key; the others are 409; a repeat of the one that applied replays it.
+func TestOneIdempotencyKeyOnConcurrentChangesAppliesOneRequest(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	c := p.customer("Keys")
+	sub := p.buy(c, "contoso-crm", "monthly", 3)
+	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", subscription.EventActivated, sub.ID, nil).status)
+	p.waitStatus(c, sub.ID, subscription.StatusActive)
+
+	statuses := make([]int, 8)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = p.patch(sub, map[string]any{"quantity": 4 + i}, "Idempotency-Key", "race-1").status
+		}()
+	}
+	wg.Wait()
+	applied := -1
+	for i, s := range statuses {
+		if s == http.StatusOK {
+			require.Equal(t, -1, applied, "only one request applies: %v", statuses)
+			applied = i
+		} else {
+			require.Equal(t, http.StatusConflict, s, "the others are refused: %v", statuses)
+		}
+	}
+	require.NotEqual(t, -1, applied, "one request applies: %v", statuses)
+	r := p.patch(sub, map[string]any{"quantity": 4 + applied}, "Idempotency-Key", "race-1")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.Equal(t, "true", r.header.Get("Idempotent-Replayed"))
+	require.Equal(t, 4+applied, p.get(c, sub.ID).Quantity)
+}

@@ -32,16 +32,44 @@ func (s *Store) IdempotentResponse(ctx context.Context, partnerID, key string) (
 	return row, notFound(err)
 }
 
-// SaveIdempotentResponse stores the first response of a key; an expired
-// row of the same key is replaced, a live one kept.
-func (s *Store) SaveIdempotentResponse(ctx context.Context, row IdempotencyRow) error {
-	row.CreatedAt = now()
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewDelete().Model((*IdempotencyRow)(nil)).Where("partner_id = ?", row.PartnerID).Where("key = ?", row.Key).
+// ReserveIdempotencyKey claims a partner's key for a request (scope and
+// content hash) before it runs, so that concurrent requests with one key
+// cannot each run: it returns reserved when this request holds the key now,
+// and otherwise the row that holds it (StatusCode 0 while its request is
+// still running). An expired row of the same key is replaced.
+func (s *Store) ReserveIdempotencyKey(ctx context.Context, partnerID, key, scope, requestHash string) (*IdempotencyRow, bool, error) {
+	row := &IdempotencyRow{PartnerID: partnerID, Key: key, Scope: scope, RequestHash: requestHash, Body: []byte{}, CreatedAt: now()}
+	reserved := false
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewDelete().Model((*IdempotencyRow)(nil)).Where("partner_id = ?", partnerID).Where("key = ?", key).
 			Where("created_at <= ?", now().Add(-IdempotencyTTL)).Exec(ctx); err != nil {
 			return err
 		}
-		_, err := tx.NewInsert().Model(&row).On("CONFLICT DO NOTHING").Exec(ctx)
-		return err
+		res, err := tx.NewInsert().Model(row).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			reserved = true
+			return nil
+		}
+		return tx.NewSelect().Model(row).Where("partner_id = ?", partnerID).Where("key = ?", key).Scan(ctx)
 	})
+	return row, reserved, err
+}
+
+// CompleteIdempotentKey stores the response of the request that holds the
+// key; it changes nothing once a response is stored.
+func (s *Store) CompleteIdempotentKey(ctx context.Context, partnerID, key string, status int, body []byte) error {
+	_, err := s.db.NewUpdate().Model((*IdempotencyRow)(nil)).Set("status_code = ?", status).Set("body = ?", body).
+		Where("partner_id = ?", partnerID).Where("key = ?", key).Where("status_code = 0").Exec(ctx)
+	return err
+}
+
+// ReleaseIdempotencyKey gives up a key whose request had no answer worth
+// keeping (a 5xx): a retry runs it again.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, partnerID, key string) error {
+	_, err := s.db.NewDelete().Model((*IdempotencyRow)(nil)).Where("partner_id = ?", partnerID).Where("key = ?", key).
+		Where("status_code = 0").Exec(ctx)
+	return err
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -240,31 +241,65 @@ func TestAgentTokensByHash(t *testing.T) {
 	})
 }
 
-func TestIdempotentResponsesAreKeptOncePerKey(t *testing.T) {
+func TestIdempotencyKeysAreHeldByOneRequestAtATime(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		_, err := s.IdempotentResponse(ctx, "p", "k")
 		assert.ErrorIs(t, err, store.ErrNotFound)
-		first := store.IdempotencyRow{PartnerID: "p", Key: "k", Scope: "PATCH /x", RequestHash: "h1", StatusCode: 200, Body: []byte(`{"a":1}`)}
-		require.NoError(t, s.SaveIdempotentResponse(ctx, first))
-		second := first
-		second.RequestHash, second.Body = "h2", []byte(`{"a":2}`)
-		require.NoError(t, s.SaveIdempotentResponse(ctx, second))
+
+		// Concurrent requests with one key: exactly one holds it.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		holders := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, reserved, err := s.ReserveIdempotencyKey(ctx, "p", "k", "PATCH /x", fmt.Sprintf("h%d", i))
+				assert.NoError(t, err)
+				if reserved {
+					mu.Lock()
+					holders++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, 1, holders)
+		held, reserved, err := s.ReserveIdempotencyKey(ctx, "p", "k", "PATCH /x", "other")
+		require.NoError(t, err)
+		assert.False(t, reserved)
+		assert.Zero(t, held.StatusCode, "still running")
+
+		// Its response is stored once, then answers repeats.
+		require.NoError(t, s.CompleteIdempotentKey(ctx, "p", "k", 200, []byte(`{"a":1}`)))
+		require.NoError(t, s.CompleteIdempotentKey(ctx, "p", "k", 409, []byte(`{"a":2}`)))
 		got, err := s.IdempotentResponse(ctx, "p", "k")
 		require.NoError(t, err)
-		assert.Equal(t, "h1", got.RequestHash, "the first response stays")
-		assert.JSONEq(t, `{"a":1}`, string(got.Body))
+		assert.Equal(t, 200, got.StatusCode)
+		assert.JSONEq(t, `{"a":1}`, string(got.Body), "the first response stays")
 		_, err = s.IdempotentResponse(ctx, "other-partner", "k")
 		assert.ErrorIs(t, err, store.ErrNotFound, "keys are per partner")
+		require.NoError(t, s.ReleaseIdempotencyKey(ctx, "p", "k"))
+		_, err = s.IdempotentResponse(ctx, "p", "k")
+		require.NoError(t, err, "a stored response is never released")
 
-		// An expired response no longer answers and may be replaced.
+		// A request that got no answer worth keeping releases the key.
+		_, reserved, err = s.ReserveIdempotencyKey(ctx, "p", "k2", "PATCH /x", "h")
+		require.NoError(t, err)
+		require.True(t, reserved)
+		require.NoError(t, s.ReleaseIdempotencyKey(ctx, "p", "k2"))
+		_, reserved, err = s.ReserveIdempotencyKey(ctx, "p", "k2", "PATCH /x", "h")
+		require.NoError(t, err)
+		assert.True(t, reserved)
+
+		// An expired response no longer answers, and its key is taken anew.
 		_, err = s.DB().NewUpdate().Table("idempotency_keys").Set("created_at = ?", time.Now().Add(-25*time.Hour).UTC()).Where("key = ?", "k").Exec(ctx)
 		require.NoError(t, err)
 		_, err = s.IdempotentResponse(ctx, "p", "k")
 		assert.ErrorIs(t, err, store.ErrNotFound)
-		require.NoError(t, s.SaveIdempotentResponse(ctx, second))
-		got, err = s.IdempotentResponse(ctx, "p", "k")
+		_, reserved, err = s.ReserveIdempotencyKey(ctx, "p", "k", "PATCH /x", "h2")
 		require.NoError(t, err)
-		assert.Equal(t, "h2", got.RequestHash)
+		assert.True(t, reserved)
 	})
 }
