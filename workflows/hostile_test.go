@@ -158,3 +158,29 @@ func (s *LifecycleSuite) TestAddingThenRemovingLicencesEarnsNothing() {
 	}
 	s.Equal(int64(0), net(charges), "the cancel inside the window refunds the rest")
 }
+
+// A run continued from one started before batches were kept carries no
+// lots: its licences count as one batch charged the term's net, so a
+// removal is still credited what it cost.
+func (s *LifecycleSuite) TestRunWithoutLotsCreditsItsNetShare() {
+	s.activateAt(hour)
+	s.run(purchaseInput("monthly", 4))
+	next := s.continued()
+	s.Require().NotNil(next.Continued)
+	s.Require().NotEmpty(next.Continued.Lots)
+	next.Continued.Lots = nil // as recorded before lots existed
+	termStart := next.Continued.Subscription.TermStart.UTC()
+
+	s.newEnv()
+	s.env.SetStartTime(termStart.Add(time.Minute))
+	down := s.change(hour, ChangeRequest{Quantity: ptr(1)})
+	cancel := s.change(2*hour, ChangeRequest{Cancel: true})
+	s.run(next)
+	s.applied(down)
+	s.applied(cancel)
+	charges := s.charges()
+	s.Require().Len(charges, 4, "term 1, term 2, the credit for 3 licences, the refund of the last: %+v", charges)
+	s.Equal(int64(3*1200), charges[2].Amount)
+	s.Equal(int64(1200), charges[3].Amount)
+	s.Equal(int64(4*1200), net(charges), "term 1 stays paid, term 2 nets to zero")
+}

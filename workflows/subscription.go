@@ -350,6 +350,11 @@ func (w *subscriptionRun) currentLots() billing.Lots {
 	if w.lots != nil || w.nextInstallment == 0 {
 		return w.lots
 	}
+	return billing.Lots{{Quantity: w.sub.Quantity, Charged: w.termNet()}}
+}
+
+// termNet is what the current term's charges net to, credits deducted.
+func (w *subscriptionRun) termNet() int64 {
 	var net int64
 	for _, c := range w.termCharges {
 		if c.Kind == billing.ChargeKind {
@@ -358,7 +363,7 @@ func (w *subscriptionRun) currentLots() billing.Lots {
 			net -= c.Amount
 		}
 	}
-	return billing.Lots{{Quantity: w.sub.Quantity, Charged: net}}
+	return net
 }
 
 func (w *subscriptionRun) addCharge(t *activities.Transition, c billing.Charge) {
@@ -369,14 +374,7 @@ func (w *subscriptionRun) addCharge(t *activities.Transition, c billing.Charge) 
 // refundTerm credits every charge of the current term that a credit has
 // not already offset.
 func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string) int64 {
-	var net int64
-	for _, c := range w.termCharges {
-		if c.Kind == billing.ChargeKind {
-			net += c.Amount
-		} else {
-			net -= c.Amount
-		}
-	}
+	net := w.termNet()
 	var credited int64
 	var credits []billing.Charge
 	for _, c := range w.termCharges {
