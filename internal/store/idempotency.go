@@ -24,14 +24,6 @@ type IdempotencyRow struct {
 	CreatedAt   time.Time `bun:"created_at,notnull"`
 }
 
-// IdempotentResponse returns the live stored response of a partner's key.
-func (s *Store) IdempotentResponse(ctx context.Context, partnerID, key string) (*IdempotencyRow, error) {
-	row := new(IdempotencyRow)
-	err := s.db.NewSelect().Model(row).Where("partner_id = ?", partnerID).Where("key = ?", key).
-		Where("created_at > ?", now().Add(-IdempotencyTTL)).Scan(ctx)
-	return row, notFound(err)
-}
-
 // ReserveIdempotencyKey claims a partner's key for a request (scope and
 // content hash) before it runs, so that concurrent requests with one key
 // cannot each run: it returns reserved when this request holds the key now,
