@@ -81,6 +81,9 @@ type Transition struct {
 	ISVEvent      *subscription.ISVEvent `json:"isvEvent,omitempty"`
 	Charges       []billing.Charge       `json:"charges,omitempty"`
 	Notifications []Notification         `json:"notifications,omitempty"`
+	// Lots are the subscription's batches of licences after the step, for
+	// its refundableQuantity; empty once it has ended.
+	Lots billing.Lots `json:"lots,omitempty"`
 }
 
 // CommitTransition writes a transition in one database transaction. The
@@ -100,6 +103,13 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 	if t.IdempotencyKey != "" {
 		key := t.IdempotencyKey
 		row.IdempotencyKey = &key
+	}
+	if len(t.Lots) > 0 {
+		lots, err := json.Marshal(t.Lots)
+		if err != nil {
+			return err
+		}
+		row.Lots = string(lots)
 	}
 	tx := store.Transition{Subscription: row}
 	if t.AuthorizationCodeHash != "" {
@@ -125,6 +135,7 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 		tx.Charges = append(tx.Charges, store.ChargeRow{
 			Key: c.Key, SubscriptionID: c.SubscriptionID, PartnerID: c.PartnerID, Kind: c.Kind, Amount: c.Amount,
 			Currency: c.Currency, Quantity: c.Quantity, PeriodStart: c.PeriodStart, PeriodEnd: c.PeriodEnd, Description: c.Description,
+			Reason: lineReason(c), UnitPrice: lineUnitPrice(c), PostedAt: c.PostedAt,
 		})
 	}
 	for _, n := range t.Notifications {
@@ -143,6 +154,22 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 	}
 	a.log().Debug("transition committed", "subscription", sub.ID, "version", sub.Version, "status", sub.Status, "moved", moved)
 	return a.startDeliveries(ctx, t, a.TaskQueue)
+}
+
+// lineReason and lineUnitPrice fill lines scheduled by workflow code
+// that predates them (their activity input is in the history as it was).
+func lineReason(c billing.Charge) string {
+	if c.Reason != "" {
+		return c.Reason
+	}
+	return billing.ReasonOf(c.Key)
+}
+
+func lineUnitPrice(c billing.Charge) int64 {
+	if c.UnitPrice != 0 || c.Quantity <= 0 {
+		return c.UnitPrice
+	}
+	return c.Amount / int64(c.Quantity)
 }
 
 func orEmpty(m map[string]any) map[string]any {

@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/period"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -69,8 +68,10 @@ func (w *subscriptionRun) validateChange(now time.Time, req ChangeRequest) error
 		default:
 			return stateError(ErrInvalidState, "the quantity of a %s subscription cannot change", s.Status)
 		}
-		if *q < s.Quantity && !inWindow {
-			return stateError(ErrWindowClosed, "licences can be removed only inside the cancellation window, which closed at %s; they can be added at any time", s.CancellationWindowEndsAt.Format(time.RFC3339))
+		if *q < s.Quantity {
+			if err := w.removable(now, s.Quantity-*q, inWindow); err != nil {
+				return err
+			}
 		}
 	}
 	if req.Cancel {
@@ -181,47 +182,71 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 	return ChangeResult{Subscription: w.sub, Pending: pending}, nil
 }
 
+// removable says whether the newest n licences can be removed now: each
+// batch inside its own window (runs recorded before batches had windows:
+// inside the subscription's window).
+func (w *subscriptionRun) removable(now time.Time, n int, inWindow bool) error {
+	if !w.lotWindows {
+		if !inWindow {
+			return stateError(ErrWindowClosed, "licences can be removed only inside the cancellation window, which closed at %s; they can be added at any time", w.sub.CancellationWindowEndsAt.Format(time.RFC3339))
+		}
+		return nil
+	}
+	if r := w.windowedLots().RefundableAt(now); n > r.Total {
+		return stateError(ErrWindowClosed, "only %d licences are still inside their cancellation window (each batch has its own, from when it was added; see refundableQuantity): %d cannot be removed; licences can be added at any time", r.Total, n)
+	}
+	return nil
+}
+
 // changeQuantity sets the quantity. While billing runs, added licences are
 // charged for what remains of the current installment period, and removed
-// ones (inside the cancellation window only) are credited for what this
-// term charged for them.
+// ones (inside their windows only) are credited for what this term charged
+// for them; the amounts are billing's.
 func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now time.Time) error {
 	s := &w.sub
 	delta := q - s.Quantity
 	lots := w.currentLots()
+	if w.lotWindows {
+		lots = w.windowedLots()
+	}
 	s.Quantity = q
-	if s.Status != subscription.StatusActive || w.nextInstallment == 0 {
+	billed := s.Status == subscription.StatusActive && w.nextInstallment > 0
+	var addedUntil time.Time
+	if w.lotWindows {
+		var err error
+		if addedUntil, err = w.windowEnd(now); err != nil {
+			return err
+		}
+		if !billed {
+			// Nothing charged yet: the batches still keep their windows.
+			if delta > 0 {
+				w.lots = lots.Add(delta, 0, addedUntil)
+			} else {
+				w.lots, _ = lots.Remove(-delta)
+			}
+			return nil
+		}
+	}
+	if !billed {
 		return nil
 	}
 	sched, err := w.schedule()
 	if err != nil {
 		return err
 	}
-	current := w.nextInstallment - 1
-	key := fmt.Sprintf("%s/term-%d/quantity-v%d", s.ID, w.termNumber, s.Version)
 	if delta > 0 {
-		start, end := sched.Period(*s.TermStart, *s.TermEnd, current)
-		amount := billing.Prorate(int64(delta)*sched.PerLicence(current), start, end, now)
-		w.lots = lots.Add(delta, amount)
-		if amount > 0 {
-			w.addCharge(t, billing.Charge{
-				Key: key, SubscriptionID: s.ID, PartnerID: s.PartnerID, Kind: billing.ChargeKind, Amount: amount,
-				Currency: sched.Currency, Quantity: delta, PeriodStart: now, PeriodEnd: end,
-				Description: fmt.Sprintf("%d licences added to %s %s, prorated to %s", delta, s.OfferID, s.PlanID, end.Format(time.RFC3339)),
-			})
+		c := sched.LicencesAdded(*s, w.termNumber, *s.TermStart, *s.TermEnd, w.nextInstallment-1, delta, now)
+		w.lots = lots.Add(delta, c.Amount, addedUntil)
+		if c.Amount > 0 {
+			w.addCharge(t, c)
 		}
 		return nil
 	}
 	var credit int64
 	w.lots, credit = lots.Remove(-delta)
-	if credit == 0 {
-		return nil
+	if credit > 0 {
+		w.addCharge(t, sched.LicencesRemoved(*s, w.termNumber, *s.TermStart, *s.TermEnd, -delta, credit, now))
 	}
-	w.addCharge(t, billing.Charge{
-		Key: "credit/" + key, SubscriptionID: s.ID, PartnerID: s.PartnerID, Kind: billing.CreditKind, Amount: credit,
-		Currency: sched.Currency, Quantity: -delta, PeriodStart: *s.TermStart, PeriodEnd: *s.TermEnd,
-		Description: fmt.Sprintf("%d licences removed from %s %s inside the cancellation window", -delta, s.OfferID, s.PlanID),
-	})
 	return nil
 }
 

@@ -126,6 +126,7 @@ func (w *subscriptionRun) activate(t *activities.Transition, e subscription.ISVE
 	}
 	t.Events = append(t.Events, activities.AuditEvent{Kind: KindBillingStarted, Actor: actorSystem, At: now, Detail: map[string]any{
 		"termEnd": w.sub.TermEnd, "cancellationWindowEndsAt": w.sub.CancellationWindowEndsAt,
+		"quantity": w.sub.Quantity, "planId": w.sub.PlanID, "unitPrice": w.sub.UnitPrice, "billingFrequency": w.sub.BillingFrequency,
 	}})
 	t.Notifications = append(t.Notifications, w.toPartner(NotifyActivated))
 	return nil
@@ -165,7 +166,7 @@ func (w *subscriptionRun) reject(ctx workflow.Context, t activities.Transition, 
 // cancel ends the subscription with every charge of the current term
 // credited back; it returns the amount credited.
 func (w *subscriptionRun) cancel(t *activities.Transition, now time.Time, reason string) int64 {
-	credited := w.refundTerm(t, reason)
+	credited := w.refundTerm(t, reason, now)
 	w.sub.Status = subscription.StatusCancelled
 	w.sub.ActionNeeded = false
 	w.pendingCancellation = nil

@@ -68,6 +68,7 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 	}
 	w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
 	w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
+	w.lotWindows = workflow.GetVersion(ctx, versionLotWindows, workflow.DefaultVersion, 1) >= 1
 	if in.Continued == nil {
 		if w.refused = invalidPurchase(in); w.refused != nil {
 			// Only a caller that went around the API's checks gets here:
@@ -99,6 +100,8 @@ type subscriptionRun struct {
 	timers   bool // lifecycle timers (see versionLifecycleTimers)
 	// durableCommit: steps commit through an activity (see versionDurableCommit).
 	durableCommit bool
+	// lotWindows: each batch of licences has its own window (see versionLotWindows).
+	lotWindows bool
 	recorded      bool  // the purchase transition is durable
 	refused       error // the purchase input broke a field rule: nothing is recorded
 
@@ -264,6 +267,9 @@ func (w *subscriptionRun) purchase(ctx workflow.Context) error {
 		return err
 	}
 	w.sub.CancellationWindowEndsAt = &windowEnd
+	if w.lotWindows {
+		w.lots = billing.StartTerm(w.sub.Quantity, windowEnd)
+	}
 	// The link keeps only the landing URL: the code is shown once, by the
 	// API, and the history holds only its hash.
 	if w.sub.PublisherLink != nil {
@@ -318,7 +324,20 @@ func (w *subscriptionRun) startTerm(t *activities.Transition, n int, start time.
 		w.sub.CancellationWindowEndsAt = &windowEnd
 	}
 	w.termNumber, w.termCharges, w.nextInstallment, w.renewalNoticeSent = n, nil, 0, false
-	w.lots = billing.StartTerm(w.sub.Quantity)
+	switch {
+	case n == 1 && w.lotWindows:
+		// The batches bought before activation keep their windows; the
+		// ISV may have confirmed more licences (a batch added now) or fewer.
+		addedUntil, err := w.windowEnd(start)
+		if err != nil {
+			return err
+		}
+		w.lots = w.windowedLots().Resize(w.sub.Quantity, addedUntil)
+	case w.lotWindows:
+		w.lots = billing.StartTerm(w.sub.Quantity, *w.sub.CancellationWindowEndsAt)
+	default:
+		w.lots = billing.StartTerm(w.sub.Quantity, time.Time{})
+	}
 	w.sub.TermStart, w.sub.TermEnd = &start, &end
 	return w.chargeInstallment(t, sched, start)
 }
@@ -335,10 +354,12 @@ func (w *subscriptionRun) chargeInstallment(t *activities.Transition, sched bill
 		return nil
 	}
 	c := sched.InstallmentCharge(w.sub, w.termNumber, *w.sub.TermStart, *w.sub.TermEnd, i)
+	c.PostedAt = at
 	w.lots = w.currentLots().ChargeInstallment(sched.PerLicence(i))
 	w.addCharge(t, c)
 	t.Events = append(t.Events, activities.AuditEvent{Kind: KindInstallmentCharged, Actor: actorSystem, At: at, Detail: map[string]any{
 		"chargeKey": c.Key, "amount": c.Amount, "currency": c.Currency, "term": w.termNumber, "installment": i,
+		"quantity": c.Quantity, "unitPrice": c.UnitPrice,
 	}})
 	return nil
 }
@@ -351,6 +372,22 @@ func (w *subscriptionRun) currentLots() billing.Lots {
 		return w.lots
 	}
 	return billing.Lots{{Quantity: w.sub.Quantity, Charged: w.termNet()}}
+}
+
+// windowedLots are the current lots with a window on each batch: batches
+// recorded before they had their own take the subscription's window, and
+// a run with no lots yet (recorded before they were kept from purchase) is
+// one batch of every licence.
+func (w *subscriptionRun) windowedLots() billing.Lots {
+	var window time.Time
+	if w.sub.CancellationWindowEndsAt != nil {
+		window = *w.sub.CancellationWindowEndsAt
+	}
+	lots := w.currentLots()
+	if lots == nil {
+		lots = billing.StartTerm(w.sub.Quantity, window)
+	}
+	return lots.WithWindow(window)
 }
 
 // termNet is what the current term's charges net to, credits deducted.
@@ -373,7 +410,7 @@ func (w *subscriptionRun) addCharge(t *activities.Transition, c billing.Charge) 
 
 // refundTerm credits every charge of the current term that a credit has
 // not already offset.
-func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string) int64 {
+func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string, at time.Time) int64 {
 	net := w.termNet()
 	var credited int64
 	var credits []billing.Charge
@@ -383,6 +420,7 @@ func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string) in
 		}
 		credit := billing.Credit(c, reason)
 		credit.Amount = min(c.Amount, net-credited)
+		credit.PostedAt = at
 		credited += credit.Amount
 		credits = append(credits, credit)
 	}
@@ -432,6 +470,9 @@ func (w *subscriptionRun) publisherURL() string {
 // subscription.
 func (w *subscriptionRun) commit(ctx workflow.Context, t activities.Transition) error {
 	t.Subscription = w.sub
+	if !w.sub.Status.Terminal() {
+		t.Lots = w.windowedLots()
+	}
 	var a *activities.Activities
 	if w.durableCommit {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

@@ -18,4 +18,12 @@ const (
 	// the recorded history. It also retries without limit: a database outage
 	// delays a step, never fails the subscription.
 	versionDurableCommit = "durable-commit"
+
+	// versionLotWindows: each batch of licences (the purchase, each
+	// increase) has its own cancellation window from the moment it was
+	// added; a decrease is accepted only for the newest licences still
+	// inside theirs (Partner Center's refundableQuantity). Runs recorded
+	// before it accept a decrease while the subscription's one window is
+	// open.
+	versionLotWindows = "lot-windows"
 )

@@ -4,8 +4,11 @@
 package billing
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/period"
@@ -73,6 +76,17 @@ type Charge struct {
 	PeriodStart    time.Time `json:"periodStart"`
 	PeriodEnd      time.Time `json:"periodEnd"`
 	Description    string    `json:"description"`
+	// Reason says why money moved (Reason* constants); lines recorded
+	// before it existed get ReasonOf(Key).
+	Reason string `json:"reason,omitempty"`
+	// UnitPrice is one licence's undiscounted price for the line's period:
+	// an installment is Quantity x UnitPrice exactly, an increase that
+	// price prorated, a credit what the removed licences were charged.
+	UnitPrice int64 `json:"unitPrice,omitempty"`
+	// PostedAt is when the workflow step that made the line happened
+	// (workflow time, UTC): the line belongs to that month's invoice, or
+	// to the next one if that month was invoiced before it was recorded.
+	PostedAt time.Time `json:"postedAt,omitzero"`
 }
 
 // Kinds of ledger lines.
@@ -80,6 +94,44 @@ const (
 	ChargeKind = "charge"
 	CreditKind = "credit"
 )
+
+// Reasons of ledger lines.
+const (
+	ReasonInstallment     = "installment"      // a term's installment (at activation, monthly, at renewal)
+	ReasonLicencesAdded   = "licences_added"   // licences added during a period, prorated
+	ReasonLicencesRemoved = "licences_removed" // licences removed inside their lot's window, credited
+	ReasonRefund          = "refund"           // a cancellation inside the window credits the term
+)
+
+// ReasonOf is the reason of a line from its key, for lines recorded before
+// reasons were: the keys always said it.
+func ReasonOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, "credit/") && strings.Contains(key, "/quantity-"):
+		return ReasonLicencesRemoved
+	case strings.HasPrefix(key, "credit/"):
+		return ReasonRefund
+	case strings.Contains(key, "/quantity-"):
+		return ReasonLicencesAdded
+	default:
+		return ReasonInstallment
+	}
+}
+
+// LineID is the stable public id of the ledger line with this key: the
+// same on every database the line is written to, and on a retry.
+func LineID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "ln_" + hex.EncodeToString(sum[:10])
+}
+
+// Signed is the line's amount as it counts in a total: credits negative.
+func (c Charge) Signed() int64 {
+	if c.Kind == CreditKind {
+		return -c.Amount
+	}
+	return c.Amount
+}
 
 // LicenceInstallment is what one licence costs for installment i of a
 // term: the per-licence term price split into n parts. Pricing every charge
@@ -150,6 +202,8 @@ func (s Schedule) InstallmentCharge(sub subscription.Subscription, termNumber in
 		PeriodStart:    start,
 		PeriodEnd:      end,
 		Description:    fmt.Sprintf("%s %s x%d, term %d, installment %d of %d", sub.OfferID, sub.PlanID, sub.Quantity, termNumber, i+1, s.Installments),
+		Reason:         ReasonInstallment,
+		UnitPrice:      s.PerLicence(i),
 	}
 }
 
@@ -159,5 +213,49 @@ func Credit(c Charge, reason string) Charge {
 	credit.Key = "credit/" + c.Key
 	credit.Kind = CreditKind
 	credit.Description = "credit: " + reason + " (" + c.Description + ")"
+	credit.Reason = ReasonRefund
 	return credit
+}
+
+// LicencesAdded is the charge for delta licences added at at, during
+// installment i of the term: their price for that installment, prorated to
+// what remains of its period (Prorate). The key is the step's: one line per
+// change, however often the step's commit is retried.
+func (s Schedule) LicencesAdded(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, i, delta int, at time.Time) Charge {
+	start, end := s.Period(termStart, termEnd, i)
+	return Charge{
+		Key:            fmt.Sprintf("%s/term-%d/quantity-v%d", sub.ID, termNumber, sub.Version),
+		SubscriptionID: sub.ID,
+		PartnerID:      sub.PartnerID,
+		Kind:           ChargeKind,
+		Amount:         Prorate(int64(delta)*s.PerLicence(i), start, end, at),
+		Currency:       s.Currency,
+		Quantity:       delta,
+		PeriodStart:    at,
+		PeriodEnd:      end,
+		Description:    fmt.Sprintf("%d licences added to %s %s, prorated to %s", delta, sub.OfferID, sub.PlanID, end.Format(time.RFC3339)),
+		Reason:         ReasonLicencesAdded,
+		UnitPrice:      s.PerLicence(i),
+		PostedAt:       at,
+	}
+}
+
+// LicencesRemoved is the credit for removed licences of the term: credit is
+// what their batches were charged (Lots.Remove).
+func (s Schedule) LicencesRemoved(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, removed int, credit int64, at time.Time) Charge {
+	return Charge{
+		Key:            fmt.Sprintf("credit/%s/term-%d/quantity-v%d", sub.ID, termNumber, sub.Version),
+		SubscriptionID: sub.ID,
+		PartnerID:      sub.PartnerID,
+		Kind:           CreditKind,
+		Amount:         credit,
+		Currency:       s.Currency,
+		Quantity:       removed,
+		PeriodStart:    termStart,
+		PeriodEnd:      termEnd,
+		Description:    fmt.Sprintf("%d licences removed from %s %s inside their cancellation window", removed, sub.OfferID, sub.PlanID),
+		Reason:         ReasonLicencesRemoved,
+		UnitPrice:      s.UnitPrice,
+		PostedAt:       at,
+	}
 }

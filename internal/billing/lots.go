@@ -1,10 +1,17 @@
 package billing
 
+import "time"
+
 // Lot is a batch of licences of the current term (the term's starting
 // quantity, then each increase) and what the term has charged for it so far.
 type Lot struct {
 	Quantity int   `json:"quantity"`
 	Charged  int64 `json:"charged"`
+	// AllowedUntil closes the batch's own cancellation window (Partner
+	// Center's refundableQuantity): its licences can be removed, and are
+	// credited, only before it. Zero in runs recorded before batches had
+	// windows: they take the subscription's window (WithWindow).
+	AllowedUntil time.Time `json:"allowedUntil,omitzero"`
 }
 
 // Lots are a term's batches of licences, oldest first. Removing licences
@@ -14,21 +21,87 @@ type Lot struct {
 type Lots []Lot
 
 // StartTerm is the lots of a term that starts with quantity licences,
-// nothing charged yet.
-func StartTerm(quantity int) Lots { return Lots{{Quantity: quantity}} }
+// nothing charged yet, removable until allowedUntil.
+func StartTerm(quantity int, allowedUntil time.Time) Lots {
+	return Lots{{Quantity: quantity, AllowedUntil: allowedUntil}}
+}
 
 // ChargeInstallment records an installment of perLicence on every licence.
 func (l Lots) ChargeInstallment(perLicence int64) Lots {
 	out := make(Lots, len(l))
 	for i, lot := range l {
-		out[i] = Lot{Quantity: lot.Quantity, Charged: lot.Charged + int64(lot.Quantity)*perLicence}
+		out[i] = lot
+		out[i].Charged += int64(lot.Quantity) * perLicence
 	}
 	return out
 }
 
-// Add records a batch of quantity licences charged amount.
-func (l Lots) Add(quantity int, amount int64) Lots {
-	return append(append(Lots{}, l...), Lot{Quantity: quantity, Charged: amount})
+// Add records a batch of quantity licences charged amount, removable
+// until allowedUntil.
+func (l Lots) Add(quantity int, amount int64, allowedUntil time.Time) Lots {
+	return append(append(Lots{}, l...), Lot{Quantity: quantity, Charged: amount, AllowedUntil: allowedUntil})
+}
+
+// Resize is the lots with nothing charged, made quantity licences: a
+// batch for the licences added (removable until allowedUntil), or the
+// newest licences taken away. Activation uses it: the ISV may confirm
+// another quantity, and billing starts from nothing.
+func (l Lots) Resize(quantity int, allowedUntil time.Time) Lots {
+	out := make(Lots, len(l))
+	for i, lot := range l {
+		out[i] = Lot{Quantity: lot.Quantity, AllowedUntil: lot.AllowedUntil}
+	}
+	switch have := out.Quantity(); {
+	case quantity > have:
+		out = out.Add(quantity-have, 0, allowedUntil)
+	case quantity < have:
+		out, _ = out.Remove(have - quantity)
+	}
+	return out
+}
+
+// WithWindow gives the batches that have no window of their own (recorded
+// before batches had one) the subscription's window.
+func (l Lots) WithWindow(allowedUntil time.Time) Lots {
+	out := append(Lots{}, l...)
+	for i := range out {
+		if out[i].AllowedUntil.IsZero() {
+			out[i].AllowedUntil = allowedUntil
+		}
+	}
+	return out
+}
+
+// RefundableLot is a batch whose licences can still be removed.
+type RefundableLot struct {
+	Quantity     int       `json:"quantity"`
+	AllowedUntil time.Time `json:"allowedUntil"`
+}
+
+// Refundable is how many licences can be removed, and credited, at a
+// moment (Partner Center's refundableQuantity).
+type Refundable struct {
+	Total   int             `json:"total"`
+	Details []RefundableLot `json:"details"`
+}
+
+// RefundableAt says which licences can be removed at at. Removal takes the
+// newest first, so it is the newest batches whose windows are still open,
+// up to the first closed one: licences behind a closed batch cannot be
+// reached without removing it.
+func (l Lots) RefundableAt(at time.Time) Refundable {
+	r := Refundable{Details: []RefundableLot{}}
+	for i := len(l) - 1; i >= 0; i-- {
+		lot := l[i]
+		if !at.Before(lot.AllowedUntil) {
+			break
+		}
+		if lot.Quantity > 0 {
+			r.Total += lot.Quantity
+			r.Details = append(r.Details, RefundableLot{Quantity: lot.Quantity, AllowedUntil: lot.AllowedUntil.UTC()})
+		}
+	}
+	return r
 }
 
 // Remove takes quantity licences away, newest first, and returns the

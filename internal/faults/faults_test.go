@@ -538,7 +538,7 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 		_ = json.Unmarshal(e.Detail, &d)
 		switch {
 		case e.Kind == "billing.installment_charged" && d.Amount != nil:
-			lots = billing.StartTerm(q).ChargeInstallment(unitPrice)
+			lots = billing.StartTerm(q, time.Time{}).ChargeInstallment(unitPrice)
 			want = append(want, fmt.Sprintf("charge %d x%d", int64(q)*unitPrice, q))
 		case e.Kind == "changed" && d.Quantity != nil:
 			delta := *d.Quantity - q
@@ -549,7 +549,7 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 			switch {
 			case delta > 0:
 				amount := billing.Prorate(int64(delta)*unitPrice, *sub.TermStart, *sub.TermEnd, e.At)
-				lots = lots.Add(delta, amount)
+				lots = lots.Add(delta, amount, time.Time{})
 				if amount > 0 {
 					want = append(want, fmt.Sprintf("charge %d x%d", amount, delta))
 				}

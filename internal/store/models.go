@@ -136,6 +136,9 @@ type SubscriptionRow struct {
 	RequestHash    string    `bun:"request_hash,notnull"`
 	Version        int64     `bun:"version,notnull"`
 	UpdatedAt      time.Time `bun:"updated_at,notnull"`
+	// Lots are the batches of licences with their windows (JSON of
+	// billing.Lots), for refundableQuantity; "" before they were kept.
+	Lots string `bun:"lots,notnull"`
 }
 
 // AuthorizationCodeRow identifies a purchase to its ISV. Only the hash of
@@ -196,6 +199,58 @@ type ChargeRow struct {
 	PeriodEnd      time.Time `bun:"period_end,notnull"`
 	Description    string    `bun:"description,notnull"`
 	CreatedAt      time.Time `bun:"created_at,notnull"`
+	CustomerID     string    `bun:"customer_id,notnull"`
+	Reason         string    `bun:"reason,notnull"`
+	UnitPrice      int64     `bun:"unit_price,notnull"`
+	// PostedAt is the workflow time of the step that made the line: it
+	// decides the line's invoice month.
+	PostedAt time.Time `bun:"posted_at,notnull"`
+	// InvoiceID is set once, when the line is invoiced.
+	InvoiceID *string `bun:"invoice_id"`
+}
+
+// InvoiceRow is an issued invoice: one per partner, customer, currency and
+// calendar month. It never changes once written.
+type InvoiceRow struct {
+	bun.BaseModel `bun:"table:invoices"`
+
+	ID          string    `bun:"id,pk"`
+	PartnerID   string    `bun:"partner_id,notnull"`
+	CustomerID  string    `bun:"customer_id,notnull"`
+	Currency    string    `bun:"currency,notnull"`
+	PeriodStart time.Time `bun:"period_start,notnull"`
+	PeriodEnd   time.Time `bun:"period_end,notnull"`
+	Number      int64     `bun:"number,notnull"`
+	IssuedAt    time.Time `bun:"issued_at,notnull"`
+	Subtotal    int64     `bun:"subtotal,notnull"`
+	Total       int64     `bun:"total,notnull"`
+	// RunID is the invoicing workflow that issued it.
+	RunID string `bun:"run_id,notnull"`
+}
+
+// InvoiceLineRow is a ledger line as it was invoiced, with what a
+// reconciliation needs of its subscription at that moment: a later change
+// to the subscription does not change an issued invoice.
+type InvoiceLineRow struct {
+	bun.BaseModel `bun:"table:invoice_lines"`
+
+	InvoiceID         string    `bun:"invoice_id,pk"`
+	Position          int       `bun:"position,pk"`
+	ChargeKey         string    `bun:"charge_key,notnull,unique"`
+	SubscriptionID    string    `bun:"subscription_id,notnull"`
+	OfferID           string    `bun:"offer_id,notnull"`
+	PlanID            string    `bun:"plan_id,notnull"`
+	PublisherID       string    `bun:"publisher_id,notnull"`
+	ResellerPartnerID string    `bun:"reseller_partner_id,notnull"`
+	Kind              string    `bun:"kind,notnull"`
+	Reason            string    `bun:"reason,notnull"`
+	Quantity          int       `bun:"quantity,notnull"`
+	UnitPrice         int64     `bun:"unit_price,notnull"`
+	PeriodStart       time.Time `bun:"period_start,notnull"`
+	PeriodEnd         time.Time `bun:"period_end,notnull"`
+	Amount            int64     `bun:"amount,notnull"`
+	Currency          string    `bun:"currency,notnull"`
+	PostedAt          time.Time `bun:"posted_at,notnull"`
 }
 
 // NotificationRow is one message of the outbox, to a partner or an ISV.

@@ -27,7 +27,7 @@ type Transition struct {
 var mutableSubscriptionColumns = []string{
 	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency", "next_billing_frequency",
 	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
-	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at",
+	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots",
 }
 
 // ApplyTransition writes a transition. The projection is replaced only when
@@ -72,6 +72,10 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 		}
 		for _, c := range t.Charges {
 			c.PeriodStart, c.PeriodEnd, c.CreatedAt = utc(c.PeriodStart), utc(c.PeriodEnd), now()
+			if c.PostedAt.IsZero() {
+				c.PostedAt = c.CreatedAt // a step recorded before lines had a posting time
+			}
+			c.PostedAt, c.CustomerID, c.InvoiceID = utc(c.PostedAt), row.CustomerID, nil
 			if _, err := tx.NewInsert().Model(&c).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
 				return fmt.Errorf("insert charge %s: %w", c.Key, err)
 			}
