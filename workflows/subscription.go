@@ -9,27 +9,29 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/audit"
 	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/period"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
-// Audit event kinds the workflow writes.
+// Audit event kinds the workflow writes (named in internal/audit, where
+// the ledger check reads them too).
 const (
-	KindPurchased             = "purchased"
-	KindISVEventApplied       = "isv_event.applied"
-	KindISVEventRejected      = "isv_event.rejected"
-	KindBillingStarted        = "billing.started"
-	KindInstallmentCharged    = "billing.installment_charged"
-	KindInstallmentSkipped    = "billing.installment_skipped"
-	KindChanged               = "changed"
-	KindCancellationRequested = "cancellation.requested"
-	KindCancellationLapsed    = "cancellation.lapsed"
-	KindCancelled             = "cancelled"
-	KindActivationDeadline    = "activation_deadline.passed"
-	KindRenewalNotice         = "renewal.notice_sent"
-	KindRenewed               = "renewed"
-	KindExpired               = "expired"
+	KindPurchased             = audit.Purchased
+	KindISVEventApplied       = audit.ISVEventApplied
+	KindISVEventRejected      = audit.ISVEventRejected
+	KindBillingStarted        = audit.BillingStarted
+	KindInstallmentCharged    = audit.InstallmentCharged
+	KindInstallmentSkipped    = audit.InstallmentSkipped
+	KindChanged               = audit.Changed
+	KindCancellationRequested = audit.CancellationRequested
+	KindCancellationLapsed    = audit.CancellationLapsed
+	KindCancelled             = audit.Cancelled
+	KindActivationDeadline    = audit.ActivationDeadline
+	KindRenewalNotice         = audit.RenewalNotice
+	KindRenewed               = audit.Renewed
+	KindExpired               = audit.Expired
 )
 
 // Notification types of the outbox.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/ledger"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -56,7 +57,19 @@ func (s *LifecycleSuite) newEnv() {
 	s.env.SetStartTime(s.start)
 }
 
-func (s *LifecycleSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
+// AfterTest also checks the money of every lifecycle test: the ledger the
+// run wrote is the one its audit trail implies (the ledger check).
+func (s *LifecycleSuite) AfterTest(_, _ string) {
+	s.env.AssertExpectations(s.T())
+	row, err := s.store.SubscriptionByID(context.Background(), "sub_1")
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	s.Require().NoError(err)
+	diffs, _, err := ledger.VerifySubscription(context.Background(), s.store, *row)
+	s.Require().NoError(err)
+	s.Empty(diffs, "the ledger check")
+}
 
 const hour = time.Hour
 const day = 24 * time.Hour

@@ -18,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -133,6 +135,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	if parts.Worker {
 		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{})
 		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
+		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)
 		a.worker.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: activities.DeliveryWorkflowName})
 		st := a.Store
 		a.worker.RegisterActivity(&activities.Activities{
@@ -148,6 +151,9 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	}
 
 	if parts.HTTP {
+		if err := EnsureInvoicingSchedule(ctx, a.Client); err != nil {
+			return nil, err
+		}
 		l, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -164,6 +170,29 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		go func() { a.serveErr <- a.http.Serve(l) }()
 	}
 	return a, nil
+}
+
+// EnsureInvoicingSchedule creates the Temporal Schedule that invoices each
+// month once it has ended, unless it exists: every starter calls it at
+// start-up, and the first one creates it.
+func EnsureInvoicingSchedule(ctx context.Context, c client.Client) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.InvoicingScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{workflows.InvoicingCron}},
+		Action: &client.ScheduleWorkflowAction{
+			ID: workflows.InvoicingScheduleID, Workflow: workflows.InvoicingWorkflow,
+			Args: []any{workflows.InvoicingInput{}}, TaskQueue: workflows.TaskQueue,
+		},
+		// A month-end missed while Temporal was down is invoiced when it
+		// comes back, up to the next month-end.
+		CatchupWindow: 28 * 24 * time.Hour,
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:          "Invoices the month that just ended (CONTRACT.md, Money). On demand: go run ./starter invoices run --month YYYY-MM",
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", workflows.InvoicingScheduleID, err)
+	}
+	return nil
 }
 
 // HTTPAddress is where the API listens.

@@ -259,3 +259,19 @@ func (s Schedule) LicencesRemoved(sub subscription.Subscription, termNumber int,
 		PostedAt:       at,
 	}
 }
+
+// MonthBounds is the calendar month YYYY-MM as the UTC instants
+// [start, end).
+func MonthBounds(month string) (start, end time.Time, err error) {
+	start, err = time.Parse("2006-01", month)
+	if err != nil || start.Format("2006-01") != month {
+		return time.Time{}, time.Time{}, fmt.Errorf("month %q is not YYYY-MM", month)
+	}
+	return start, start.AddDate(0, 1, 0), nil
+}
+
+// PreviousMonth is the month (YYYY-MM, UTC) before the one at holds.
+func PreviousMonth(at time.Time) string {
+	at = at.UTC()
+	return time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0).Format("2006-01")
+}

@@ -194,3 +194,29 @@ func (s *Store) AllSubscriptions(ctx context.Context, afterID string, limit int)
 	err := s.db.NewSelect().Model(&rows).Where("id > ?", afterID).OrderExpr("id ASC").Limit(int64(limit)).Scan(ctx)
 	return rows, err
 }
+
+// Charge returns one ledger line by its key.
+func (s *Store) Charge(ctx context.Context, key string) (*ChargeRow, error) {
+	row := new(ChargeRow)
+	err := s.db.NewSelect().Model(row).Where("key = ?", key).Scan(ctx)
+	return row, notFound(err)
+}
+
+// InvoicedChargeKeys maps every invoiced ledger line to its invoice.
+func (s *Store) InvoicedChargeKeys(ctx context.Context) (map[string]string, error) {
+	var rows []ChargeRow
+	if err := s.db.NewSelect().Model(&rows).Column("key", "invoice_id").Where("invoice_id IS NOT NULL").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.Key] = *r.InvoiceID
+	}
+	return out, nil
+}
+
+// InvoiceHasLine reports whether an invoice lists the ledger line.
+func (s *Store) InvoiceHasLine(ctx context.Context, invoiceID, chargeKey string) bool {
+	n, err := s.db.NewSelect().Model((*InvoiceLineRow)(nil)).Where("invoice_id = ?", invoiceID).Where("charge_key = ?", chargeKey).Count(ctx)
+	return err == nil && n == 1
+}

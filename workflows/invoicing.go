@@ -1,0 +1,107 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/billing"
+)
+
+// InvoicingScheduleID is the Temporal Schedule that invoices each month
+// just after it ends (CONTRACT.md; the Web UI lists it under Schedules).
+const InvoicingScheduleID = "invoicing-monthly"
+
+// InvoicingCron is when the schedule fires: five minutes past midnight UTC
+// on the first of each month, once the month's last steps have committed.
+const InvoicingCron = "5 0 1 * *"
+
+// InvoicingWorkflowID is the one invoicing run of a month: starting it
+// again finds the run that already happened.
+func InvoicingWorkflowID(month string) string { return "invoicing-" + month }
+
+// InvoicingInput says which month to invoice.
+type InvoicingInput struct {
+	// Month is YYYY-MM (UTC). Empty when the schedule starts the run: the
+	// month that just ended, invoiced by its own run (InvoicingWorkflowID).
+	Month string `json:"month,omitempty"`
+	// CloseEarly invoices a month that has not ended yet, up to now (demos
+	// and tests): what is recorded later in the month goes on the next
+	// invoice.
+	CloseEarly bool `json:"closeEarly,omitempty"`
+}
+
+// InvoicingResult says what a run did.
+type InvoicingResult struct {
+	Month string `json:"month"`
+	// Issued is how many invoices this run issued; AlreadyIssued how many
+	// it found issued before (a repeated run issues nothing twice).
+	Issued        int `json:"issued"`
+	AlreadyIssued int `json:"alreadyIssued"`
+	// AlreadyRun is set when the scheduled run found the month's run
+	// started before (by the schedule or on demand).
+	AlreadyRun bool `json:"alreadyRun,omitempty"`
+}
+
+// ErrMonthNotEnded refuses to invoice a month before it ends without CloseEarly.
+const ErrMonthNotEnded = "month_not_ended"
+
+// InvoicingWorkflow issues the invoices of a month: one per partner,
+// customer and currency that has lines posted before the month's end (or
+// now, with CloseEarly) not yet invoiced. Each invoice is issued once, by
+// its derived id, so a retried activity or a repeated run changes nothing.
+func InvoicingWorkflow(ctx workflow.Context, in InvoicingInput) (InvoicingResult, error) {
+	now := workflow.Now(ctx).UTC()
+	if in.Month == "" {
+		// Started by the schedule: hand the month that just ended to its
+		// own run, which exists once per month.
+		month := billing.PreviousMonth(now)
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:            InvoicingWorkflowID(month),
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		})
+		var result InvoicingResult
+		err := workflow.ExecuteChildWorkflow(cctx, InvoicingWorkflow, InvoicingInput{Month: month}).Get(ctx, &result)
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return InvoicingResult{Month: month, AlreadyRun: true}, nil
+		}
+		return result, err
+	}
+	start, end, err := billing.MonthBounds(in.Month)
+	if err != nil {
+		return InvoicingResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "bad_month", err)
+	}
+	cutoff := end
+	if now.Before(end) {
+		if !in.CloseEarly {
+			return InvoicingResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("%s has not ended: it can be invoiced from %s, or now with CloseEarly", in.Month, end.Format(time.RFC3339)), ErrMonthNotEnded, nil)
+		}
+		cutoff = now
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+	result := InvoicingResult{Month: in.Month}
+	var a *activities.Activities
+	page := activities.IssueInvoicesInput{PeriodStart: start, PeriodEnd: end, Cutoff: cutoff, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	for {
+		var out activities.IssueInvoicesResult
+		if err := workflow.ExecuteActivity(actx, a.IssueInvoices, page).Get(ctx, &out); err != nil {
+			return result, err
+		}
+		result.Issued += out.Issued
+		result.AlreadyIssued += out.AlreadyIssued
+		if out.Next == nil {
+			return result, nil
+		}
+		page.After = out.Next
+	}
+}
