@@ -104,8 +104,8 @@ type subscriptionRun struct {
 	durableCommit bool
 	// lotWindows: each batch of licences has its own window (see versionLotWindows).
 	lotWindows bool
-	recorded      bool  // the purchase transition is durable
-	refused       error // the purchase input broke a field rule: nothing is recorded
+	recorded   bool  // the purchase transition is durable
+	refused    error // the purchase input broke a field rule: nothing is recorded
 
 	termNumber  int
 	termCharges []billing.Charge // charges of the current term, for refunds

@@ -142,11 +142,11 @@ type replay struct {
 	nextInstallment    int
 	// first is what happened to the installment 0 of a term starting:
 	// its audit line comes just before the term's own in the same step.
-	first string
-	lots               billing.Lots
-	termLines          []line
-	lines              []line
-	problems           []string
+	first     string
+	lots      billing.Lots
+	termLines []line
+	lines     []line
+	problems  []string
 }
 
 func expectedLines(sub store.SubscriptionRow, rows []store.EventRow) ([]line, []string) {

@@ -20,7 +20,6 @@ type InvoiceGroup struct {
 	Currency   string `bun:"currency" json:"currency"`
 }
 
-
 // InvoiceID is the id of a group's invoice for the month starting at
 // periodStart: derived, so issuing it again finds the same invoice.
 func InvoiceID(g InvoiceGroup, periodStart time.Time) string {
