@@ -9,6 +9,8 @@
 //	go run ./starter agents revoke --id agt_…
 //	go run ./starter isv-sim                            # play the dev ISV against a running product
 //	go run ./starter healthcheck                        # exit 0 when /healthz is 200
+//	go run ./starter invoices run --month 2026-11       # invoice a month now (once; --close-early before it ends)
+//	go run ./starter ledger verify                      # recompute the ledger from the audit trail; exit 1 on a difference
 package main
 
 import (
@@ -22,14 +24,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/cspmarket/orchestrator/internal/app"
 	"github.com/cspmarket/orchestrator/internal/auth"
 	"github.com/cspmarket/orchestrator/internal/config"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
 	"github.com/cspmarket/orchestrator/internal/isvsim"
+	"github.com/cspmarket/orchestrator/internal/ledger"
 	"github.com/cspmarket/orchestrator/internal/secretbox"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
@@ -62,7 +69,70 @@ func run(args []string) error {
 	if args[0] == "isv-sim" {
 		return isvSim(logger, args[1:])
 	}
-	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, healthcheck, isv-sim", args[0])
+	if args[0] == "invoices" && len(args) > 1 && args[1] == "run" {
+		return runInvoices(os.Stdout, cfg, args[2:])
+	}
+	if args[0] == "ledger" && len(args) > 1 && args[1] == "verify" {
+		return verifyLedger(os.Stdout, cfg)
+	}
+	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, healthcheck, isv-sim, invoices run, ledger verify", args[0])
+}
+
+// runInvoices invoices a month through Temporal (TEMPORAL_ADDRESS, or the
+// embedded server of a running starter) and prints what it issued.
+func runInvoices(out io.Writer, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("invoices run", flag.ContinueOnError)
+	month := fs.String("month", "", "the month to invoice, YYYY-MM (UTC)")
+	closeEarly := fs.Bool("close-early", false, "invoice a month that has not ended yet, up to now (demos and tests)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *month == "" {
+		return errors.New("--month YYYY-MM is required")
+	}
+	address := cfg.TemporalAddress
+	if address == "" {
+		address = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.TemporalDevPort))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{HostPort: address, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s (is the product running?): %w", address, err)
+	}
+	defer c.Close()
+	result, err := app.RunInvoicing(ctx, c, *month, *closeEarly, time.Now())
+	if err != nil {
+		return err
+	}
+	if result.AlreadyRun {
+		fmt.Fprintf(out, "%s was invoiced before: %d invoices issued by that run; nothing issued now\n", result.Month, result.Issued)
+		return nil
+	}
+	fmt.Fprintf(out, "%s invoiced: %d invoices issued, %d issued before\n", result.Month, result.Issued, result.AlreadyIssued)
+	return nil
+}
+
+// verifyLedger runs the ledger check on the configured database and fails
+// on any difference.
+func verifyLedger(out io.Writer, cfg config.Config) error {
+	s, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	report, err := ledger.Verify(context.Background(), s)
+	if err != nil {
+		return err
+	}
+	for _, d := range report.Differences {
+		fmt.Fprintln(out, d)
+	}
+	fmt.Fprintf(out, "%d subscriptions, %d ledger lines, %d invoices: %d differences\n", report.Subscriptions, report.Lines, report.Invoices, len(report.Differences))
+	if len(report.Differences) > 0 {
+		return fmt.Errorf("the ledger has %d differences", len(report.Differences))
+	}
+	return nil
 }
 
 // rotateSecret gives a publisher a new webhook secret, printed once; the

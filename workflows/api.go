@@ -177,6 +177,8 @@ type ChangeResult struct {
 	// Pending is true when the change waits for the ISV (a cancellation of
 	// a plan that requires the publisher's approval): the API answers 202.
 	Pending bool `json:"pending"`
+	// Lots are the batches of licences after the change (refundableQuantity).
+	Lots billing.Lots `json:"lots,omitempty"`
 }
 
 // Error types of rejected changes (temporal.ApplicationError types); the
@@ -194,4 +196,5 @@ type PurchaseResult struct {
 	Subscription          subscription.Subscription `json:"subscription"`
 	RequestHash           string                    `json:"requestHash"`
 	AuthorizationCodeHash string                    `json:"authorizationCodeHash"`
+	Lots                  billing.Lots              `json:"lots,omitempty"`
 }

@@ -179,7 +179,7 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 		return ChangeResult{}, err
 	}
 	w.wake.SendAsync(true)
-	return ChangeResult{Subscription: w.sub, Pending: pending}, nil
+	return ChangeResult{Subscription: w.sub, Pending: pending, Lots: w.windowedLots()}, nil
 }
 
 // removable says whether the newest n licences can be removed now: each

@@ -163,7 +163,7 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 		if w.refused != nil {
 			return PurchaseResult{}, w.refused
 		}
-		return PurchaseResult{Subscription: w.sub, RequestHash: w.in.RequestHash, AuthorizationCodeHash: w.in.AuthorizationCodeHash}, nil
+		return PurchaseResult{Subscription: w.sub, RequestHash: w.in.RequestHash, AuthorizationCodeHash: w.in.AuthorizationCodeHash, Lots: w.windowedLots()}, nil
 	}); err != nil {
 		return err
 	}

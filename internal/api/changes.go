@@ -143,7 +143,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	if result.Pending {
 		status = http.StatusAccepted
 	}
-	writeSubscription(w, status, result.Subscription)
+	s.writeSubscription(w, status, result.Subscription, result.Lots)
 }
 
 // updateCurrentRun sends the change to the subscription's current run. A

@@ -149,14 +149,23 @@ const (
 	maxPageSize     = 200
 )
 
+// pageSizeParam is the pageSize query parameter, or the default.
+func pageSizeParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("pageSize")
+	if v == "" {
+		return defaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, invalid("pageSize", "must be a whole number from 1 to %d", maxPageSize)
+	}
+	return n, nil
+}
+
 func pageParams(r *http.Request) (int, *store.Cursor, error) {
-	size := defaultPageSize
-	if v := r.URL.Query().Get("pageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			return 0, nil, invalid("pageSize", "must be a whole number from 1 to %d", maxPageSize)
-		}
-		size = n
+	size, err := pageSizeParam(r)
+	if err != nil {
+		return 0, nil, err
 	}
 	token := r.URL.Query().Get("pageToken")
 	if token == "" {

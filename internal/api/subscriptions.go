@@ -22,6 +22,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/auth"
 	"github.com/cspmarket/orchestrator/internal/authcode"
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/store"
@@ -33,17 +34,29 @@ import (
 type subscriptionView struct {
 	subscription.Subscription
 	ETag string `json:"etag"`
+	// RefundableQuantity: how many licences can still be removed (and are
+	// credited), batch by batch (billing.RefundableQuantity).
+	RefundableQuantity billing.Refundable `json:"refundableQuantity"`
 }
 
-func view(sub subscription.Subscription) subscriptionView {
-	return subscriptionView{Subscription: sub, ETag: etag(sub.Version)}
+func (s *Server) view(sub subscription.Subscription, lots billing.Lots) subscriptionView {
+	return subscriptionView{Subscription: sub, ETag: etag(sub.Version), RefundableQuantity: billing.RefundableQuantity(sub, lots, s.Now().UTC())}
+}
+
+// rowLots are the batches a projection row recorded (none before they were kept).
+func rowLots(row *store.SubscriptionRow) billing.Lots {
+	var lots billing.Lots
+	if row != nil && row.Lots != "" {
+		_ = json.Unmarshal([]byte(row.Lots), &lots)
+	}
+	return lots
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-func writeSubscription(w http.ResponseWriter, status int, sub subscription.Subscription) {
+func (s *Server) writeSubscription(w http.ResponseWriter, status int, sub subscription.Subscription, lots billing.Lots) {
 	w.Header().Set("ETag", etag(sub.Version))
-	writeJSON(w, status, view(sub))
+	writeJSON(w, status, s.view(sub, lots))
 }
 
 type purchaseRequest struct {
@@ -213,7 +226,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	sub = result.Subscription
 	sub.PublisherLink = &subscription.PublisherLink{URL: publisher.LandingURL, AuthorizationCode: code, ExpiresAt: &input.AuthorizationCodeExpiresAt}
 	w.Header().Set("Location", "/v1/customers/"+customer.ID+"/subscriptions/"+id)
-	writeSubscription(w, http.StatusCreated, sub)
+	s.writeSubscription(w, http.StatusCreated, sub, result.Lots)
 }
 
 // purchaseFailed answers a purchase whose workflow did not confirm in time.
@@ -295,7 +308,7 @@ func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, sub subs
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.Header().Set("Location", "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID)
-	writeSubscription(w, http.StatusCreated, sub)
+	s.writeSubscription(w, http.StatusCreated, sub, rowLots(row))
 }
 
 // newSubscriptionID derives the id from the partner's Idempotency-Key when
@@ -346,7 +359,7 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, a auth.
 	if !ok {
 		return
 	}
-	writeSubscription(w, http.StatusOK, row.ToSubscription())
+	s.writeSubscription(w, http.StatusOK, row.ToSubscription(), rowLots(row))
 }
 
 func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -387,7 +400,7 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a aut
 		if i == size {
 			break
 		}
-		items = append(items, view(row.ToSubscription()))
+		items = append(items, s.view(row.ToSubscription(), rowLots(&row)))
 	}
 	resp := map[string]any{"items": items}
 	if len(rows) > size {
@@ -469,7 +482,12 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent
 }
 
 type chargeView struct {
+	ID          string    `json:"id"`
 	Kind        string    `json:"kind"`
+	Reason      string    `json:"reason"`
+	UnitPrice   int64     `json:"unitPrice"`
+	PostedAt    time.Time `json:"postedAt"`
+	InvoiceID   *string   `json:"invoiceId"`
 	Amount      int64     `json:"amount"`
 	Currency    string    `json:"currency"`
 	Quantity    int       `json:"quantity"`
@@ -495,7 +513,7 @@ func (s *Server) listCharges(w http.ResponseWriter, r *http.Request, a auth.Agen
 	}
 	items := make([]chargeView, 0, len(charges))
 	for _, c := range charges {
-		items = append(items, chargeView{Kind: c.Kind, Amount: c.Amount, Currency: c.Currency, Quantity: c.Quantity,
+		items = append(items, chargeView{ID: billing.LineID(c.Key), Reason: c.Reason, UnitPrice: c.UnitPrice, PostedAt: c.PostedAt.UTC(), InvoiceID: c.InvoiceID, Kind: c.Kind, Amount: c.Amount, Currency: c.Currency, Quantity: c.Quantity,
 			PeriodStart: c.PeriodStart.UTC(), PeriodEnd: c.PeriodEnd.UTC(), Description: c.Description, CreatedAt: c.CreatedAt.UTC()})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})

@@ -28,6 +28,7 @@ import (
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/api"
 	"github.com/cspmarket/orchestrator/internal/authcode"
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/config"
 	"github.com/cspmarket/orchestrator/internal/egress"
@@ -283,4 +284,43 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("data directory %s is in use by another starter (DATA_DIR sets another one)", dir)
 	}
 	return f, nil
+}
+
+// RunInvoicing invoices a month on demand and waits for the result. A
+// month's run has one workflow ID, so running it again returns the first
+// run's result and issues nothing. An early close (a month not ended yet)
+// gets an ID of its own each time: invoices are still issued once each,
+// by their derived ids, and what is recorded later waits for the next.
+func RunInvoicing(ctx context.Context, c client.Client, month string, closeEarly bool, now time.Time) (workflows.InvoicingResult, error) {
+	var result workflows.InvoicingResult
+	_, end, err := billing.MonthBounds(month)
+	if err != nil {
+		return result, err
+	}
+	id := workflows.InvoicingWorkflowID(month)
+	if now.Before(end) {
+		if !closeEarly {
+			return result, fmt.Errorf("%s has not ended (it ends %s): add --close-early to invoice it up to now", month, end.Format(time.RFC3339))
+		}
+		id += "-early-" + now.UTC().Format("20060102T150405.000000000")
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: workflows.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.InvoicingWorkflow, workflows.InvoicingInput{Month: month, CloseEarly: closeEarly})
+	if err != nil {
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			run = c.GetWorkflow(ctx, id, "")
+			result.AlreadyRun = true
+		} else {
+			return result, fmt.Errorf("start %s: %w", id, err)
+		}
+	}
+	already := result.AlreadyRun
+	if err := run.Get(ctx, &result); err != nil {
+		return result, fmt.Errorf("%s: %w", id, err)
+	}
+	result.AlreadyRun = result.AlreadyRun || already
+	return result, nil
 }

@@ -27,13 +27,16 @@ const (
 	PermRead     Permission = "read"     // offers, customers, subscriptions, events
 	PermPurchase Permission = "purchase" // create customers, buy subscriptions
 	PermChange   Permission = "change"   // rename, quantity, cancel, auto-renew, reseller, billing frequency
+	// PermBilling: invoices, unbilled lines, the reconciliation export.
+	// Partner Center keeps billing from sales agents.
+	PermBilling Permission = "billing"
 )
 
 // rolePermissions is the single table of who may do what. Sales agents may
 // buy but, for now, not change a subscription (the source document calls
 // the restriction temporary: lifting it is one line here).
 var rolePermissions = map[Role][]Permission{
-	RoleAdminAgent: {PermRead, PermPurchase, PermChange},
+	RoleAdminAgent: {PermRead, PermPurchase, PermChange, PermBilling},
 	RoleSalesAgent: {PermRead, PermPurchase},
 }
 

@@ -13,6 +13,8 @@ func TestRolePermissions(t *testing.T) {
 	assert.True(t, RoleSalesAgent.Can(PermRead))
 	assert.False(t, RoleSalesAgent.Can(PermChange), "sales agents may not change subscriptions")
 	assert.False(t, Role("intern").Can(PermRead))
+	assert.True(t, RoleAdminAgent.Can(PermBilling))
+	assert.False(t, RoleSalesAgent.Can(PermBilling), "billing is kept from sales agents")
 }
 
 func TestTokensAreRandomAndHashed(t *testing.T) {

@@ -1,6 +1,10 @@
 package billing
 
-import "time"
+import (
+	"time"
+
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
 
 // Lot is a batch of licences of the current term (the term's starting
 // quantity, then each increase) and what the term has charged for it so far.
@@ -139,4 +143,24 @@ func (l Lots) Quantity() int {
 		n += lot.Quantity
 	}
 	return n
+}
+
+// RefundableQuantity is a subscription's refundableQuantity at at: from its
+// batches, or, for one recorded before batches were kept, all its licences
+// in the subscription's window. None once the quantity can no longer
+// change (suspended, pending cancellation, ended).
+func RefundableQuantity(sub subscription.Subscription, lots Lots, at time.Time) Refundable {
+	switch sub.Status {
+	case subscription.StatusPendingFulfillment, subscription.StatusProvisioned, subscription.StatusActive:
+	default:
+		return Refundable{Details: []RefundableLot{}}
+	}
+	var window time.Time
+	if sub.CancellationWindowEndsAt != nil {
+		window = *sub.CancellationWindowEndsAt
+	}
+	if lots.Quantity() != sub.Quantity {
+		lots = StartTerm(sub.Quantity, window)
+	}
+	return lots.WithWindow(window).RefundableAt(at)
 }
