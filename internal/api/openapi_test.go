@@ -96,3 +96,72 @@ func keys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestOpenAPIDeclaresTheStatusesEveryOperationCanAnswer: what the server's
+// middleware and helpers answer on any route is declared on each
+// operation, with Retry-After where the server sends it.
+func TestOpenAPIDeclaresTheStatusesEveryOperationCanAnswer(t *testing.T) {
+	doc, err := openapitest.Document()
+	require.NoError(t, err)
+	paths := doc["paths"].(map[string]any)
+	for _, rt := range (&Server{}).Routes() {
+		op := paths[rt.Pattern].(map[string]any)[strings.ToLower(rt.Method)].(map[string]any)
+		responses := op["responses"].(map[string]any)
+		want := []string{"400", "500"} // bad bytes in the path or query; a bug
+		if rt.Pattern != "/openapi.yaml" {
+			want = append(want, "503") // the database or Temporal unavailable
+		}
+		switch rt.Auth {
+		case "bearer":
+			want = append(want, "401", "403", "429")
+		case "signature":
+			want = append(want, "401", "429")
+		}
+		if rt.Method != http.MethodGet {
+			want = append(want, "413", "415", "422")
+		}
+		if strings.Contains(rt.Pattern, "{") {
+			want = append(want, "404")
+		}
+		for _, code := range want {
+			resp, ok := responses[code].(map[string]any)
+			if !assert.True(t, ok, "%s %s does not declare %s", rt.Method, rt.Pattern, code) {
+				continue
+			}
+			if code == "429" || code == "503" {
+				assert.Equal(t, "#/components/responses/RetryLater", resp["$ref"], "%s %s %s has Retry-After", rt.Method, rt.Pattern, code)
+			}
+		}
+	}
+}
+
+// TestOpenAPIHasNoKeysMadeByFlowStyleCommas: an unquoted comma in a flow
+// mapping's description makes a stray key ("positive for both kinds:
+// null"); schema keywords and property names never hold a space.
+func TestOpenAPIHasNoKeysMadeByFlowStyleCommas(t *testing.T) {
+	doc, err := openapitest.Document()
+	require.NoError(t, err)
+	var walk func(pointer string, node any)
+	walk = func(pointer string, node any) {
+		switch n := node.(type) {
+		case map[string]any:
+			for k, v := range n {
+				if k == "example" || k == "examples" || k == "paths" && pointer == "#" {
+					if k == "paths" {
+						for p, item := range v.(map[string]any) {
+							walk(pointer+"/paths/"+escape(p), item)
+						}
+					}
+					continue
+				}
+				assert.NotContains(t, k, " ", "stray key at %s", pointer)
+				walk(pointer+"/"+escape(k), v)
+			}
+		case []any:
+			for _, v := range n {
+				walk(pointer, v)
+			}
+		}
+	}
+	walk("#", doc)
+}
