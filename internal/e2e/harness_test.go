@@ -23,6 +23,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/config"
 	"github.com/cspmarket/orchestrator/internal/openapitest"
 	"github.com/cspmarket/orchestrator/internal/signature"
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
@@ -44,6 +45,17 @@ var withUI = []string{"TEMPORAL_UI_PORT", "auto"}
 func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 	t.Helper()
 	dataDir := t.TempDir()
+	if os.Getenv(storetest.KeepTestDatabasesEnv) != "" {
+		// Kept for the ledger check after the tests (.ci/run).
+		var err error
+		dataDir, err = os.MkdirTemp("", "e2e-product-")
+		require.NoError(t, err)
+		url := databaseURL
+		if url == "" {
+			url = "sqlite://" + filepath.Join(dataDir, "app.db")
+		}
+		storetest.KeepForLedgerCheck(t, url, dataDir)
+	}
 	env := map[string]string{
 		"HTTP_ADDR":         "127.0.0.1:0",
 		"DATA_DIR":          dataDir,

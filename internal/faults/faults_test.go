@@ -55,6 +55,9 @@ func suiteSize() size {
 // end-to-end package on two cores.
 func TestFaultsOnTheEmbeddedDefault(t *testing.T) {
 	dir := workDir(t)
+	if storetest.KeepForLedgerCheck(t, "sqlite://"+filepath.Join(dir, "data", "app.db"), filepath.Join(dir, "data")) {
+		keepDir(dir)
+	}
 	c := newCluster(t, dir, "")
 	c.run(t, suiteSize(), func(ctx context.Context, sz size) {
 		for i := range sz.starterKills {
@@ -102,11 +105,19 @@ func TestFaultsOnTheProductionShape(t *testing.T) {
 	})
 }
 
+// keepDirs are work directories kept for the ledger check after the tests.
+var keepDirs sync.Map
+
+func keepDir(dir string) { keepDirs.Store(dir, true) }
+
 // workDir is the processes' data and logs, kept when the test fails.
 func workDir(t *testing.T) string {
 	dir, err := os.MkdirTemp("", "faults-")
 	require.NoError(t, err)
 	t.Cleanup(func() {
+		if _, kept := keepDirs.Load(dir); kept {
+			return
+		}
 		if t.Failed() {
 			t.Logf("process logs and data are kept in %s", dir)
 			return

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,15 +123,46 @@ func PostgresDatabase(t testing.TB) string {
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
-		defer db.Close()
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
 	i := strings.LastIndex(url, "/")
 	rest, query := url[i+1:], ""
 	if q := strings.Index(rest, "?"); q >= 0 {
 		query = rest[q:]
 	}
-	return url[:i+1] + name + query
+	dbURL := url[:i+1] + name + query
+	if KeepForLedgerCheck(t, dbURL, "") {
+		return dbURL
+	}
+	t.Cleanup(func() {
+		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(url)))
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	return dbURL
+}
+
+// KeepTestDatabasesEnv names a file: when set, the databases a product
+// under test wrote are kept and listed there, one "<DATABASE_URL>
+// <DATA_DIR>" per line, for `starter ledger verify` to check after the
+// tests (.ci/run does; it removes them afterwards).
+const KeepTestDatabasesEnv = "KEEP_TEST_DATABASES"
+
+// KeepForLedgerCheck lists a product's database (and data directory, or
+// "") in the KEEP_TEST_DATABASES file and reports whether it must be kept.
+func KeepForLedgerCheck(t testing.TB, databaseURL, dataDir string) bool {
+	list := os.Getenv(KeepTestDatabasesEnv)
+	if list == "" {
+		return false
+	}
+	f, err := os.OpenFile(list, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatalf("%s: %v", KeepTestDatabasesEnv, err)
+	}
+	defer f.Close()
+	if dataDir == "" {
+		dataDir = "-"
+	}
+	if _, err := fmt.Fprintf(f, "%s %s\n", databaseURL, dataDir); err != nil {
+		t.Fatalf("%s: %v", KeepTestDatabasesEnv, err)
+	}
+	return true
 }
