@@ -393,40 +393,18 @@ func (w *subscriptionRun) windowedLots() billing.Lots {
 }
 
 // termNet is what the current term's charges net to, credits deducted.
-func (w *subscriptionRun) termNet() int64 {
-	var net int64
-	for _, c := range w.termCharges {
-		if c.Kind == billing.ChargeKind {
-			net += c.Amount
-		} else {
-			net -= c.Amount
-		}
-	}
-	return net
-}
+func (w *subscriptionRun) termNet() int64 { return billing.Net(w.termCharges) }
 
 func (w *subscriptionRun) addCharge(t *activities.Transition, c billing.Charge) {
 	t.Charges = append(t.Charges, c)
 	w.termCharges = append(w.termCharges, c)
 }
 
-// refundTerm credits every charge of the current term that a credit has
-// not already offset.
+// refundTerm credits what the current term's lines net to (billing.Refund).
 func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string, at time.Time) int64 {
-	net := w.termNet()
 	var credited int64
-	var credits []billing.Charge
-	for _, c := range w.termCharges {
-		if c.Kind != billing.ChargeKind || credited >= net {
-			continue
-		}
-		credit := billing.Credit(c, reason)
-		credit.Amount = min(c.Amount, net-credited)
-		credit.PostedAt = at
-		credited += credit.Amount
-		credits = append(credits, credit)
-	}
-	for _, c := range credits {
+	for _, c := range billing.Refund(w.termCharges, reason, at) {
+		credited += c.Amount
 		w.addCharge(t, c)
 	}
 	return credited

@@ -275,3 +275,33 @@ func PreviousMonth(at time.Time) string {
 	at = at.UTC()
 	return time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0).Format("2006-01")
 }
+
+// Net is what lines come to, credits deducted.
+func Net(lines []Charge) int64 {
+	var net int64
+	for _, c := range lines {
+		net += c.Signed()
+	}
+	return net
+}
+
+// Refund is the credits that give back what a term's lines net to: each
+// charge, oldest first, credited in full until the net is reached (the last
+// one partly), so a term never nets below zero, whatever was credited
+// before (licences removed).
+func Refund(termLines []Charge, reason string, at time.Time) []Charge {
+	net := Net(termLines)
+	var credited int64
+	var credits []Charge
+	for _, c := range termLines {
+		if c.Kind != ChargeKind || credited >= net {
+			continue
+		}
+		credit := Credit(c, reason)
+		credit.Amount = min(c.Amount, net-credited)
+		credit.PostedAt = at
+		credited += credit.Amount
+		credits = append(credits, credit)
+	}
+	return credits
+}

@@ -317,28 +317,16 @@ func (r *replay) changeQuantity(e event, q int) {
 	}
 }
 
-// refund credits the term's charges, oldest first, up to what the term nets.
+// refund credits what the term's lines net to, as billing.Refund does.
 func (r *replay) refund() int64 {
-	var net int64
-	for _, l := range r.termLines {
-		if l.kind == billing.CreditKind {
-			net -= l.amount
-		} else {
-			net += l.amount
-		}
+	term := make([]billing.Charge, len(r.termLines))
+	for i, l := range r.termLines {
+		term[i] = billing.Charge{Key: l.key, Kind: l.kind, Amount: l.amount, Quantity: l.quantity}
 	}
 	var credited int64
-	var credits []line
-	for _, l := range r.termLines {
-		if l.kind != billing.ChargeKind || credited >= net {
-			continue
-		}
-		c := line{key: "credit/" + l.key, kind: billing.CreditKind, amount: min(l.amount, net-credited), quantity: l.quantity}
-		credited += c.amount
-		credits = append(credits, c)
-	}
-	for _, c := range credits {
-		r.add(c)
+	for _, c := range billing.Refund(term, "", time.Time{}) {
+		credited += c.Amount
+		r.add(line{key: c.Key, kind: c.Kind, amount: c.Amount, quantity: c.Quantity})
 	}
 	return credited
 }

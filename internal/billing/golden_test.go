@@ -1,0 +1,128 @@
+package billing
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// Golden amounts: each is worked out by hand in docs/billing.md's rules
+// (proration by the millisecond over the installment's own period, half
+// up; installments split with the remainder on the first).
+
+func day(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, time.UTC) }
+
+func monthly(t *testing.T, unitPrice int64, term string) Schedule {
+	t.Helper()
+	s, err := ScheduleFor(subscription.Plan{TermDuration: term, UnitPrice: unitPrice, Currency: "USD"}, subscription.BillingMonthly)
+	require.NoError(t, err)
+	return s
+}
+
+func TestGoldenProrationOverA31DayMonth(t *testing.T) {
+	// Jan 10 → Feb 10 is 31 days; at Jan 25 12:00, 15.5 days remain.
+	assert.Equal(t, int64(1200), Prorate(2*1200, day(2027, 1, 10, 0), day(2027, 2, 10, 0), day(2027, 1, 25, 12)))
+}
+
+func TestGoldenProrationInFebruary(t *testing.T) {
+	// 2027: 28 days, 14 remain on the 15th → exactly half.
+	assert.Equal(t, int64(600), Prorate(1200, day(2027, 2, 1, 0), day(2027, 3, 1, 0), day(2027, 2, 15, 0)))
+	// 2028 is a leap year: 15 of 29 days remain → 620.69, half up 621.
+	assert.Equal(t, int64(621), Prorate(1200, day(2028, 2, 1, 0), day(2028, 3, 1, 0), day(2028, 2, 15, 0)))
+}
+
+func TestGoldenProrationOverALeapYear(t *testing.T) {
+	// 2028 has 366 days; from Jul 1, 184 remain: 12000 x 184/366 = 6032.79 → 6033.
+	assert.Equal(t, int64(6033), Prorate(12000, day(2028, 1, 1, 0), day(2029, 1, 1, 0), day(2028, 7, 1, 0)))
+}
+
+func TestGoldenProrationRoundsHalfUp(t *testing.T) {
+	// 1 minor unit over two equal halves: 0.5 → 1.
+	assert.Equal(t, int64(1), Prorate(1, day(2027, 1, 1, 0), day(2027, 1, 1, 2), day(2027, 1, 1, 1)))
+	assert.Equal(t, int64(0), Prorate(1200, day(2027, 1, 1, 0), day(2027, 2, 1, 0), day(2027, 2, 1, 0)), "nothing at the period's end")
+}
+
+// A quantity changed twice in one day, then reduced again: each increase
+// is its own batch charged for what remained at its moment; the removal
+// credits the newest batches what they were charged.
+func TestGoldenQuantityChangedTwiceInADay(t *testing.T) {
+	start, end := day(2026, 11, 1, 0), day(2026, 12, 1, 0) // 30 days
+	sched := monthly(t, 1200, "P1M")
+	sub := subscription.Subscription{ID: "sub_g", Quantity: 3}
+	lots := StartTerm(3, end).ChargeInstallment(sched.PerLicence(0))
+	first := sched.LicencesAdded(sub, 1, start, end, 0, 1, day(2026, 11, 16, 0))
+	sub.Version++
+	second := sched.LicencesAdded(sub, 1, start, end, 0, 1, day(2026, 11, 16, 12))
+	assert.Equal(t, int64(600), first.Amount, "15 of 30 days")
+	assert.Equal(t, int64(580), second.Amount, "14.5 of 30 days")
+	assert.NotEqual(t, first.Key, second.Key, "two changes, two lines")
+	lots = lots.Add(1, first.Amount, end).Add(1, second.Amount, end)
+	lots, credit := lots.Remove(2)
+	assert.Equal(t, int64(1180), credit)
+	assert.Equal(t, Lots{{Quantity: 3, Charged: 3600, AllowedUntil: end}}, lots)
+}
+
+// A yearly term billed monthly: 12 installments of 833 a licence, the
+// 5-unit remainder on the first; licences added mid-March pay March's
+// installment for the 15.5 of its 31 days left.
+func TestGoldenYearlyTermBilledMonthly(t *testing.T) {
+	start := day(2027, 1, 1, 0)
+	end := start.AddDate(1, 0, 0)
+	sched := monthly(t, 10001, "P1Y")
+	require.Equal(t, 12, sched.Installments)
+	sub := subscription.Subscription{ID: "sub_y", Quantity: 3}
+	var total int64
+	for i := range 12 {
+		total += sched.InstallmentCharge(sub, 1, start, end, i).Amount
+	}
+	assert.Equal(t, int64(3*10001), total)
+	assert.Equal(t, int64(3*838), sched.InstallmentCharge(sub, 1, start, end, 0).Amount)
+	assert.Equal(t, int64(3*833), sched.InstallmentCharge(sub, 1, start, end, 1).Amount)
+	ps, pe := sched.Period(start, end, 2)
+	assert.Equal(t, day(2027, 3, 1, 0), ps)
+	assert.Equal(t, day(2027, 4, 1, 0), pe)
+	added := sched.LicencesAdded(sub, 1, start, end, 2, 1, day(2027, 3, 16, 12))
+	assert.Equal(t, int64(417), added.Amount, "833 x 15.5/31 = 416.5, half up")
+	assert.Equal(t, int64(833), added.UnitPrice)
+}
+
+// An increase, then a cancel inside the window: every line of the term is
+// credited, and the term nets to zero.
+func TestGoldenIncreaseThenCancelInsideTheWindow(t *testing.T) {
+	start, end := day(2026, 11, 1, 0), day(2026, 12, 1, 0)
+	sched := monthly(t, 1200, "P1M")
+	sub := subscription.Subscription{ID: "sub_c", Quantity: 3, Version: 3}
+	term := []Charge{
+		sched.InstallmentCharge(sub, 1, start, end, 0),
+		sched.LicencesAdded(sub, 1, start, end, 0, 2, day(2026, 11, 2, 0)),
+	}
+	assert.Equal(t, int64(3600), term[0].Amount)
+	assert.Equal(t, int64(2320), term[1].Amount, "29 of 30 days")
+	refund := Refund(term, "cancelled inside the window", day(2026, 11, 2, 1))
+	require.Len(t, refund, 2)
+	assert.Equal(t, int64(3600), refund[0].Amount)
+	assert.Equal(t, int64(2320), refund[1].Amount)
+	assert.Equal(t, ReasonRefund, refund[0].Reason)
+	assert.Equal(t, int64(0), Net(append(term, refund...)))
+	// After licences were removed and credited, the refund is only what remains.
+	removed := sched.LicencesRemoved(sub, 1, start, end, 2, 2320, day(2026, 11, 2, 0))
+	refund = Refund(append(term, removed), "cancelled", day(2026, 11, 2, 1))
+	assert.Equal(t, int64(0), Net(append(append(term, removed), refund...)))
+}
+
+func TestMonthBounds(t *testing.T) {
+	s, e, err := MonthBounds("2028-02")
+	require.NoError(t, err)
+	assert.Equal(t, day(2028, 2, 1, 0), s)
+	assert.Equal(t, day(2028, 3, 1, 0), e)
+	for _, bad := range []string{"2028-2", "2028-13", "28-02", "2028-02-01", ""} {
+		_, _, err := MonthBounds(bad)
+		assert.Error(t, err, bad)
+	}
+	assert.Equal(t, "2026-12", PreviousMonth(day(2027, 1, 1, 0)))
+	assert.Equal(t, "2027-01", PreviousMonth(day(2027, 2, 28, 23)))
+}
