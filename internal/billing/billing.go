@@ -126,11 +126,15 @@ func LineID(key string) string {
 }
 
 // Signed is the line's amount as it counts in a total: credits negative.
-func (c Charge) Signed() int64 {
-	if c.Kind == CreditKind {
-		return -c.Amount
+func (c Charge) Signed() int64 { return Signed(c.Kind, c.Amount) }
+
+// Signed is an amount of a line of this kind as it counts in a total:
+// amounts are positive for both kinds, credits count negative.
+func Signed(kind string, amount int64) int64 {
+	if kind == CreditKind {
+		return -amount
 	}
-	return c.Amount
+	return amount
 }
 
 // LicenceInstallment is what one licence costs for installment i of a
@@ -305,3 +309,7 @@ func Refund(termLines []Charge, reason string, at time.Time) []Charge {
 	}
 	return credits
 }
+
+// InvoiceTotal is an invoice's total from its subtotal: the same, since the
+// marketplace invoices net amounts (no taxes).
+func InvoiceTotal(subtotal int64) int64 { return subtotal }

@@ -15,6 +15,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/app"
 	"github.com/cspmarket/orchestrator/internal/ledger"
 	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/workflows"
 )
 
 type chargeJSON struct {
@@ -199,6 +200,18 @@ func TestInvoiceOfTheMonthIsTheLedgerToTheCent(t *testing.T) {
 	assert.Positive(t, unbilled.Totals[0].Total)
 	r = p.do(http.MethodGet, invoicePath, "dev-admin-token", nil)
 	assert.JSONEq(t, issued, string(r.body), "an issued invoice never changes")
+
+	// The schedule that invoices each month exists (Web UI → Schedules).
+	desc, err := p.app.Client.ScheduleClient().GetHandle(ctx, workflows.InvoicingScheduleID).Describe(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, desc.Info.NextActionTimes)
+	now := time.Now().UTC()
+	firstOfNext := time.Date(now.Year(), now.Month(), 1, 0, 5, 0, 0, time.UTC)
+	if !now.Before(firstOfNext) {
+		firstOfNext = firstOfNext.AddDate(0, 1, 0)
+	}
+	assert.Equal(t, firstOfNext, desc.Info.NextActionTimes[0].UTC(), "just after this month ends")
+	require.NoError(t, app.EnsureInvoicingSchedule(ctx, p.app.Client), "creating it again at start-up is a no-op")
 
 	report, err := ledger.Verify(ctx, p.app.Store)
 	require.NoError(t, err)

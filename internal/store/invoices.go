@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/cspmarket/orchestrator/internal/billing"
 )
 
 // InvoiceGroup is whose lines one invoice holds: a partner's customer, in
@@ -100,7 +102,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 			keys[i] = l.ChargeKey
 			inv.Subtotal += l.Signed()
 		}
-		inv.Total = inv.Subtotal // no taxes: the marketplace invoices net amounts
+		inv.Total = billing.InvoiceTotal(inv.Subtotal)
 		if _, err := tx.NewInsert().Model(&inv).Exec(ctx); err != nil {
 			return fmt.Errorf("insert invoice: %w", err)
 		}
@@ -125,12 +127,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 }
 
 // Signed is the line's amount as it counts in a total: credits negative.
-func (l InvoiceLineRow) Signed() int64 {
-	if l.Kind == "credit" {
-		return -l.Amount
-	}
-	return l.Amount
-}
+func (l InvoiceLineRow) Signed() int64 { return billing.Signed(l.Kind, l.Amount) }
 
 // Invoices lists a customer's invoices by number, after the given number.
 func (s *Store) Invoices(ctx context.Context, partnerID, customerID string, afterNumber int64, limit int) ([]InvoiceRow, error) {
