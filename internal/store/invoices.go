@@ -110,7 +110,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 			return fmt.Errorf("insert invoice lines: %w", err)
 		}
 		res, err := tx.NewUpdate().Table("charges").Set("invoice_id = ?", id).
-			Where("key IN (?)", bun.In(keys)).Where("invoice_id IS NULL").Exec(ctx)
+			Where("key IN (?)", bun.List(keys)).Where("invoice_id IS NULL").Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("mark lines invoiced: %w", err)
 		}
