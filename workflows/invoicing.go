@@ -47,8 +47,12 @@ type InvoicingResult struct {
 	AlreadyRun bool `json:"alreadyRun,omitempty"`
 }
 
-// ErrMonthNotEnded refuses to invoice a month before it ends without CloseEarly.
-const ErrMonthNotEnded = "month_not_ended"
+// ErrMonthNotEnded refuses to invoice a month before it ends without
+// CloseEarly; ErrMonthNotStarted a month that has not begun, even with it.
+const (
+	ErrMonthNotEnded   = "month_not_ended"
+	ErrMonthNotStarted = "month_not_started"
+)
 
 // InvoicingWorkflow issues the invoices of a month: one per partner,
 // customer and currency that has lines posted before the month's end (or
@@ -75,6 +79,12 @@ func InvoicingWorkflow(ctx workflow.Context, in InvoicingInput) (InvoicingResult
 	start, end, err := billing.MonthBounds(in.Month)
 	if err != nil {
 		return InvoicingResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "bad_month", err)
+	}
+	if now.Before(start) {
+		// A month that has not begun holds no line of its own; invoicing
+		// it would put this month's lines on a future invoice.
+		return InvoicingResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s has not begun: only a month that has ended, or the current one with CloseEarly, can be invoiced", in.Month), ErrMonthNotStarted, nil)
 	}
 	cutoff := end
 	if now.Before(end) {

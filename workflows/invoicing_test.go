@@ -104,3 +104,17 @@ func TestInvoicingAMonthBeforeItEnds(t *testing.T) {
 	require.Len(t, invoices, 1)
 	assert.Equal(t, int64(100), invoices[0].Total, "only what was posted before the early close")
 }
+
+// A month that has not begun is refused even with CloseEarly: its invoice
+// would take this month's lines (found by a hostile tester, with 2026-12
+// invoiced on 25 November and 9999-12 panicking on the year 10000).
+func TestInvoicingAMonthThatHasNotBegunIsRefused(t *testing.T) {
+	s := storetest.SQLite(t)
+	for _, month := range []string{"2026-12", "9999-12"} {
+		env := invoicingEnv(t, s, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
+		env.ExecuteWorkflow(InvoicingWorkflow, InvoicingInput{Month: month, CloseEarly: true})
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(env.GetWorkflowError(), &appErr), month)
+		assert.Equal(t, ErrMonthNotStarted, appErr.Type(), month)
+	}
+}

@@ -163,14 +163,17 @@ func negotiate(accept string) string {
 		q := 1.0
 		for _, p := range strings.Split(params, ";") {
 			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
+				// RFC 9110 qvalues are 0 to 1; anything else is not one.
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil || !(f >= 0 && f <= 1) {
+					f = 0
 				}
+				q = f
 			}
 		}
 		var offer string
 		switch media {
-		case "text/csv":
+		case "text/csv", "text/*":
 			offer = "text/csv"
 		case "application/json", "application/*", "*/*":
 			offer = "application/json"
@@ -200,13 +203,26 @@ func writeInvoiceCSV(w http.ResponseWriter, inv store.InvoiceRow, lines []store.
 	_ = cw.Write(csvHeader)
 	for _, l := range lines {
 		_ = cw.Write([]string{
-			inv.PartnerID, inv.CustomerID, inv.ID, strconv.FormatInt(inv.Number, 10), billing.LineID(l.ChargeKey), l.SubscriptionID,
-			l.OfferID, l.PlanID, l.PublisherID, l.ResellerPartnerID, l.Kind, l.Reason, strconv.Itoa(l.Quantity),
+			csvText(inv.PartnerID), csvText(inv.CustomerID), inv.ID, strconv.FormatInt(inv.Number, 10), billing.LineID(l.ChargeKey),
+			csvText(l.SubscriptionID), csvText(l.OfferID), csvText(l.PlanID), csvText(l.PublisherID), csvText(l.ResellerPartnerID),
+			l.Kind, l.Reason, strconv.Itoa(l.Quantity),
 			strconv.FormatInt(l.UnitPrice, 10), l.PeriodStart.UTC().Format(time.RFC3339), l.PeriodEnd.UTC().Format(time.RFC3339),
 			strconv.FormatInt(l.Amount, 10), l.Currency,
 		})
 	}
 	cw.Flush()
+}
+
+// csvText keeps a text cell from being read as a formula by a spreadsheet
+// (a reseller PartnerID may start with "-"): a cell that starts with one of
+// = + - @, a tab or a carriage return is prefixed with an apostrophe
+// (OWASP's CSV injection advice). Numbers and dates are written by us and
+// never start so.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // unbilledTotal is what the next invoice of one currency will come to.

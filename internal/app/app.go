@@ -293,9 +293,12 @@ func lockDir(dir string) (*os.File, error) {
 // by their derived ids, and what is recorded later waits for the next.
 func RunInvoicing(ctx context.Context, c client.Client, month string, closeEarly bool, now time.Time) (workflows.InvoicingResult, error) {
 	var result workflows.InvoicingResult
-	_, end, err := billing.MonthBounds(month)
+	start, end, err := billing.MonthBounds(month)
 	if err != nil {
 		return result, err
+	}
+	if now.Before(start) {
+		return result, fmt.Errorf("%s has not begun: invoice a month that has ended, or the current one with --close-early", month)
 	}
 	id := workflows.InvoicingWorkflowID(month)
 	if now.Before(end) {

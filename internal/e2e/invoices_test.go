@@ -128,6 +128,9 @@ func TestInvoiceOfTheMonthIsTheLedgerToTheCent(t *testing.T) {
 	assert.Zero(t, again.Issued, "running it again issues nothing twice")
 	_, err = app.RunInvoicing(ctx, p.app.Client, month, false, time.Now())
 	require.Error(t, err, "a month that has not ended needs --close-early")
+	next := time.Now().UTC().AddDate(0, 1, 0).Format("2006-01")
+	_, err = app.RunInvoicing(ctx, p.app.Client, next, true, time.Now())
+	require.Error(t, err, "a month that has not begun is never invoiced")
 
 	r = p.do(http.MethodGet, "/v1/customers/"+customer+"/invoices", "dev-admin-token", nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))

@@ -43,6 +43,9 @@ func verifyInvoices(ctx context.Context, s *store.Store) ([]string, int, error) 
 			if c.InvoiceID == nil || *c.InvoiceID != inv.ID {
 				diffs = append(diffs, fmt.Sprintf("invoice %s: ledger line %s is not marked as invoiced by it", inv.ID, c.Key))
 			}
+			if !l.PostedAt.Before(inv.PeriodEnd) {
+				diffs = append(diffs, fmt.Sprintf("invoice %s: line %d was posted %s, after the invoice's month", inv.ID, l.Position, l.PostedAt.UTC().Format("2006-01-02T15:04:05Z")))
+			}
 			if c.CustomerID != inv.CustomerID || c.PartnerID != inv.PartnerID || c.Currency != inv.Currency {
 				diffs = append(diffs, fmt.Sprintf("invoice %s: ledger line %s belongs to another partner, customer or currency", inv.ID, c.Key))
 			}
