@@ -155,7 +155,7 @@ func newCluster(t *testing.T, dir, databaseURL string) *cluster {
 	}
 	c.starter = newProc(t, dir, "starter", binaries.starter, env...)
 	c.starter.start()
-	waitHealthy(t, c.base, 3*time.Minute)
+	c.waitStarter(t)
 	if databaseURL != "" {
 		for i := range 2 {
 			w := newProc(t, dir, "worker-"+strconv.Itoa(i), binaries.worker,
@@ -183,7 +183,29 @@ func (c *cluster) restartStarter(t *testing.T) {
 	c.tally.temporalRestarts.Add(1)
 	time.Sleep(time.Second)
 	c.starter.start()
-	waitHealthy(t, c.base, 3*time.Minute)
+	c.waitStarter(t)
+}
+
+// waitStarter waits for the starter to answer /healthz, starting it again
+// when it exits first: its ports are picked before it starts (and kept
+// across restarts, since the workers dial them), so another test's server
+// may hold one for a while; the starter then exits saying so.
+func (c *cluster) waitStarter(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if healthy(c.base) {
+			return
+		}
+		if c.starter.exited() {
+			t.Logf("the starter exited before it was healthy (see %s); starting it again", c.starter.log)
+			time.Sleep(2 * time.Second)
+			c.starter.start()
+			continue
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s/healthz did not answer 200 within 3m", c.base)
 }
 
 // stallSQLite holds the app database's write lock for d.
@@ -276,7 +298,7 @@ func (c *cluster) run(t *testing.T, sz size, faults func(context.Context, size))
 			w.start()
 		}
 	}
-	waitHealthy(t, c.base, 3*time.Minute)
+	c.waitStarter(t)
 	c.check(t, cust.ID, lifecycles)
 }
 
