@@ -31,6 +31,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/catalog"
 	"github.com/cspmarket/orchestrator/internal/config"
+	"github.com/cspmarket/orchestrator/internal/console"
 	"github.com/cspmarket/orchestrator/internal/egress"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
 	"github.com/cspmarket/orchestrator/internal/secretbox"
@@ -167,7 +168,9 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		if cfg.NotifyAllowLoopback {
 			logger.Warn("notification endpoints on this host (loopback) are allowed: NOTIFY_ALLOW_LOOPBACK is on, as in the embedded default for the ISV simulator; set NOTIFY_ALLOW_LOOPBACK=false to refuse them")
 		}
-		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		apiHandler := srv.Handler()
+		partnerConsole := &console.Console{API: apiHandler, Store: a.Store, Secure: cfg.ConsoleSecureCookies, Logger: logger}
+		a.http = &http.Server{Handler: console.Mount(apiHandler, partnerConsole.Handler()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { a.serveErr <- a.http.Serve(l) }()
 	}
 	return a, nil

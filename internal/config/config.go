@@ -28,6 +28,10 @@ type Config struct {
 	// (NOTIFY_ALLOW_LOOPBACK; default only in the embedded default, for
 	// the ISV simulator). Private and link-local targets are never allowed.
 	NotifyAllowLoopback bool
+	// ConsoleSecureCookies marks the partner console's cookies Secure:
+	// set it (CONSOLE_SECURE_COOKIES=true) when the console is served
+	// over TLS, as behind a TLS-terminating proxy.
+	ConsoleSecureCookies bool
 	// SecretsKey is the base64 key sealing webhook secrets; empty in the
 	// embedded default means DATA_DIR/secrets.key, created on first start.
 	SecretsKey string
@@ -83,6 +87,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.EmbeddedWorker, err = boolean(getenv, "EMBEDDED_WORKER", c.Embedded()); err != nil {
+		return c, err
+	}
+	if c.ConsoleSecureCookies, err = boolean(getenv, "CONSOLE_SECURE_COOKIES", false); err != nil {
 		return c, err
 	}
 	if c.NotifyAllowLoopback, err = boolean(getenv, "NOTIFY_ALLOW_LOOPBACK", c.Embedded()); err != nil {

@@ -1,0 +1,183 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/api"
+	"github.com/cspmarket/orchestrator/internal/catalog"
+	"github.com/cspmarket/orchestrator/internal/console"
+	"github.com/cspmarket/orchestrator/internal/fixtures"
+	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/store/storetest"
+)
+
+func startConsole(t *testing.T) (*httptest.Server, *store.Store) {
+	t.Helper()
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
+	require.NoError(t, fixtures.Seed(ctx, s))
+	apiHandler := (&api.Server{Store: s, Logger: slog.New(slog.DiscardHandler), CheckTemporal: func(context.Context) error { return nil }}).Handler()
+	c := &console.Console{API: apiHandler, Store: s, Logger: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(console.Mount(apiHandler, c.Handler()))
+	t.Cleanup(srv.Close)
+	return srv, s
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values, headers ...string) (int, string, http.Header) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.base+path, body)
+	require.NoError(b.t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := b.http.Do(req)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(page), resp.Header
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) signIn(token string) string {
+	b.t.Helper()
+	_, page, _ := b.do(http.MethodGet, "/sign-in", nil)
+	m := csrfField.FindStringSubmatch(page)
+	require.Len(b.t, m, 2, page)
+	status, _, h := b.do(http.MethodPost, "/sign-in", url.Values{"csrf": {m[1]}, "token": {token}})
+	require.Equal(b.t, http.StatusSeeOther, status)
+	require.Equal(b.t, "/customers", h.Get("Location"))
+	_, page, _ = b.do(http.MethodGet, "/customers", nil)
+	m = csrfField.FindStringSubmatch(page)
+	require.Len(b.t, m, 2, page)
+	return m[1]
+}
+
+func TestSignInSessionCookieAndSecurityHeaders(t *testing.T) {
+	srv, _ := startConsole(t)
+	b := newBrowser(t, srv.URL)
+	status, _, h := b.do(http.MethodGet, "/customers", nil)
+	assert.Equal(t, http.StatusSeeOther, status, "signed out: to the sign-in page")
+	assert.Equal(t, "/sign-in", h.Get("Location"))
+
+	_, page, h := b.do(http.MethodGet, "/sign-in", nil)
+	assert.Contains(t, h.Get("Content-Security-Policy"), "script-src 'self'")
+	assert.NotContains(t, page, "<script>", "no inline script")
+	m := csrfField.FindStringSubmatch(page)
+	require.Len(t, m, 2)
+	status, page, _ = b.do(http.MethodPost, "/sign-in", url.Values{"csrf": {m[1]}, "token": {"not-a-token"}})
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Contains(t, page, "unknown or revoked")
+
+	m = csrfField.FindStringSubmatch(page)
+	status, _, h = b.do(http.MethodPost, "/sign-in", url.Values{"csrf": {m[1]}, "token": {fixtures.AdminToken}})
+	require.Equal(t, http.StatusSeeOther, status)
+	cookie := h.Get("Set-Cookie")
+	assert.Contains(t, cookie, "HttpOnly")
+	assert.Contains(t, cookie, "SameSite=Strict")
+	assert.NotContains(t, cookie, fixtures.AdminToken, "the token stays on the server")
+	assert.NotContains(t, h.Get("Location"), fixtures.AdminToken)
+
+	// A sign-in without the form's CSRF token is refused.
+	other := newBrowser(t, srv.URL)
+	status, _, _ = other.do(http.MethodPost, "/sign-in", url.Values{"token": {fixtures.AdminToken}})
+	assert.Equal(t, http.StatusForbidden, status)
+}
+
+// A POST without the session's CSRF token changes nothing and answers 403.
+func TestFormsWithoutTheCSRFTokenChangeNothing(t *testing.T) {
+	srv, s := startConsole(t)
+	b := newBrowser(t, srv.URL)
+	csrf := b.signIn(fixtures.AdminToken)
+	status, _, _ := b.do(http.MethodPost, "/customers", url.Values{"name": {"Forged"}})
+	assert.Equal(t, http.StatusForbidden, status)
+	status, _, _ = b.do(http.MethodPost, "/customers", url.Values{"name": {"Forged"}, "csrf": {"wrong"}})
+	assert.Equal(t, http.StatusForbidden, status)
+	customers, err := s.Customers(context.Background(), "partner-demo", nil, 100)
+	require.NoError(t, err)
+	for _, c := range customers {
+		assert.NotEqual(t, "Forged", c.Name)
+	}
+	status, _, h := b.do(http.MethodPost, "/customers", url.Values{"name": {"Northwind"}, "csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, status)
+	assert.Regexp(t, `^/customers/cus_[^/]+/subscriptions$`, h.Get("Location"))
+
+	// A field the API refuses is shown as the API's message, not a JSON page.
+	status, page, _ := b.do(http.MethodPost, "/customers", url.Values{"name": {"   "}, "csrf": {csrf}})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Contains(t, page, `role="alert"`)
+	assert.NotContains(t, page, `"code"`)
+
+	// Sign-out ends the session.
+	status, _, _ = b.do(http.MethodPost, "/sign-out", url.Values{"csrf": {csrf}})
+	assert.Equal(t, http.StatusSeeOther, status)
+	status, _, _ = b.do(http.MethodGet, "/customers", nil)
+	assert.Equal(t, http.StatusSeeOther, status)
+}
+
+// Another partner's customer is the console's 404 page.
+func TestAnotherPartnersPagesAreNotFound(t *testing.T) {
+	srv, s := startConsole(t)
+	c, err := s.CreateCustomer(context.Background(), "partner-demo", "Mine")
+	require.NoError(t, err)
+	mine := newBrowser(t, srv.URL)
+	mine.signIn(fixtures.AdminToken)
+	status, page, _ := mine.do(http.MethodGet, "/customers/"+c.ID+"/subscriptions", nil)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, page, "Mine")
+
+	other := newBrowser(t, srv.URL)
+	other.signIn(fixtures.OtherAdminToken)
+	status, page, _ = other.do(http.MethodGet, "/customers/"+c.ID+"/subscriptions", nil)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Contains(t, page, "not yours")
+	assert.NotContains(t, page, "Mine")
+}
+
+func TestFrenchFromAcceptLanguageAndTheSwitch(t *testing.T) {
+	srv, _ := startConsole(t)
+	b := newBrowser(t, srv.URL)
+	_, page, h := b.do(http.MethodGet, "/sign-in", nil, "Accept-Language", "fr-CA,fr;q=0.9,en;q=0.5")
+	assert.Contains(t, page, `lang="fr"`)
+	assert.Contains(t, page, "Se connecter")
+	assert.Equal(t, "fr", h.Get("Content-Language"))
+	status, _, h := b.do(http.MethodGet, "/language?to=en&back=/sign-in", nil)
+	assert.Equal(t, http.StatusSeeOther, status)
+	assert.Equal(t, "/sign-in", h.Get("Location"))
+	_, page, _ = b.do(http.MethodGet, "/sign-in", nil, "Accept-Language", "fr")
+	assert.Contains(t, page, "Sign in", "the switch wins over Accept-Language")
+	_, _, h = b.do(http.MethodGet, "/language?to=fr&back=//evil.example", nil)
+	assert.Equal(t, "/", h.Get("Location"), "no open redirect")
+}

@@ -1,0 +1,154 @@
+package console
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Languages the console speaks, the first the default.
+var languages = []string{"en", "fr"}
+
+// catalog holds every string the console shows, one map per language: a
+// page never spells a sentence itself (TestCatalogsHaveTheSameKeys).
+var catalog = map[string]map[string]string{
+	"en": {
+		"title":                       "Partner Center — Marketplace",
+		"skip":                        "Skip to content",
+		"signin.heading":              "Sign in",
+		"signin.token":                "Agent token",
+		"signin.help":                 "Paste the token of your agent (admin or sales). It is kept on the server, never in the address bar.",
+		"signin.submit":               "Sign in",
+		"signin.bad":                  "That token is unknown or revoked.",
+		"signout":                     "Sign out",
+		"nav.customers":               "Customers",
+		"lang.switch":                 "Français",
+		"customers.heading":           "Customers",
+		"customers.search":            "Search customers",
+		"customers.searchgo":          "Search",
+		"customers.none":              "No customers yet.",
+		"customers.name":              "Name",
+		"customers.created":           "Added",
+		"customers.add":               "Add a customer",
+		"customers.addname":           "Customer name",
+		"customers.addsubmit":         "Add customer",
+		"subs.heading":                "Subscriptions",
+		"subs.tab.marketplace":        "Marketplace",
+		"subs.filter.all":             "Show all subscriptions",
+		"subs.filter.licence":         "Show licence-based subscriptions",
+		"subs.none":                   "No marketplace subscriptions.",
+		"subs.offer":                  "Offer",
+		"subs.plan":                   "Plan",
+		"subs.quantity":               "Licences",
+		"subs.status":                 "Status",
+		"subs.termend":                "Term ends",
+		"subs.autorenew":              "Auto-renew",
+		"subs.actionneeded":           "Action needed",
+		"subs.publisher":              "Go to the publisher's site",
+		"yes":                         "Yes",
+		"no":                          "No",
+		"status.pending_fulfillment":  "Pending fulfillment",
+		"status.provisioned":          "Provisioned",
+		"status.active":               "Active",
+		"status.suspended":            "Suspended",
+		"status.pending_cancellation": "Pending cancellation",
+		"status.cancelled":            "Cancelled",
+		"status.expired":              "Expired",
+		"error.notfound":              "This page does not exist, or it is not yours.",
+		"error.csrf":                  "This form expired. Reload the page and try again.",
+		"error.unavailable":           "The service is busy. Try again in a moment.",
+		"error.heading":               "Something went wrong",
+		"error.back":                  "Back to customers",
+		"role.admin_agent":            "Admin agent",
+		"role.sales_agent":            "Sales agent",
+	},
+	"fr": {
+		"title":                       "Espace partenaires — Place de marché",
+		"skip":                        "Aller au contenu",
+		"signin.heading":              "Connexion",
+		"signin.token":                "Jeton d'agent",
+		"signin.help":                 "Collez le jeton de votre agent (administrateur ou commercial). Il reste sur le serveur, jamais dans la barre d'adresse.",
+		"signin.submit":               "Se connecter",
+		"signin.bad":                  "Ce jeton est inconnu ou révoqué.",
+		"signout":                     "Se déconnecter",
+		"nav.customers":               "Clients",
+		"lang.switch":                 "English",
+		"customers.heading":           "Clients",
+		"customers.search":            "Rechercher des clients",
+		"customers.searchgo":          "Rechercher",
+		"customers.none":              "Aucun client pour l'instant.",
+		"customers.name":              "Nom",
+		"customers.created":           "Ajouté le",
+		"customers.add":               "Ajouter un client",
+		"customers.addname":           "Nom du client",
+		"customers.addsubmit":         "Ajouter le client",
+		"subs.heading":                "Abonnements",
+		"subs.tab.marketplace":        "Place de marché",
+		"subs.filter.all":             "Afficher tous les abonnements",
+		"subs.filter.licence":         "Afficher les abonnements par licence",
+		"subs.none":                   "Aucun abonnement de la place de marché.",
+		"subs.offer":                  "Offre",
+		"subs.plan":                   "Plan",
+		"subs.quantity":               "Licences",
+		"subs.status":                 "État",
+		"subs.termend":                "Fin de la période",
+		"subs.autorenew":              "Renouvellement automatique",
+		"subs.actionneeded":           "Action requise",
+		"subs.publisher":              "Accéder au site de l'éditeur",
+		"yes":                         "Oui",
+		"no":                          "Non",
+		"status.pending_fulfillment":  "En attente de traitement",
+		"status.provisioned":          "Approvisionné",
+		"status.active":               "Actif",
+		"status.suspended":            "Suspendu",
+		"status.pending_cancellation": "Annulation en attente",
+		"status.cancelled":            "Annulé",
+		"status.expired":              "Expiré",
+		"error.notfound":              "Cette page n'existe pas, ou elle ne vous appartient pas.",
+		"error.csrf":                  "Ce formulaire a expiré. Rechargez la page et réessayez.",
+		"error.unavailable":           "Le service est occupé. Réessayez dans un instant.",
+		"error.heading":               "Une erreur est survenue",
+		"error.back":                  "Retour aux clients",
+		"role.admin_agent":            "Agent administrateur",
+		"role.sales_agent":            "Agent commercial",
+	},
+}
+
+// translate is a string of lang's catalog, the English one when it lacks it.
+func translate(lang, key string) string {
+	if s, ok := catalog[lang][key]; ok {
+		return s
+	}
+	if s, ok := catalog["en"][key]; ok {
+		return s
+	}
+	return key
+}
+
+// language picks the language: the cookie the switch sets, else the best
+// of Accept-Language, else English.
+func language(cookie, acceptLanguage string) string {
+	for _, l := range languages {
+		if cookie == l {
+			return l
+		}
+	}
+	best, bestQ := languages[0], 0.0
+	for _, part := range strings.Split(acceptLanguage, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		primary, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
+		q := 1.0
+		if k, v, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.TrimSpace(k) == "q" {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
+				q = f
+			} else {
+				q = 0
+			}
+		}
+		for _, l := range languages {
+			if primary == l && q > bestQ {
+				best, bestQ = l, q
+			}
+		}
+	}
+	return best
+}

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/subscription"
+)
+
+// chromium finds Debian's chromium; without it the browser tests skip,
+// unless REQUIRE_BROWSER=1 (CI installs it and sets that).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("REQUIRE_BROWSER") == "1" {
+		t.Fatal("the browser tests need chromium (REQUIRE_BROWSER=1): apt-get install -y chromium")
+	}
+	t.Skip("browser tests skipped: no chromium on PATH (apt-get install -y chromium); CI runs them")
+	return ""
+}
+
+// newBrowser is a headless chromium with the flags this machine needs.
+func newBrowser(t *testing.T, headers map[string]any) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	require.NoError(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, target, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		if headers == nil {
+			return nil
+		}
+		_, err := cdp.Call(ctx, target, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers(headers)})
+		return err
+	})))
+	return ctx
+}
+
+// run runs one action with a time limit and returns its value.
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(tctx, a)
+	require.NoError(t, err)
+	return v
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	run(t, ctx, chromedp.Steps(steps...))
+}
+
+// screenshot saves the page to docs/console/<name>.png when
+// CONSOLE_SCREENSHOTS=1 (how the README's pictures are made).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if os.Getenv("CONSOLE_SCREENSHOTS") != "1" {
+		return
+	}
+	png := run(t, ctx, chromedp.FullScreenshot(100))
+	_, self, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "docs", "console")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+func signInWith(t *testing.T, ctx context.Context, base, token string) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.SendKeys(chromedp.CSS(`#token`), token),
+		chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.WaitVisible(chromedp.CSS(`#name`)),
+	)
+}
+
+// The source document's walk-through, as far as the console goes today:
+// sign in, create a customer, its Marketplace tab with a purchase that
+// needs action (and the publisher's link), Active once the ISV activates,
+// another partner's page a 404, and a narrow screen without sideways
+// scrolling.
+func TestConsoleCustomersAndTheMarketplaceTabInABrowser(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	ctx := newBrowser(t, nil)
+	signInWith(t, ctx, p.base, "dev-admin-token")
+	screenshot(t, ctx, "customers")
+
+	do(t, ctx,
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Contoso Pharmaceuticals"),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav.tabs`)),
+	)
+	location := run(t, ctx, chromedp.Location())
+	require.Contains(t, location, "/subscriptions")
+	customerID := strings.Split(strings.TrimPrefix(location, p.base+"/customers/"), "/")[0]
+
+	sub := p.buy(customerID, "contoso-demo", "fast", 2)
+	do(t, ctx, chromedp.Navigate(location), chromedp.WaitVisible(chromedp.CSS(`tr[data-subscription] .badge`)))
+	status := run(t, ctx, chromedp.Text(chromedp.CSS(`tr[data-subscription] .status`)))
+	link := run(t, ctx, chromedp.AttributeValue(chromedp.CSS(`tr[data-subscription] .status a`), "href"))
+	assert.Contains(t, status, "Action needed")
+	assert.Equal(t, "https://isv-demo.example.com/activate", link.Value)
+	screenshot(t, ctx, "marketplace-tab")
+
+	require.Equal(t, http.StatusAccepted, p.event("act-"+sub.ID, subscription.EventActivated, sub.ID, nil).status)
+	p.waitStatus(customerID, sub.ID, subscription.StatusActive)
+	do(t, ctx, chromedp.Navigate(location), chromedp.WaitVisible(chromedp.CSS(`tr[data-subscription] .status`)))
+	status = run(t, ctx, chromedp.Text(chromedp.CSS(`tr[data-subscription] .status`)))
+	assert.Equal(t, "Active", strings.TrimSpace(status))
+
+	// 375 px wide: no sideways scrolling of the page.
+	do(t, ctx, chromedp.EmulateViewport(375, 800), chromedp.Navigate(location), chromedp.WaitVisible(chromedp.CSS(`nav.tabs`)))
+	scrollWidth := run(t, ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	assert.LessOrEqual(t, scrollWidth, 375)
+
+	other := newBrowser(t, nil)
+	signInWith(t, other, p.base, "dev-other-admin-token")
+	do(t, other, chromedp.Navigate(p.base+"/customers/"+customerID+"/subscriptions"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	page := run(t, other, chromedp.Text(chromedp.CSS(`main`)))
+	assert.Contains(t, page, "not yours")
+	assert.NotContains(t, page, "Contoso Pharmaceuticals")
+}
+
+func TestConsoleSignInPageInFrench(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	ctx := newBrowser(t, map[string]any{"Accept-Language": "fr-FR,fr;q=0.9"})
+	do(t, ctx, chromedp.Navigate(p.base+"/sign-in"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	label := run(t, ctx, chromedp.Text(chromedp.CSS(`label[for=token]`)))
+	lang := run(t, ctx, chromedp.AttributeValue(chromedp.CSS(`html`), "lang"))
+	assert.Equal(t, "Jeton d'agent", label)
+	assert.Equal(t, "fr", lang.Value)
+	screenshot(t, ctx, "sign-in-fr")
+}
