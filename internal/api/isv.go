@@ -200,10 +200,12 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		writeProblem(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "The event could not be recorded; retry it with the same id.")
 		return
 	}
-	if err := s.Store.RecordISVEventReceipt(r.Context(), receipt); errors.Is(err, store.ErrDuplicate) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
-		return
-	} else if err != nil {
+	// The workflow's step records the receipt too, and may do it first: a
+	// receipt found here is then this event's own, not an earlier one's
+	// (that was answered 200 above), so the answer stays 202. Two
+	// deliveries racing past the check above are both accepted; the
+	// workflow applies the id once.
+	if err := s.Store.RecordISVEventReceipt(r.Context(), receipt); err != nil && !errors.Is(err, store.ErrDuplicate) {
 		// The signal is durable, and the workflow's step records the
 		// receipt too: this one only answers repeats sooner.
 		s.Logger.Error("record ISV event receipt", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
