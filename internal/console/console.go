@@ -87,7 +87,7 @@ func (c *Console) Handler() http.Handler {
 		c.AbsoluteTimeout = DefaultAbsoluteTimeout
 	}
 	c.pages = map[string]*template.Template{}
-	for _, page := range []string{"signin", "customers", "subscriptions", "error"} {
+	for _, page := range []string{"signin", "customers", "subscriptions", "subscription", "error"} {
 		c.pages[page] = template.Must(template.New("layout.html").Funcs(template.FuncMap{
 			"dict": func(kv ...any) map[string]any {
 				m := map[string]any{}
@@ -110,6 +110,9 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /customers", c.signedIn(c.createCustomer))
 	mux.HandleFunc("GET /customers/{customerId}", c.signedIn(c.customerHome))
 	mux.HandleFunc("GET /customers/{customerId}/subscriptions", c.signedIn(c.subscriptions))
+	mux.HandleFunc("GET /customers/{customerId}/subscriptions/{subscriptionId}", c.signedIn(c.subscription))
+	mux.HandleFunc("POST /customers/{customerId}/subscriptions/{subscriptionId}", c.signedIn(c.changeSubscription))
+	mux.HandleFunc("GET /customers/{customerId}/subscriptions/{subscriptionId}/status", c.signedIn(c.status))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r, nil) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -310,6 +313,11 @@ type problem struct {
 
 // call sends one request to the partner API's handler as the signed-in agent.
 func (c *Console) call(ctx context.Context, s *session, method, path string, body any) apiAnswer {
+	return c.callWith(ctx, s, method, path, body)
+}
+
+// callWith is call with extra headers, as name, value pairs.
+func (c *Console) callWith(ctx context.Context, s *session, method, path string, body any, headers ...string) apiAnswer {
 	var reader io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -319,6 +327,11 @@ func (c *Console) call(ctx context.Context, s *session, method, path string, bod
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
 	rec := httptest.NewRecorder()
 	c.API.ServeHTTP(rec, req)

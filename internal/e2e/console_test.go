@@ -76,6 +76,24 @@ func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Voi
 	run(t, ctx, chromedp.Steps(steps...))
 }
 
+// waitOnPage evaluates a condition on the page until it holds, across the
+// navigations a form submission makes.
+func waitOnPage(t *testing.T, ctx context.Context, condition string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool](condition))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
+	t.Fatalf("the page never met %s; it says:\n%s", condition, text)
+}
+
 // screenshot saves the page to docs/console/<name>.png when
 // CONSOLE_SCREENSHOTS=1 (how the README's pictures are made).
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -147,6 +165,63 @@ func TestConsoleCustomersAndTheMarketplaceTabInABrowser(t *testing.T) {
 	page := run(t, other, chromedp.Text(chromedp.CSS(`main`)))
 	assert.Contains(t, page, "not yours")
 	assert.NotContains(t, page, "Contoso Pharmaceuticals")
+}
+
+// A subscription's page: Action needed with the publisher's link, Active
+// without a reload once the ISV activates, the quantity changed with
+// Submit, a cancel inside the window, both in the audit trail; a sales
+// agent sees the controls disabled with the reason.
+func TestConsoleSubscriptionPageInABrowser(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	customer := p.customer("Fabrikam")
+	sub := p.buy(customer, "contoso-demo", "fast", 2)
+	page := p.base + "/customers/" + customer + "/subscriptions/" + sub.ID
+
+	ctx := newBrowser(t, nil)
+	signInWith(t, ctx, p.base, "dev-admin-token")
+	do(t, ctx, chromedp.Navigate(p.base+"/customers/"+customer+"/subscriptions"), chromedp.Click(chromedp.CSS(`tr[data-subscription] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`.status-line .badge`)))
+	require.Equal(t, page, run(t, ctx, chromedp.Location()))
+	screenshot(t, ctx, "subscription-action-needed")
+
+	// The ISV activates: the page shows Active without a reload.
+	require.Equal(t, http.StatusAccepted, p.event("act-"+sub.ID, subscription.EventActivated, sub.ID, nil).status)
+	waitOnPage(t, ctx, `document.querySelector(".status-line").getAttribute("data-status") === "active"`)
+	assert.Equal(t, "Active", strings.TrimSpace(run(t, ctx, chromedp.Text(chromedp.CSS(`.live-status`)))))
+	assert.Equal(t, page, run(t, ctx, chromedp.Location()), "no navigation happened")
+
+	// Quantity with Submit, then a cancel inside the window.
+	do(t, ctx,
+		chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#quantity`)),
+		chromedp.SetValue(chromedp.CSS(`#quantity`), "3"),
+		chromedp.Click(chromedp.CSS(`#change button[type=submit]`)),
+	)
+	// The answer is the page again, drawn with the new quantity.
+	waitOnPage(t, ctx, `document.querySelector("#quantity") !== null && document.querySelector("#quantity").getAttribute("value") === "3"`)
+	require.Equal(t, 3, p.get(customer, sub.ID).Quantity)
+	screenshot(t, ctx, "subscription-active")
+	do(t, ctx,
+		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`window.confirm = function () { return true; }; true`)(ctx, target)
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(`#cancel button`)),
+	)
+	waitOnPage(t, ctx, `document.querySelector("#why-disabled") !== null`)
+	assert.Equal(t, subscription.StatusCancelled, p.get(customer, sub.ID).Status)
+	audit := run(t, ctx, chromedp.Text(chromedp.CSS(`#audit`)))
+	assert.Contains(t, audit, "changed")
+	assert.Contains(t, audit, "cancelled")
+
+	// A sales agent sees the change controls disabled, with the reason.
+	other := p.buy(customer, "contoso-demo", "fast", 1)
+	sales := newBrowser(t, nil)
+	signInWith(t, sales, p.base, "dev-sales-token")
+	do(t, sales, chromedp.Navigate(p.base+"/customers/"+customer+"/subscriptions/"+other.ID), chromedp.WaitVisible(chromedp.CSS(`#quantity`)))
+	disabled := run(t, sales, chromedp.Evaluate[bool](`document.querySelector("#quantity").disabled && document.querySelector("#change button[type=submit]").disabled && document.querySelector("#cancel button").disabled`))
+	assert.True(t, disabled)
+	assert.Contains(t, run(t, sales, chromedp.Text(chromedp.CSS(`#why-disabled`))), "Sales agents can buy but not change subscriptions")
 }
 
 func TestConsoleSignInPageInFrench(t *testing.T) {

@@ -1,1 +1,31 @@
 // Progressive enhancement only: every page works without it.
+(function () {
+  // Confirm before a destructive submit (the cancel button).
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-confirm]");
+    if (b && !b.disabled && !window.confirm(b.getAttribute("data-confirm"))) e.preventDefault();
+  });
+  // Live status: while a subscription waits for the publisher, ask its
+  // status every 2 s and show the change without a reload.
+  var line = document.querySelector("[data-live]");
+  if (!line) return;
+  var shown = line.getAttribute("data-status");
+  function poll() {
+    fetch(line.getAttribute("data-live"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (s) {
+        if (!s) return;
+        if (s.status !== shown) {
+          shown = s.status;
+          line.setAttribute("data-status", s.status);
+          line.querySelector(".live-status").textContent = s.label;
+          var link = line.querySelector(".publisher");
+          if (link && !s.actionNeeded) link.remove();
+          document.querySelectorAll("input[name=etag]").forEach(function (i) { i.value = s.etag; });
+        }
+      })
+      .catch(function () {})
+      .finally(function () { if (shown === "pending_fulfillment" || shown === "provisioned" || shown === "pending_cancellation") setTimeout(poll, 2000); });
+  }
+  setTimeout(poll, 2000);
+})();
