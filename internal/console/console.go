@@ -87,7 +87,7 @@ func (c *Console) Handler() http.Handler {
 		c.AbsoluteTimeout = DefaultAbsoluteTimeout
 	}
 	c.pages = map[string]*template.Template{}
-	for _, page := range []string{"signin", "customers", "subscriptions", "subscription", "error"} {
+	for _, page := range []string{"signin", "customers", "subscriptions", "subscription", "purchase", "review", "confirmation", "invoices", "invoice", "error"} {
 		c.pages[page] = template.Must(template.New("layout.html").Funcs(template.FuncMap{
 			"dict": func(kv ...any) map[string]any {
 				m := map[string]any{}
@@ -113,6 +113,12 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /customers/{customerId}/subscriptions/{subscriptionId}", c.signedIn(c.subscription))
 	mux.HandleFunc("POST /customers/{customerId}/subscriptions/{subscriptionId}", c.signedIn(c.changeSubscription))
 	mux.HandleFunc("GET /customers/{customerId}/subscriptions/{subscriptionId}/status", c.signedIn(c.status))
+	mux.HandleFunc("GET /customers/{customerId}/purchase", c.signedIn(c.purchasePage))
+	mux.HandleFunc("GET /customers/{customerId}/purchase/review", c.signedIn(c.review))
+	mux.HandleFunc("POST /customers/{customerId}/purchase", c.signedIn(c.buy))
+	mux.HandleFunc("GET /customers/{customerId}/invoices", c.signedIn(c.invoices))
+	mux.HandleFunc("GET /invoices/{invoiceId}", c.signedIn(c.invoice))
+	mux.HandleFunc("GET /invoices/{invoiceId}/csv", c.signedIn(c.invoiceCSV))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r, nil) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

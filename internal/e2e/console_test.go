@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspmarket/orchestrator/internal/app"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
@@ -140,7 +141,27 @@ func TestConsoleCustomersAndTheMarketplaceTabInABrowser(t *testing.T) {
 	require.Contains(t, location, "/subscriptions")
 	customerID := strings.Split(strings.TrimPrefix(location, p.base+"/customers/"), "/")[0]
 
-	sub := p.buy(customerID, "contoso-demo", "fast", 2)
+	// Buy through the console: offer and plan, quantity, review, Buy.
+	do(t, ctx,
+		chromedp.Click(chromedp.CSS(`.actions a.button`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[value="contoso-demo/fast"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="contoso-demo/fast"]`)),
+		chromedp.SetValue(chromedp.CSS(`#quantity`), "2"),
+		chromedp.Submit(chromedp.CSS(`#quantity`)),
+		chromedp.WaitVisible(chromedp.CSS(`#buy`)),
+	)
+	assert.NotEmpty(t, run(t, ctx, chromedp.Text(chromedp.CSS(`#total`))))
+	screenshot(t, ctx, "purchase-review")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#buy`)))
+	waitOnPage(t, ctx, `document.querySelector("#publisher") !== null`)
+	assert.Equal(t, "https://isv-demo.example.com/activate", run(t, ctx, chromedp.AttributeValue(chromedp.CSS(`#publisher`), "href")).Value)
+	screenshot(t, ctx, "purchase-confirmation")
+	subs := p.do(http.MethodGet, "/v1/customers/"+customerID+"/subscriptions", "dev-admin-token", nil)
+	var bought struct{ Items []subscriptionJSON }
+	subs.json(t, &bought)
+	require.Len(t, bought.Items, 1, "one Buy, one subscription")
+	sub := bought.Items[0]
+
 	do(t, ctx, chromedp.Navigate(location), chromedp.WaitVisible(chromedp.CSS(`tr[data-subscription] .badge`)))
 	status := run(t, ctx, chromedp.Text(chromedp.CSS(`tr[data-subscription] .status`)))
 	link := run(t, ctx, chromedp.AttributeValue(chromedp.CSS(`tr[data-subscription] .status a`), "href"))
@@ -153,6 +174,16 @@ func TestConsoleCustomersAndTheMarketplaceTabInABrowser(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(location), chromedp.WaitVisible(chromedp.CSS(`tr[data-subscription] .status`)))
 	status = run(t, ctx, chromedp.Text(chromedp.CSS(`tr[data-subscription] .status`)))
 	assert.Equal(t, "Active", strings.TrimSpace(status))
+
+	// Invoices: the month invoiced early, its invoice and the CSV link.
+	ictx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := app.RunInvoicing(ictx, p.app.Client, time.Now().UTC().Format("2006-01"), true, time.Now())
+	require.NoError(t, err)
+	do(t, ctx, chromedp.Navigate(p.base+"/customers/"+customerID+"/invoices"), chromedp.WaitVisible(chromedp.CSS(`#invoices a`)),
+		chromedp.Click(chromedp.CSS(`#invoices a`)), chromedp.WaitVisible(chromedp.CSS(`#invoice-total`)))
+	assert.Equal(t, "2.00 USD", run(t, ctx, chromedp.Text(chromedp.CSS(`#invoice-total`))), "2 licences at 1.00")
+	screenshot(t, ctx, "invoice")
 
 	// 375 px wide: no sideways scrolling of the page.
 	do(t, ctx, chromedp.EmulateViewport(375, 800), chromedp.Navigate(location), chromedp.WaitVisible(chromedp.CSS(`nav.tabs`)))
