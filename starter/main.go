@@ -229,6 +229,7 @@ func serve(cfg config.Config, logger *slog.Logger) error {
 
 func printBanner(cfg config.Config, a *app.App) {
 	fmt.Printf("\nMarketplace subscription orchestrator\n")
+	fmt.Printf("  Console    http://%s/   (the partner console: sign in with an agent token)\n", a.HTTPAddress())
 	fmt.Printf("  API        http://%s   (GET /healthz, /v1/offers, …)\n", a.HTTPAddress())
 	if addr := a.TemporalAddress(); addr != "" {
 		fmt.Printf("  Temporal   %s (embedded; state in %s)\n", addr, cfg.TemporalDatabaseFile())
