@@ -200,12 +200,17 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		writeProblem(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "The event could not be recorded; retry it with the same id.")
 		return
 	}
-	// The workflow's step records the receipt too, and may do it first: a
-	// receipt found here is then this event's own, not an earlier one's
-	// (that was answered 200 above), so the answer stays 202. Two
-	// deliveries racing past the check above are both accepted; the
-	// workflow applies the id once.
-	if err := s.Store.RecordISVEventReceipt(r.Context(), receipt); err != nil && !errors.Is(err, store.ErrDuplicate) {
+	// The workflow's step records the receipt too, and may do it first. A
+	// receipt that holds this delivery's time is this delivery's own (the
+	// workflow applied it): 202. One with another time is another
+	// delivery's, racing this one past the check above: 200, so one
+	// delivery of an id is accepted and the others are repeats.
+	if err := s.Store.RecordISVEventReceipt(r.Context(), receipt); errors.Is(err, store.ErrDuplicate) {
+		if at, err := s.Store.ISVEventReceivedAt(r.Context(), publisherID, e.ID); err != nil || !at.Equal(event.ReceivedAt.Truncate(time.Microsecond)) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
+			return
+		}
+	} else if err != nil {
 		// The signal is durable, and the workflow's step records the
 		// receipt too: this one only answers repeats sooner.
 		s.Logger.Error("record ISV event receipt", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/signature"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
 // workflowFirst is a Temporal client whose workflow commits the event's
@@ -26,8 +28,13 @@ type workflowFirst struct {
 	store *store.Store
 }
 
-func (w workflowFirst) SignalWorkflow(ctx context.Context, _, _, _ string, _ any) error {
-	return w.store.RecordISVEventReceipt(ctx, store.ISVEventReceipt(fixtures.PublisherDemo, "evt-race", "sub_race", "subscription.activated", "", 0, time.Now(), ""))
+func (w workflowFirst) SignalWorkflow(ctx context.Context, _, _, _ string, arg any) error {
+	e := arg.(subscription.ISVEvent)
+	err := w.store.RecordISVEventReceipt(ctx, store.ISVEventReceipt(e.PublisherID, e.ID, "sub_race", e.Type, "", 0, e.ReceivedAt, ""))
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil // the workflow ignores an id it has
+	}
+	return err
 }
 
 // An event's first delivery is 202 even when the workflow recorded its

@@ -243,6 +243,19 @@ func TestConsoleSubscriptionPageInABrowser(t *testing.T) {
 	waitOnPage(t, ctx, `document.querySelector("#quantity") !== null && document.querySelector("#quantity").getAttribute("value") === "3"`)
 	require.Equal(t, 3, p.get(customer, sub.ID).Quantity)
 	screenshot(t, ctx, "subscription-active")
+
+	// A quantity the plan refuses (past the browser's own check, which
+	// would stop it first): the API's message next to the field.
+	run(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#change").noValidate = true`))
+	do(t, ctx, chromedp.SetValue(chromedp.CSS(`#quantity`), "1000"), chromedp.Click(chromedp.CSS(`#change button[type=submit]`)))
+	waitOnPage(t, ctx, `document.querySelector("#quantity + .field-error") !== null`)
+	// Changed elsewhere meanwhile: a banner says so, nothing is applied.
+	do(t, ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#nickname`)))
+	require.Equal(t, http.StatusOK, p.patch(p.get(customer, sub.ID), map[string]any{"nickname": "elsewhere"}).status)
+	do(t, ctx, chromedp.SetValue(chromedp.CSS(`#nickname`), "mine"), chromedp.Click(chromedp.CSS(`#change button[type=submit]`)))
+	waitOnPage(t, ctx, `document.querySelector(".banner") !== null && document.querySelector(".banner").textContent.indexOf("changed meanwhile") >= 0`)
+	assert.Equal(t, "elsewhere", p.get(customer, sub.ID).Nickname)
+	do(t, ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#cancel button`)))
 	do(t, ctx,
 		chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
 			_, err := chromedp.Evaluate[bool](`window.confirm = function () { return true; }; true`)(ctx, target)

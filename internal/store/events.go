@@ -129,6 +129,14 @@ func (s *Store) RecordISVEventReceipt(ctx context.Context, e EventRow) error {
 	return nil
 }
 
+// ISVEventReceivedAt is when the delivery of a publisher's event id that
+// was recorded arrived (its receipt's time), ErrNotFound without one.
+func (s *Store) ISVEventReceivedAt(ctx context.Context, publisherID, eventID string) (time.Time, error) {
+	var row EventRow
+	err := s.db.NewSelect().Model(&row).Column("created_at").Where("key = ?", "isv/"+publisherID+"/"+eventID).Scan(ctx)
+	return row.CreatedAt.UTC(), notFound(err)
+}
+
 // ISVEventReceived reports whether a publisher's event id was recorded.
 func (s *Store) ISVEventReceived(ctx context.Context, publisherID, eventID string) (bool, error) {
 	return s.db.NewSelect().Model((*EventRow)(nil)).Where("publisher_id = ?", publisherID).Where("isv_event_id = ?", eventID).Exists(ctx)

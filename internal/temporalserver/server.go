@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,22 @@ type Server struct {
 // Start brings up the server, registers the namespace's search attributes
 // and, if asked, the Web UI. It returns once the namespace is usable.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	autoPorts := opts.FrontendPort == 0
+	for attempt := 1; ; attempt++ {
+		s, err := startOnce(ctx, opts)
+		// Ports this start picked can be taken, between the pick and the
+		// server's bind, by a process that binds a random port without
+		// the lock (a browser, an HTTP listener on :0): pick again.
+		if err == nil || !autoPorts || attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			return s, err
+		}
+		if opts.Logger != nil {
+			opts.Logger.Warn("a port picked for the embedded Temporal server was taken before the server bound it; picking others", "error", err)
+		}
+	}
+}
+
+func startOnce(ctx context.Context, opts Options) (*Server, error) {
 	if opts.IP == "" {
 		opts.IP = "127.0.0.1"
 	}
