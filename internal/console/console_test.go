@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -180,4 +181,36 @@ func TestFrenchFromAcceptLanguageAndTheSwitch(t *testing.T) {
 	assert.Contains(t, page, "Sign in", "the switch wins over Accept-Language")
 	_, _, h = b.do(http.MethodGet, "/language?to=fr&back=//evil.example", nil)
 	assert.Equal(t, "/", h.Get("Location"), "no open redirect")
+}
+
+// A session ends after 30 idle minutes, and after 12 hours however busy.
+func TestSessionsExpireIdleAndAbsolute(t *testing.T) {
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
+	require.NoError(t, fixtures.Seed(ctx, s))
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	apiHandler := (&api.Server{Store: s, Logger: slog.New(slog.DiscardHandler), CheckTemporal: func(context.Context) error { return nil }}).Handler()
+	c := &console.Console{API: apiHandler, Store: s, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+	srv := httptest.NewServer(console.Mount(apiHandler, c.Handler()))
+	defer srv.Close()
+
+	b := newBrowser(t, srv.URL)
+	b.signIn(fixtures.AdminToken)
+	for range 26 { // busy every 29 minutes: still signed in, until 12 h
+		now = now.Add(29 * time.Minute)
+		status, _, _ := b.do(http.MethodGet, "/customers", nil)
+		if now.Sub(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)) <= 12*time.Hour {
+			require.Equal(t, http.StatusOK, status, "at %s", now)
+		} else {
+			require.Equal(t, http.StatusSeeOther, status, "past 12 h at %s", now)
+		}
+	}
+
+	b = newBrowser(t, srv.URL)
+	b.signIn(fixtures.AdminToken)
+	now = now.Add(31 * time.Minute)
+	status, _, h := b.do(http.MethodGet, "/customers", nil)
+	assert.Equal(t, http.StatusSeeOther, status, "idle for 31 minutes")
+	assert.Equal(t, "/sign-in", h.Get("Location"))
 }
