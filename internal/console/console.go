@@ -161,7 +161,11 @@ func (c *Console) lang(r *http.Request) string {
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, s *session, data any, errMsg string) {
 	lang := c.lang(r)
-	v := view{Lang: lang, Session: s, Path: r.URL.Path, Data: data, Error: errMsg}
+	back := r.URL.Path
+	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+		back = r.URL.RequestURI() // the switch keeps the page's query (a search, an order under review)
+	}
+	v := view{Lang: lang, Session: s, Path: back, Data: data, Error: errMsg}
 	if s != nil {
 		v.CSRF = s.csrf
 	}
@@ -262,13 +266,24 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int,
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	pre, _ := r.Cookie(preCSRFCookie)
-	if err := r.ParseForm(); err != nil || pre == nil || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(pre.Value)) != 1 {
+	if err := r.ParseForm(); err != nil || pre == nil || pre.Value == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(pre.Value)) != 1 {
 		c.render(w, r, http.StatusForbidden, "error", nil, nil, "error.csrf")
 		return
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
+	// The token is checked by the API itself, so its limit on failed
+	// credentials per client address applies to the console too.
+	check := c.callAs(r, &session{token: token}, http.MethodGet, "/v1/offers", nil)
+	switch {
+	case check.Status == http.StatusTooManyRequests:
+		c.showSignIn(w, r, http.StatusTooManyRequests, "signin.toomany")
+		return
+	case check.Status != http.StatusOK || token == "":
+		c.showSignIn(w, r, http.StatusUnauthorized, "signin.bad")
+		return
+	}
 	agent, err := c.Store.AgentByTokenHash(r.Context(), auth.HashToken(token))
-	if token == "" || len(token) > 512 || err != nil {
+	if err != nil {
 		c.showSignIn(w, r, http.StatusUnauthorized, "signin.bad")
 		return
 	}
@@ -298,10 +313,26 @@ func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	back := r.URL.Query().Get("back")
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
+	if !samePath(back) {
 		back = "/"
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// samePath reports whether back is a path on this site and nothing else:
+// browsers drop tabs and other control characters from URLs, so "/\t/x"
+// would become "//x", another site.
+func samePath(back string) bool {
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
+		return false
+	}
+	for _, r := range back {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return false
+		}
+	}
+	u, err := url.Parse(back)
+	return err == nil && u.Scheme == "" && u.Host == "" && !strings.HasPrefix(u.Path, "//")
 }
 
 // apiAnswer is the partner API's answer to one console request.
@@ -322,6 +353,14 @@ func (c *Console) call(ctx context.Context, s *session, method, path string, bod
 	return c.callWith(ctx, s, method, path, body)
 }
 
+// callAs is call on behalf of the browser's request: the API sees the
+// browser's address (its per-client limits apply to it, not to all).
+func (c *Console) callAs(r *http.Request, s *session, method, path string, body any) apiAnswer {
+	return c.callWith(context.WithValue(r.Context(), remoteAddrKey{}, r.RemoteAddr), s, method, path, body)
+}
+
+type remoteAddrKey struct{}
+
 // callWith is call with extra headers, as name, value pairs.
 func (c *Console) callWith(ctx context.Context, s *session, method, path string, body any, headers ...string) apiAnswer {
 	var reader io.Reader
@@ -330,6 +369,9 @@ func (c *Console) callWith(ctx context.Context, s *session, method, path string,
 		reader = bytes.NewReader(b)
 	}
 	req := httptest.NewRequestWithContext(ctx, method, path, reader)
+	if addr, ok := ctx.Value(remoteAddrKey{}).(string); ok {
+		req.RemoteAddr = addr
+	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -355,8 +397,12 @@ func (a apiAnswer) problem() problem {
 // failed renders an API answer that is not a success as a page.
 func (c *Console) failed(w http.ResponseWriter, r *http.Request, s *session, a apiAnswer) {
 	switch a.Status {
-	case http.StatusNotFound, http.StatusForbidden:
+	case http.StatusNotFound, http.StatusForbidden, http.StatusBadRequest:
+		// 400: an id with bytes no id has (the API refuses it before any
+		// lookup): to the partner, no such page.
 		c.notFound(w, r, s)
+	case http.StatusConflict:
+		c.render(w, r, http.StatusConflict, "error", s, nil, "error.conflict")
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		c.render(w, r, http.StatusServiceUnavailable, "error", s, nil, "error.unavailable")
 	default:

@@ -214,3 +214,55 @@ func TestSessionsExpireIdleAndAbsolute(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, status, "idle for 31 minutes")
 	assert.Equal(t, "/sign-in", h.Get("Location"))
 }
+
+// Found by a hostile tester: a tab (dropped by browsers) made "/\t/host"
+// another site; malformed ids answered 502; the console's sign-in had no
+// limit on failed tokens; a Buy without the review's key could buy twice;
+// the language switch lost the page's query.
+func TestHostileFindingsStayFixed(t *testing.T) {
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
+	require.NoError(t, fixtures.Seed(ctx, s))
+	apiHandler := (&api.Server{Store: s, Logger: slog.New(slog.DiscardHandler), AuthFailureLimit: 3,
+		CheckTemporal: func(context.Context) error { return nil }}).Handler()
+	c := &console.Console{API: apiHandler, Store: s, Logger: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(console.Mount(apiHandler, c.Handler()))
+	defer srv.Close()
+
+	b := newBrowser(t, srv.URL)
+	for _, back := range []string{"/%09/evil.example/", "/%0b/evil.example", "/%00", `/\evil.example`, "//evil.example", "https://evil.example", "/%5c/evil.example"} {
+		status, _, h := b.do(http.MethodGet, "/language?to=fr&back="+back, nil)
+		assert.Equal(t, http.StatusSeeOther, status, back)
+		assert.Equal(t, "/", h.Get("Location"), back)
+	}
+	_, _, h := b.do(http.MethodGet, "/language?to=en&back=/customers%3Fq%3Dx", nil)
+	assert.Equal(t, "/customers?q=x", h.Get("Location"))
+
+	csrf := b.signIn(fixtures.AdminToken)
+	for _, path := range []string{"/customers/%ff/subscriptions", "/customers/%00/subscriptions", "/invoices/%ff", "/invoices/%ff/csv", "/customers/%ff/purchase"} {
+		status, _, _ := b.do(http.MethodGet, path, nil)
+		assert.Equal(t, http.StatusNotFound, status, path)
+	}
+	_, page, _ := b.do(http.MethodGet, "/customers?q=needle", nil)
+	assert.Contains(t, page, "back=%2fcustomers%3fq%3dneedle", "the switch keeps the search")
+
+	cu, err := s.CreateCustomer(ctx, "partner-demo", "Buyer")
+	require.NoError(t, err)
+	status, _, _ := b.do(http.MethodPost, "/customers/"+cu.ID+"/purchase", url.Values{"csrf": {csrf}, "offer": {"contoso-demo"}, "plan": {"fast"}, "quantity": {"1"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "a Buy without the review's key")
+	status, _, _ = b.do(http.MethodGet, "/customers/"+cu.ID+"/purchase/review?choice=contoso-crm/monthly&quantity=1&frequency=weekly", nil)
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "a frequency the plan does not offer")
+
+	// Failed sign-ins count against the API's limit for the address.
+	other := newBrowser(t, srv.URL)
+	statuses := []int{}
+	for i := range 5 {
+		_, page, _ := other.do(http.MethodGet, "/sign-in", nil)
+		m := csrfField.FindStringSubmatch(page)
+		require.Len(t, m, 2)
+		status, _, _ := other.do(http.MethodPost, "/sign-in", url.Values{"csrf": {m[1]}, "token": {"guess-" + string(rune('a'+i))}})
+		statuses = append(statuses, status)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, statuses[len(statuses)-1], "%v", statuses)
+}

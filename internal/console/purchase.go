@@ -104,6 +104,10 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) {
 			if f.Frequency == "" {
 				f.Frequency = p.BillingFrequencies[0]
 			}
+			if !contains(p.BillingFrequencies, f.Frequency) {
+				c.showPurchase(w, r, s, http.StatusUnprocessableEntity, f, map[string]string{"billingFrequency": translate(c.lang(r), "purchase.badfrequency")})
+				return
+			}
 			f.Key = "console-" + randomToken()
 			c.render(w, r, http.StatusOK, "review", s, map[string]any{
 				"Customer": cu, "Offer": o, "Plan": p, "Form": f, "Quantity": q, "Total": money(int64(q)*p.UnitPrice, p.Currency),
@@ -118,6 +122,11 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) {
 // review, then the confirmation with the publisher's link.
 func (c *Console) buy(w http.ResponseWriter, r *http.Request, s *session) {
 	f := formOf(r.PostForm)
+	if !strings.HasPrefix(f.Key, "console-") || len(f.Key) > 100 {
+		// Only a review page's Buy, whose key makes a repeat buy nothing.
+		c.showPurchase(w, r, s, http.StatusUnprocessableEntity, f, map[string]string{"plan": translate(c.lang(r), "purchase.reviewfirst")})
+		return
+	}
 	q, err := strconv.Atoi(f.Quantity)
 	if err != nil {
 		c.showPurchase(w, r, s, http.StatusUnprocessableEntity, f, map[string]string{"quantity": translate(c.lang(r), "purchase.badquantity")})
@@ -150,7 +159,18 @@ func (c *Console) buy(w http.ResponseWriter, r *http.Request, s *session) {
 			field = "plan"
 		}
 		c.showPurchase(w, r, s, a.Status, f, map[string]string{field: p.Detail})
+	case http.StatusConflict:
+		c.showPurchase(w, r, s, a.Status, f, map[string]string{"plan": translate(c.lang(r), "purchase.conflict")})
 	default:
 		c.failed(w, r, s, a)
 	}
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

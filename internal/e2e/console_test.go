@@ -116,6 +116,9 @@ func signInWith(t *testing.T, ctx context.Context, base, token string) {
 	do(t, ctx,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+	)
+	screenshot(t, ctx, "sign-in")
+	do(t, ctx,
 		chromedp.SendKeys(chromedp.CSS(`#token`), token),
 		chromedp.Submit(chromedp.CSS(`#token`)),
 		chromedp.WaitVisible(chromedp.CSS(`#name`)),
@@ -182,8 +185,9 @@ func TestConsoleCustomersAndTheMarketplaceTabInABrowser(t *testing.T) {
 	defer cancel()
 	_, err := app.RunInvoicing(ictx, p.app.Client, time.Now().UTC().Format("2006-01"), true, time.Now())
 	require.NoError(t, err)
-	do(t, ctx, chromedp.Navigate(p.base+"/customers/"+customerID+"/invoices"), chromedp.WaitVisible(chromedp.CSS(`#invoices a`)),
-		chromedp.Click(chromedp.CSS(`#invoices a`)), chromedp.WaitVisible(chromedp.CSS(`#invoice-total`)))
+	do(t, ctx, chromedp.Navigate(p.base+"/customers/"+customerID+"/invoices"), chromedp.WaitVisible(chromedp.CSS(`#invoices a`)))
+	screenshot(t, ctx, "invoices")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#invoices a`)), chromedp.WaitVisible(chromedp.CSS(`#invoice-total`)))
 	assert.Equal(t, "2.00 USD", run(t, ctx, chromedp.Text(chromedp.CSS(`#invoice-total`))), "2 licences at 1.00")
 	screenshot(t, ctx, "invoice")
 
