@@ -74,12 +74,8 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 			return err
 		}
 		var lines []InvoiceLineRow
-		err = tx.NewSelect().TableExpr("charges AS c").Join("JOIN subscriptions AS s ON s.id = c.subscription_id").
-			ColumnExpr("c.key AS charge_key, c.subscription_id, s.offer_id, s.plan_id, s.publisher_id, s.reseller_partner_id").
-			ColumnExpr("c.kind, c.reason, c.quantity, c.unit_price, c.period_start, c.period_end, c.amount, c.currency, c.posted_at").
-			Where("c.partner_id = ?", g.PartnerID).Where("c.customer_id = ?", g.CustomerID).Where("c.currency = ?", g.Currency).
-			Where("c.invoice_id IS NULL").Where("c.posted_at < ?", utc(cutoff)).
-			OrderExpr("c.posted_at ASC, c.id ASC").Scan(ctx, &lines)
+		err = uninvoicedLines(tx, g.PartnerID, g.CustomerID).Where("c.currency = ?", g.Currency).
+			Where("c.posted_at < ?", utc(cutoff)).OrderExpr("c.posted_at ASC, c.id ASC").Scan(ctx, &lines)
 		if err != nil {
 			return fmt.Errorf("lines to invoice: %w", err)
 		}
@@ -162,15 +158,21 @@ func (s *Store) InvoiceLines(ctx context.Context, invoiceID string) ([]InvoiceLi
 	return lines, err
 }
 
+// uninvoicedLines selects a customer's ledger lines not invoiced yet as
+// invoice lines: with what a reconciliation needs of their subscription.
+// Issuing an invoice copies them; the unbilled view shows them.
+func uninvoicedLines(db bun.IDB, partnerID, customerID string) *bun.SelectQuery {
+	return db.NewSelect().TableExpr("charges AS c").Join("JOIN subscriptions AS s ON s.id = c.subscription_id").
+		ColumnExpr("c.key AS charge_key, c.subscription_id, s.offer_id, s.plan_id, s.publisher_id, s.reseller_partner_id").
+		ColumnExpr("c.kind, c.reason, c.quantity, c.unit_price, c.period_start, c.period_end, c.amount, c.currency, c.posted_at").
+		Where("c.partner_id = ?", partnerID).Where("c.customer_id = ?", customerID).Where("c.invoice_id IS NULL")
+}
+
 // UnbilledLines are a customer's lines not invoiced yet, in the order the
 // next invoice will list them.
 func (s *Store) UnbilledLines(ctx context.Context, partnerID, customerID string) ([]InvoiceLineRow, error) {
 	var lines []InvoiceLineRow
-	err := s.db.NewSelect().TableExpr("charges AS c").Join("JOIN subscriptions AS s ON s.id = c.subscription_id").
-		ColumnExpr("c.key AS charge_key, c.subscription_id, s.offer_id, s.plan_id, s.publisher_id, s.reseller_partner_id").
-		ColumnExpr("c.kind, c.reason, c.quantity, c.unit_price, c.period_start, c.period_end, c.amount, c.currency, c.posted_at").
-		Where("c.partner_id = ?", partnerID).Where("c.customer_id = ?", customerID).Where("c.invoice_id IS NULL").
-		OrderExpr("c.currency ASC, c.posted_at ASC, c.id ASC").Scan(ctx, &lines)
+	err := uninvoicedLines(s.db, partnerID, customerID).OrderExpr("c.currency ASC, c.posted_at ASC, c.id ASC").Scan(ctx, &lines)
 	if err != nil {
 		return nil, fmt.Errorf("unbilled lines: %w", err)
 	}
