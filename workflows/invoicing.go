@@ -1,7 +1,7 @@
 package workflows
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -76,23 +76,14 @@ func InvoicingWorkflow(ctx workflow.Context, in InvoicingInput) (InvoicingResult
 		}
 		return result, err
 	}
-	start, end, err := billing.MonthBounds(in.Month)
-	if err != nil {
+	start, end, cutoff, err := billing.InvoicingPeriod(in.Month, now, in.CloseEarly)
+	switch {
+	case errors.Is(err, billing.ErrMonthNotStarted):
+		return InvoicingResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrMonthNotStarted, nil)
+	case errors.Is(err, billing.ErrMonthNotEnded):
+		return InvoicingResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrMonthNotEnded, nil)
+	case err != nil:
 		return InvoicingResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "bad_month", err)
-	}
-	if now.Before(start) {
-		// A month that has not begun holds no line of its own; invoicing
-		// it would put this month's lines on a future invoice.
-		return InvoicingResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s has not begun: only a month that has ended, or the current one with CloseEarly, can be invoiced", in.Month), ErrMonthNotStarted, nil)
-	}
-	cutoff := end
-	if now.Before(end) {
-		if !in.CloseEarly {
-			return InvoicingResult{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s has not ended: it can be invoiced from %s, or now with CloseEarly", in.Month, end.Format(time.RFC3339)), ErrMonthNotEnded, nil)
-		}
-		cutoff = now
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,

@@ -296,18 +296,16 @@ func lockDir(dir string) (*os.File, error) {
 // by their derived ids, and what is recorded later waits for the next.
 func RunInvoicing(ctx context.Context, c client.Client, month string, closeEarly bool, now time.Time) (workflows.InvoicingResult, error) {
 	var result workflows.InvoicingResult
-	start, end, err := billing.MonthBounds(month)
+	_, end, _, err := billing.InvoicingPeriod(month, now, closeEarly)
+	if errors.Is(err, billing.ErrMonthNotEnded) {
+		return result, fmt.Errorf("%w (add --close-early to invoice it up to now)", err)
+	}
 	if err != nil {
 		return result, err
 	}
-	if now.Before(start) {
-		return result, fmt.Errorf("%s has not begun: invoice a month that has ended, or the current one with --close-early", month)
-	}
 	id := workflows.InvoicingWorkflowID(month)
 	if now.Before(end) {
-		if !closeEarly {
-			return result, fmt.Errorf("%s has not ended (it ends %s): add --close-early to invoice it up to now", month, end.Format(time.RFC3339))
-		}
+		// closed early: a run of its own each time
 		id += "-early-" + now.UTC().Format("20060102T150405.000000000")
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

@@ -6,6 +6,7 @@ package billing
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -313,3 +314,30 @@ func Refund(termLines []Charge, reason string, at time.Time) []Charge {
 // InvoiceTotal is an invoice's total from its subtotal: the same, since the
 // marketplace invoices net amounts (no taxes).
 func InvoiceTotal(subtotal int64) int64 { return subtotal }
+
+// Why a month cannot be invoiced now.
+var (
+	// ErrMonthNotStarted: a month that has not begun holds no line of its
+	// own; invoicing it would put this month's lines on a future invoice.
+	ErrMonthNotStarted = errors.New("the month has not begun: only a month that has ended, or the current one closed early, can be invoiced")
+	// ErrMonthNotEnded: the current month is invoiced only when closed early.
+	ErrMonthNotEnded = errors.New("the month has not ended: it can be invoiced once it has, or now if closed early")
+)
+
+// InvoicingPeriod is the month YYYY-MM to invoice at now: its bounds, and
+// the cutoff before which its lines are taken (its end, or now when the
+// current month is closed early).
+func InvoicingPeriod(month string, now time.Time, closeEarly bool) (start, end, cutoff time.Time, err error) {
+	if start, end, err = MonthBounds(month); err != nil {
+		return start, end, cutoff, err
+	}
+	switch {
+	case now.Before(start):
+		return start, end, cutoff, fmt.Errorf("%s: %w", month, ErrMonthNotStarted)
+	case now.Before(end) && !closeEarly:
+		return start, end, cutoff, fmt.Errorf("%s ends %s: %w", month, end.Format(time.RFC3339), ErrMonthNotEnded)
+	case now.Before(end):
+		return start, end, now, nil
+	}
+	return start, end, end, nil
+}

@@ -126,3 +126,22 @@ func TestMonthBounds(t *testing.T) {
 	assert.Equal(t, "2026-12", PreviousMonth(day(2027, 1, 1, 0)))
 	assert.Equal(t, "2027-01", PreviousMonth(day(2027, 2, 28, 23)))
 }
+
+func TestInvoicingPeriod(t *testing.T) {
+	now := day(2026, 11, 25, 12)
+	_, end, cutoff, err := InvoicingPeriod("2026-10", now, false)
+	require.NoError(t, err)
+	assert.Equal(t, day(2026, 11, 1, 0), end)
+	assert.Equal(t, end, cutoff, "an ended month: its lines up to its end")
+	_, _, _, err = InvoicingPeriod("2026-11", now, false)
+	assert.ErrorIs(t, err, ErrMonthNotEnded)
+	_, _, cutoff, err = InvoicingPeriod("2026-11", now, true)
+	require.NoError(t, err)
+	assert.Equal(t, now, cutoff, "closed early: up to now")
+	for _, future := range []string{"2026-12", "9999-12"} {
+		_, _, _, err = InvoicingPeriod(future, now, true)
+		assert.ErrorIs(t, err, ErrMonthNotStarted, future)
+	}
+	_, _, _, err = InvoicingPeriod("2026-1", now, true)
+	assert.Error(t, err)
+}
