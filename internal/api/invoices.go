@@ -12,6 +12,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/auth"
 	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/fields"
+	"github.com/cspmarket/orchestrator/internal/httpaccept"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
 
@@ -157,22 +158,9 @@ func negotiate(accept string) string {
 		return "application/json"
 	}
 	best, bestQ := "", -1.0
-	for _, part := range strings.Split(accept, ",") {
-		media, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		media = strings.ToLower(strings.TrimSpace(media))
-		q := 1.0
-		for _, p := range strings.Split(params, ";") {
-			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
-				// RFC 9110 qvalues are 0 to 1; anything else is not one.
-				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil || !(f >= 0 && f <= 1) {
-					f = 0
-				}
-				q = f
-			}
-		}
+	for _, r := range httpaccept.Parse(accept) {
 		var offer string
-		switch media {
+		switch r.Value {
 		case "text/csv", "text/*":
 			offer = "text/csv"
 		case "application/json", "application/*", "*/*":
@@ -180,8 +168,8 @@ func negotiate(accept string) string {
 		default:
 			continue
 		}
-		if q > 0 && q > bestQ {
-			best, bestQ = offer, q
+		if r.Q > 0 && r.Q > bestQ {
+			best, bestQ = offer, r.Q
 		}
 	}
 	return best

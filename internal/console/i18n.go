@@ -1,8 +1,9 @@
 package console
 
 import (
-	"strconv"
 	"strings"
+
+	"github.com/cspmarket/orchestrator/internal/httpaccept"
 )
 
 // Languages the console speaks, the first the default.
@@ -257,20 +258,11 @@ func language(cookie, acceptLanguage string) string {
 		}
 	}
 	best, bestQ := languages[0], 0.0
-	for _, part := range strings.Split(acceptLanguage, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		primary, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		q := 1.0
-		if k, v, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.TrimSpace(k) == "q" {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
-				q = f
-			} else {
-				q = 0
-			}
-		}
+	for _, r := range httpaccept.Parse(acceptLanguage) {
+		primary, _, _ := strings.Cut(r.Value, "-")
 		for _, l := range languages {
-			if primary == l && q > bestQ {
-				best, bestQ = l, q
+			if primary == l && r.Q > bestQ {
+				best, bestQ = l, r.Q
 			}
 		}
 	}
