@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -234,5 +235,5 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request, s *session) {
 		label = translate(lang, "subs.actionneeded")
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(`{"status":"` + sub.Status + `","actionNeeded":` + strconv.FormatBool(sub.ActionNeeded) + `,"label":` + strconv.Quote(label) + `,"etag":` + strconv.Quote(sub.ETag) + `}`))
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": sub.Status, "actionNeeded": sub.ActionNeeded, "label": label, "etag": sub.ETag})
 }

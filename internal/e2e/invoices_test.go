@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/app"
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/ledger"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
@@ -52,11 +53,7 @@ func (p *product) charges(sub subscriptionJSON) []chargeJSON {
 func net(charges []chargeJSON) int64 {
 	var sum int64
 	for _, c := range charges {
-		if c.Kind == "credit" {
-			sum -= c.Amount
-		} else {
-			sum += c.Amount
-		}
+		sum += billing.Signed(c.Kind, c.Amount)
 	}
 	return sum
 }
