@@ -14,7 +14,9 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/audit"
 	"github.com/cspmarket/orchestrator/internal/billing"
+	"github.com/cspmarket/orchestrator/internal/metrics"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
@@ -33,6 +35,8 @@ type Activities struct {
 	HTTP *http.Client
 	// IssueCode gives ISV purchase notifications a fresh authorization code.
 	IssueCode CodeIssuer
+	// Metrics counts business steps and deliveries; nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 func (a *Activities) log() *slog.Logger {
@@ -153,7 +157,28 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 		return fmt.Errorf("commit subscription %s v%d: %w", sub.ID, sub.Version, err)
 	}
 	a.log().Debug("transition committed", "subscription", sub.ID, "version", sub.Version, "status", sub.Status, "moved", moved)
+	if moved {
+		a.count(t)
+	}
 	return a.startDeliveries(ctx, t, a.TaskQueue)
+}
+
+// count tells the business counters what a step did, once: only the
+// attempt that moved the subscription counts (a retry moves nothing).
+func (a *Activities) count(t Transition) {
+	for _, e := range t.Events {
+		switch e.Kind {
+		case audit.Purchased:
+			a.Metrics.Purchased()
+		case audit.BillingStarted:
+			a.Metrics.Activated()
+		case audit.Cancelled:
+			a.Metrics.Cancelled()
+		}
+	}
+	for _, c := range t.Charges {
+		a.Metrics.LedgerLine(lineReason(c))
+	}
 }
 
 // lineReason and lineUnitPrice fill lines scheduled by workflow code

@@ -158,6 +158,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 		return a.attemptFailed(ctx, n, endpoint.URL, attempt, resp.StatusCode, start, egress.StatusCategory(resp.StatusCode),
 			fmt.Errorf("endpoint answered %s", resp.Status), false)
 	}
+	a.Metrics.Notification("delivered", "")
 	a.log().Info("notification delivered", "notification", n.ID, "type", n.Type, "recipient", out.Recipient, "attempt", attempt, "status", resp.StatusCode)
 	return a.Store.RecordAttempt(ctx, store.AttemptRow{
 		NotificationID: n.ID, Attempt: attempt, URL: endpoint.URL, StatusCode: resp.StatusCode, DurationMs: time.Since(start).Milliseconds(),
@@ -167,6 +168,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 // attemptFailed records a failed attempt under its coarse category (what
 // the outbox shows); the raw cause goes to the operators' log only.
 func (a *Activities) attemptFailed(ctx context.Context, n *store.NotificationRow, url string, attempt, code int, start time.Time, category string, cause error, final bool) error {
+	a.Metrics.Notification("attempt_failed", category)
 	a.log().Warn("notification delivery failed", "notification", n.ID, "type", n.Type, "recipient", n.RecipientKind+":"+n.RecipientID, "attempt", attempt, "status", code, "category", category, "error", cause.Error())
 	if err := a.Store.RecordAttempt(ctx, store.AttemptRow{
 		NotificationID: n.ID, Attempt: attempt, URL: url, StatusCode: code, Error: category, DurationMs: time.Since(start).Milliseconds(),
@@ -183,7 +185,11 @@ func (a *Activities) attemptFailed(ctx context.Context, n *store.NotificationRow
 
 // FailNotification marks a notification whose retries ran out.
 func (a *Activities) FailNotification(ctx context.Context, id int64, reason string) error {
-	return a.Store.MarkNotification(ctx, id, store.NotificationFailed, reason)
+	if err := a.Store.MarkNotification(ctx, id, store.NotificationFailed, reason); err != nil {
+		return err
+	}
+	a.Metrics.Notification("failed", reason)
+	return nil
 }
 
 func (a *Activities) httpClient() *http.Client {

@@ -22,6 +22,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
+	if cfg.MetricsAddr == "" {
+		cfg.MetricsAddr = "127.0.0.1:9090" // CONTRACT.md, Operations
+	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -30,7 +33,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
-	logger.Info("worker running", "taskQueue", "subscriptions")
+	logger.Info("worker running", "taskQueue", "subscriptions", "metrics", "http://"+a.MetricsAddress()+"/metrics")
 	<-ctx.Done()
 	logger.Info("worker draining")
 	a.Stop(context.Background())

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cspmarket/orchestrator/internal/fields"
+	"github.com/cspmarket/orchestrator/internal/metrics"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
 
@@ -34,6 +35,7 @@ func writeProblemField(w http.ResponseWriter, r *http.Request, status int, code,
 		Type: "https://docs.cspmarket.example/problems/" + code, Title: http.StatusText(status), Status: status,
 		Code: code, Detail: detail, Field: field, RequestID: requestID(r),
 	}
+	metrics.NoteProblem(r.Context(), code)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

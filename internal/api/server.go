@@ -21,6 +21,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/egress"
 	"github.com/cspmarket/orchestrator/internal/fields"
+	"github.com/cspmarket/orchestrator/internal/metrics"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -163,6 +164,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(rec, r)
+		if r.Pattern != "/" { // "/" answers 404 and 405: no route
+			metrics.NoteRoute(r.Context(), r.Pattern)
+		}
 	})
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/console"
 	"github.com/cspmarket/orchestrator/internal/egress"
 	"github.com/cspmarket/orchestrator/internal/fixtures"
+	"github.com/cspmarket/orchestrator/internal/metrics"
 	"github.com/cspmarket/orchestrator/internal/secretbox"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -53,6 +54,11 @@ type App struct {
 	http     *http.Server
 	httpAddr string
 	serveErr chan error
+	// Metrics are this process's; served on the API's listener and on
+	// MetricsAddr.
+	Metrics     *metrics.Registry
+	metricsSrv  *http.Server
+	metricsAddr string
 }
 
 // Parts says which parts to run.
@@ -64,7 +70,7 @@ type Parts struct {
 // Start brings the configured parts up. On error everything started so far
 // is stopped again.
 func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, logger: logger, serveErr: make(chan error, 1)}
+	a := &App{cfg: cfg, logger: logger, serveErr: make(chan error, 1), Metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.Stop(context.Background())
@@ -128,7 +134,8 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	a.Client, err = client.DialContext(ctx, client.Options{
 		HostPort:  temporalAddress,
 		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		MetricsHandler: a.Metrics.SDKHandler(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)
@@ -146,6 +153,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error) {
 				return authcode.Live(ctx, st, sub, time.Now())
 			},
+			Metrics: a.Metrics,
 		})
 		if err := a.worker.Start(); err != nil {
 			return nil, fmt.Errorf("start worker: %w", err)
@@ -170,11 +178,40 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		}
 		apiHandler := srv.Handler()
 		partnerConsole := &console.Console{API: apiHandler, Store: a.Store, Secure: cfg.ConsoleSecureCookies, Logger: logger}
-		a.http = &http.Server{Handler: console.Mount(apiHandler, partnerConsole.Handler()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		a.http = &http.Server{Handler: a.withMetrics(console.Mount(apiHandler, partnerConsole.Handler())), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { a.serveErr <- a.http.Serve(l) }()
+	}
+	if cfg.MetricsAddr != "" {
+		l, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		a.metricsAddr = l.Addr().String()
+		a.metricsSrv = &http.Server{Handler: a.withMetrics(http.NotFoundHandler()), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := a.metricsSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.serveErr <- err
+			}
+		}()
 	}
 	return a, nil
 }
+
+// withMetrics serves GET /metrics beside next and counts every request.
+func (a *App) withMetrics(next http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	mux.Handle("/", next)
+	return a.Metrics.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if r.Pattern == "GET /metrics" {
+			metrics.NoteRoute(r.Context(), r.Pattern)
+		}
+	}))
+}
+
+// MetricsAddress is where METRICS_ADDR listens, or "".
+func (a *App) MetricsAddress() string { return a.metricsAddr }
 
 // EnsureInvoicingSchedule creates the Temporal Schedule that invoices each
 // month once it has ended, unless it exists: every starter calls it at
@@ -240,6 +277,9 @@ func (a *App) Stop(ctx context.Context) {
 			a.logger.Warn("HTTP shutdown", "error", err)
 		}
 		cancel()
+	}
+	if a.metricsSrv != nil {
+		_ = a.metricsSrv.Close()
 	}
 	if a.worker != nil {
 		a.worker.Stop()

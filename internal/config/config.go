@@ -36,6 +36,10 @@ type Config struct {
 	// embedded default means DATA_DIR/secrets.key, created on first start.
 	SecretsKey string
 	LogLevel   slog.Level
+	// MetricsAddr (METRICS_ADDR) is where GET /metrics is served on a
+	// listener of its own; the starter also serves it on HTTP_ADDR, and
+	// the worker defaults it to 127.0.0.1:9090.
+	MetricsAddr string
 	// Lifecycle delays (Go durations, e.g. 720h): ACTIVATION_DEADLINE,
 	// CANCELLATION_APPROVAL_TIMEOUT, RENEWAL_NOTICE. Zero keeps the
 	// workflow's defaults (30 days, 7 days, 7 days).
@@ -70,6 +74,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DataDir:           or(getenv("DATA_DIR"), "./data"),
 		CatalogFile:       getenv("CATALOG_FILE"),
 		SecretsKey:        getenv("SECRETS_KEY"),
+		MetricsAddr:       strings.TrimSpace(getenv("METRICS_ADDR")),
 	}
 	var err error
 	// TEMPORAL_DEV_PORT=0 lets the embedded server pick free ports (tests,

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/auth"
+	"github.com/cspmarket/orchestrator/internal/metrics"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
 
@@ -127,6 +128,9 @@ func (c *Console) Handler() http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
 		mux.ServeHTTP(w, r)
+		if r.Pattern != "/" {
+			metrics.NoteRoute(r.Context(), "console "+r.Pattern)
+		}
 	})
 }
 

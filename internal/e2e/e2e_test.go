@@ -186,6 +186,25 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	assert.Equal(t, subscription.StatusActive, state.Status)
 	assertUIListsWorkflow(t, p, wfID, sub.CustomerID)
 
+	// Operators' metrics: what this product did, counted once each.
+	m := scrape(t, p.base+"/metrics")
+	for series, want := range map[string]float64{
+		`http_requests_total{method="POST",route="POST /v1/customers/{customerId}/subscriptions",status="201"}`: 2,
+		`http_requests_total{method="POST",route="POST /isv/v1/webhook",status="401"}`:                          4,
+		`marketplace_purchases_total`:                                               1,
+		`marketplace_activations_total`:                                             1,
+		`marketplace_webhooks_total{outcome="accepted",reason="applied"}`:           2,
+		`marketplace_webhooks_total{outcome="accepted",reason="duplicate"}`:         1,
+		`marketplace_webhooks_total{outcome="rejected",reason="invalid_signature"}`: 4,
+		`marketplace_ledger_lines_total{reason="installment"}`:                      1,
+	} {
+		assert.Equal(t, want, m[series], series)
+	}
+	assert.True(t, withPrefix(m, `http_request_duration_seconds_bucket{class="2xx",method="GET",route="GET /v1/customers/{customerId}/subscriptions/{subscriptionId}"`), "latency histograms by route")
+	assert.True(t, withPrefix(m, "temporal_workflow_task_execution_latency_bucket{"), "the Temporal SDK's metrics")
+	assert.True(t, withPrefix(m, "temporal_activity_execution_latency_bucket{"), "the Temporal SDK's metrics")
+	assert.False(t, withPrefix(m, `http_requests_total{method="GET",route="/v1/`), "routes are patterns, not paths")
+
 	if record {
 		p.recordHistory("purchase-provision-activate", wfID)
 	}

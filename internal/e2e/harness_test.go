@@ -81,7 +81,7 @@ func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 // server and database; stop it with its Stop.
 func (p *product) startWorker() *app.App {
 	p.t.Helper()
-	env := map[string]string{"TEMPORAL_ADDRESS": p.app.TemporalAddress(), "DATA_DIR": p.dataDir}
+	env := map[string]string{"TEMPORAL_ADDRESS": p.app.TemporalAddress(), "DATA_DIR": p.dataDir, "METRICS_ADDR": "127.0.0.1:0"}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	require.NoError(p.t, err)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

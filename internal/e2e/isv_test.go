@@ -164,6 +164,12 @@ func TestWebhooksWhileNoWorkerRunsAreAppliedAfterItStarts(t *testing.T) {
 	defer w.Stop(context.Background())
 	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
 	assert.Equal(t, int64(3), active.Version)
+
+	// The worker's own /metrics (METRICS_ADDR): its steps and the SDK's.
+	m := scrape(t, "http://"+w.MetricsAddress()+"/metrics")
+	assert.Equal(t, 1.0, m["marketplace_activations_total"])
+	assert.Equal(t, 0.0, m["marketplace_purchases_total"], "the purchase was the first worker's")
+	assert.True(t, withPrefix(m, "temporal_workflow_task_execution_latency_bucket{"), "the Temporal SDK's metrics")
 }
 
 // TestSameEventsDeliveredFiveTimesConcurrentlyAndShuffledApplyOnce.
