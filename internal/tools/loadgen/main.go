@@ -1,0 +1,211 @@
+// Command loadgen drives complete lifecycles through a running product's
+// public HTTP surface and prints lifecycles/s, purchase and
+// purchase-to-active percentiles, errors and the product's peak RSS
+// (CONTRACT.md, Operations). With -baseline it also runs the bare-Temporal
+// reference (../shared/bench/baretemporal) against the same Temporal
+// server, before the product, and prints the ratio.
+//
+//	go run ./starter &                                  # the product, embedded default
+//	go run ./internal/tools/loadgen -n 600 -c 50
+//	go run ./internal/tools/loadgen -n 600 -c 50 -baseline ../shared/bench/baretemporal
+//	go run ./internal/tools/loadgen -n 600 -rate 20     # latency at a fixed arrival rate
+//	go run ./internal/tools/loadgen -n 100000 -c 50 -customers 1000 -list 500   # fill, then list p99
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cspmarket/orchestrator/internal/loadgen"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var cfg loadgen.Config
+	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "the product's API")
+	flag.IntVar(&cfg.N, "n", 600, "lifecycles (or purchases with -purchase-only)")
+	flag.IntVar(&cfg.Concurrency, "c", 50, "lifecycles at once (with -rate: at most in flight)")
+	flag.Float64Var(&cfg.Rate, "rate", 0, "start lifecycles at this many per second (open loop) instead of -c at once")
+	flag.BoolVar(&cfg.PurchaseOnly, "purchase-only", false, "only buy (fills the system with subscriptions waiting for their ISV)")
+	flag.IntVar(&cfg.Customers, "customers", 0, "spread purchases over this many new customers (default n/100)")
+	flag.StringVar(&cfg.Token, "token", "dev-admin-token", "the partner agent's token")
+	flag.StringVar(&cfg.Publisher, "publisher", "isv-demo", "the offer's ISV")
+	secret := flag.String("secret", "dev-isv-secret", "the ISV's webhook secret")
+	flag.StringVar(&cfg.Offer, "offer", "contoso-crm", "offer")
+	flag.StringVar(&cfg.Plan, "plan", "monthly", "plan")
+	pids := flag.String("pid", "", "product processes to watch for RSS, comma-separated (default: the one listening on -url's port)")
+	list := flag.Int("list", 0, "after the run, time this many list-subscriptions reads over the run's customers")
+	baseline := flag.String("baseline", "", "directory of the bare-Temporal baseline (../shared/bench/baretemporal) to run first against -temporal")
+	temporal := flag.String("temporal", "127.0.0.1:7233", "Temporal frontend for -baseline")
+	regular := flag.Bool("baseline-regular", false, "also run the baseline with regular activities")
+	jsonOut := flag.Bool("json", false, "print the figures as one JSON object too")
+	flag.Parse()
+	cfg.Secret = []byte(*secret)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	out := map[string]any{"n": cfg.N, "concurrency": cfg.Concurrency, "arrivalRate": cfg.Rate, "purchaseOnly": cfg.PurchaseOnly}
+
+	var baseRate float64
+	if *baseline != "" {
+		modes := []bool{true}
+		if *regular {
+			modes = append(modes, false)
+		}
+		for _, local := range modes {
+			rate, line, err := runBaseline(ctx, *baseline, *temporal, cfg.N, cfg.Concurrency, local)
+			if err != nil {
+				return err
+			}
+			fmt.Println("baseline:", line)
+			if local {
+				baseRate = rate
+				out["baselineLocalRate"] = rate
+			} else {
+				out["baselineRegularRate"] = rate
+			}
+		}
+	}
+
+	watched := watch(cfg.URL, *pids)
+	samplers := map[int]*loadgen.RSSSampler{}
+	for _, pid := range watched {
+		samplers[pid] = loadgen.SampleRSS(pid, 200*time.Millisecond)
+	}
+	mode := fmt.Sprintf("concurrency %d", cfg.Concurrency)
+	if cfg.Rate > 0 {
+		mode = fmt.Sprintf("%.1f/s arrivals", cfg.Rate)
+	}
+	what := "lifecycles"
+	if cfg.PurchaseOnly {
+		what = "purchases"
+	}
+	fmt.Printf("loadgen: %d %s at %s against %s\n", cfg.N, what, mode, cfg.URL)
+	res, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	p := loadgen.Percentile
+	fmt.Printf("%s/s: %.1f (%d done, %d errors) in %.1f s\n", what, res.Rate(), res.Done, res.Errors, res.Elapsed.Seconds())
+	fmt.Printf("purchase: p50 %s p99 %s\n", ms(p(res.Purchase, 50)), ms(p(res.Purchase, 99)))
+	if !cfg.PurchaseOnly {
+		fmt.Printf("purchase to active: p50 %s p99 %s\n", ms(p(res.ToActive, 50)), ms(p(res.ToActive, 99)))
+	}
+	for _, e := range res.ErrorSamples {
+		fmt.Println("error:", e)
+	}
+	out["rate"], out["done"], out["errors"] = res.Rate(), res.Done, res.Errors
+	out["purchaseP50Ms"], out["purchaseP99Ms"] = msf(p(res.Purchase, 50)), msf(p(res.Purchase, 99))
+	out["toActiveP50Ms"], out["toActiveP99Ms"] = msf(p(res.ToActive, 50)), msf(p(res.ToActive, 99))
+	if baseRate > 0 && !cfg.PurchaseOnly {
+		fmt.Printf("product / bare local-activity baseline: %.2fx\n", res.Rate()/baseRate)
+		out["ratio"] = res.Rate() / baseRate
+	}
+	for _, pid := range watched {
+		seen := samplers[pid].Stop()
+		rss, peak, err := loadgen.Memory(pid)
+		if err != nil {
+			continue
+		}
+		fmt.Printf("product pid %d: RSS now %s, largest during the run %s, peak since start (VmHWM) %s\n", pid, mib(rss), mib(seen), mib(peak))
+		out["rssPeakMiB_"+strconv.Itoa(pid)] = peak >> 20
+	}
+	if *list > 0 {
+		customers := make([]string, 0, len(res.SubscriptionsByCustomer))
+		for c := range res.SubscriptionsByCustomer {
+			customers = append(customers, c)
+		}
+		slices.Sort(customers)
+		lat, err := loadgen.ListLatency(ctx, cfg, customers, *list)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("list subscriptions (%d reads over %d customers): p50 %s p99 %s\n", len(lat), len(customers), ms(p(lat, 50)), ms(p(lat, 99)))
+		out["listP50Ms"], out["listP99Ms"] = msf(p(lat, 50)), msf(p(lat, 99))
+	}
+	if *jsonOut {
+		b, _ := json.Marshal(out)
+		fmt.Println(string(b))
+	}
+	if res.Errors > 0 {
+		return fmt.Errorf("%d of %d %s failed", res.Errors, cfg.N, what)
+	}
+	return nil
+}
+
+// watch is the processes whose memory is reported.
+func watch(api, pids string) []int {
+	var out []int
+	for _, f := range strings.Split(pids, ",") {
+		if pid, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
+			out = append(out, pid)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	u, err := url.Parse(api)
+	if err != nil {
+		return nil
+	}
+	port, _ := strconv.Atoi(u.Port())
+	if pid := loadgen.PIDListening(port); pid != 0 {
+		return []int{pid}
+	}
+	return nil
+}
+
+var rateLine = regexp.MustCompile(`rate=([0-9.]+)/s`)
+
+// runBaseline runs the bare-Temporal reference as its README says, with
+// the same size and concurrency, and returns its rate and its line.
+func runBaseline(ctx context.Context, dir, temporal string, n, c int, local bool) (float64, string, error) {
+	args := []string{"run", ".", "-addr", temporal, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c)}
+	if local {
+		args = append(args, "-local")
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return 0, "", fmt.Errorf("baseline in %s: %w", dir, err)
+	}
+	// Its SDK logs on stdout too: the figures are the line with the rate.
+	var line string
+	var m []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if m = rateLine.FindStringSubmatch(l); m != nil {
+			line = strings.TrimSpace(l)
+			break
+		}
+	}
+	if m == nil {
+		return 0, "", fmt.Errorf("baseline printed no rate: %q", b)
+	}
+	rate, err := strconv.ParseFloat(m[1], 64)
+	return rate, line, err
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", msf(d)) }
+
+func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func mib(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
