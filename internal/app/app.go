@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -132,8 +133,8 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	}
 
 	a.Client, err = client.DialContext(ctx, client.Options{
-		HostPort:  temporalAddress,
-		Namespace: cfg.TemporalNamespace,
+		HostPort:       temporalAddress,
+		Namespace:      cfg.TemporalNamespace,
 		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
 		MetricsHandler: a.Metrics.SDKHandler(),
 	})
@@ -142,7 +143,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	}
 
 	if parts.Worker {
-		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{})
+		a.worker = worker.New(a.Client, workflows.TaskQueue, workerOptions())
 		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
 		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)
 		a.worker.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: activities.DeliveryWorkflowName})
@@ -187,7 +188,17 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 			return nil, fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 		}
 		a.metricsAddr = l.Addr().String()
-		a.metricsSrv = &http.Server{Handler: a.withMetrics(http.NotFoundHandler()), ReadHeaderTimeout: 10 * time.Second}
+		var extra http.Handler = http.NotFoundHandler()
+		if cfg.Pprof {
+			// Profiles on the metrics listener only (never on the API's):
+			// go tool pprof http://$METRICS_ADDR/debug/pprof/profile
+			pprofMux := http.NewServeMux()
+			pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
+			pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			pprofMux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			extra = pprofMux
+		}
+		a.metricsSrv = &http.Server{Handler: a.withMetrics(extra), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := a.metricsSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.serveErr <- err
@@ -212,6 +223,15 @@ func (a *App) withMetrics(next http.Handler) http.Handler {
 
 // MetricsAddress is where METRICS_ADDR listens, or "".
 func (a *App) MetricsAddress() string { return a.metricsAddr }
+
+// workerOptions tunes the worker (see docs/performance.md).
+func workerOptions() worker.Options {
+	o := worker.Options{}
+	if n, err := strconv.Atoi(os.Getenv("WORKER_WORKFLOW_POLLERS")); err == nil {
+		o.MaxConcurrentWorkflowTaskPollers = n
+	}
+	return o
+}
 
 // EnsureInvoicingSchedule creates the Temporal Schedule that invoices each
 // month once it has ended, unless it exists: every starter calls it at

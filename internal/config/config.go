@@ -40,6 +40,9 @@ type Config struct {
 	// listener of its own; the starter also serves it on HTTP_ADDR, and
 	// the worker defaults it to 127.0.0.1:9090.
 	MetricsAddr string
+	// Pprof (PPROF=true) serves Go's profiles under /debug/pprof/ on
+	// the METRICS_ADDR listener.
+	Pprof bool
 	// Lifecycle delays (Go durations, e.g. 720h): ACTIVATION_DEADLINE,
 	// CANCELLATION_APPROVAL_TIMEOUT, RENEWAL_NOTICE. Zero keeps the
 	// workflow's defaults (30 days, 7 days, 7 days).
@@ -92,6 +95,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.EmbeddedWorker, err = boolean(getenv, "EMBEDDED_WORKER", c.Embedded()); err != nil {
+		return c, err
+	}
+	if c.Pprof, err = boolean(getenv, "PPROF", false); err != nil {
 		return c, err
 	}
 	if c.ConsoleSecureCookies, err = boolean(getenv, "CONSOLE_SECURE_COOKIES", false); err != nil {

@@ -24,6 +24,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
@@ -36,6 +37,7 @@ import (
 	"go.temporal.io/server/temporal"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Options describe the embedded server.
@@ -67,7 +69,12 @@ type Server struct {
 	frontendAddr string
 	uiAddr       string
 	namespace    string
+	relax        *time.Timer
 }
+
+// searchAttributeCacheTTL is how long the server's services keep their
+// search attribute cache (go.temporal.io/server/common/searchattribute).
+const searchAttributeCacheTTL = 60 * time.Second
 
 // Start brings up the server, registers the namespace's search attributes
 // and, if asked, the Web UI. It returns once the namespace is usable.
@@ -157,13 +164,22 @@ func startOnce(ctx context.Context, opts Options) (*Server, error) {
 	}
 	zl := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), opts.LogLevel))
 	logger := log.NewZapLogger(zl)
-	dyn := dynamicconfig.StaticClient{
+	dyn := dynamicconfig.NewMemoryClient()
+	for key, value := range map[dynamicconfig.Key]any{
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8096,
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
-		// Search attributes registered a moment ago must be usable at once:
-		// a workflow that upserts an unknown one retries its task forever.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// A workflow task that schedules an activity on this task queue
+		// gets it back in the same answer: no matching round trip per step.
+		dynamicconfig.EnableActivityEagerExecution.Key(): os.Getenv("TEMPORAL_EAGER_ACTIVITIES") != "false",
+	} {
+		dyn.OverrideValue(key, value)
 	}
+	// Search attributes registered a moment ago must be usable at once (a
+	// workflow that upserts an unknown one retries its task until they
+	// are), so every read reloads them from the database until each
+	// service's cache is sure to have them; then that cost (a database
+	// read per upsert and per start) stops.
+	forceRefresh := dyn.OverrideValue(dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(), true)
 	hosts := map[primitives.ServiceName]static.Hosts{}
 	for _, svc := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
 		hosts[svc] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(conf.Services[string(svc)].RPC.GRPCPort)))
@@ -182,9 +198,17 @@ func startOnce(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("start Temporal server: %w", err)
 	}
 	s := &Server{server: srv, frontendAddr: net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort)), namespace: opts.Namespace}
-	if err := s.registerSearchAttributes(ctx, opts.SearchAttributes); err != nil {
+	added, err := s.registerSearchAttributes(ctx, opts.SearchAttributes)
+	if err != nil {
 		s.Stop()
 		return nil, err
+	}
+	if added {
+		// A cache loaded before they were added is stale until it
+		// expires; past that every service reloads on its own.
+		s.relax = time.AfterFunc(searchAttributeCacheTTL+2*time.Second, forceRefresh)
+	} else {
+		forceRefresh() // they were in the database before any cache was loaded
 	}
 	if opts.UIPort != 0 {
 		// Built only now: the UI dials the frontend at once, and built
@@ -220,6 +244,9 @@ func (s *Server) UIAddress() string { return s.uiAddr }
 
 // Stop shuts the UI and the server down.
 func (s *Server) Stop() {
+	if s.relax != nil {
+		s.relax.Stop()
+	}
 	if s.ui != nil {
 		s.ui.Stop()
 	}
@@ -230,40 +257,69 @@ func (s *Server) Stop() {
 // done through the operator API after start because attributes given at
 // namespace creation are ignored when the namespace already exists (a
 // restart, or a release that adds one).
-func (s *Server) registerSearchAttributes(ctx context.Context, attrs map[string]enumspb.IndexedValueType) error {
+func (s *Server) registerSearchAttributes(ctx context.Context, attrs map[string]enumspb.IndexedValueType) (added bool, err error) {
 	if len(attrs) == 0 {
-		return nil
+		return false, nil
 	}
 	c, err := client.Dial(client.Options{HostPort: s.frontendAddr, Namespace: s.namespace, Logger: quietSDKLogger{}})
 	if err != nil {
-		return fmt.Errorf("dial embedded Temporal: %w", err)
+		return false, fmt.Errorf("dial embedded Temporal: %w", err)
 	}
 	defer c.Close()
+	return RegisterSearchAttributes(ctx, c, s.namespace, attrs)
+}
+
+// RegisterSearchAttributes adds the attributes the namespace lacks and
+// says whether it added any; an attribute registered with another type
+// is an error.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) (added bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.namespace})
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
+		return false, fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
 	for name, typ := range attrs {
 		if have, ok := existing.GetCustomAttributes()[name]; ok {
 			if have != typ {
-				return fmt.Errorf("search attribute %s exists with type %s, want %s", name, have, typ)
+				return false, fmt.Errorf("search attribute %s exists with type %s, want %s", name, have, typ)
 			}
 			continue
 		}
 		missing[name] = typ
 	}
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: s.namespace, SearchAttributes: missing})
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("add search attributes: %w", err)
+		return false, fmt.Errorf("add search attributes: %w", err)
 	}
-	return nil
+	return true, nil
+}
+
+// SetUpNamespace registers the namespace on an external cluster, with
+// retention, unless it exists, then its search attributes: what a fresh
+// cluster needs before workers and starters use it.
+func SetUpNamespace(ctx context.Context, c client.Client, namespace string, retention time.Duration, attrs map[string]enumspb.IndexedValueType) error {
+	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	var notFound *serviceerror.NamespaceNotFound
+	if errors.As(err, &notFound) {
+		_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace: namespace, WorkflowExecutionRetentionPeriod: durationpb.New(retention),
+		})
+		var exists *serviceerror.NamespaceAlreadyExists
+		if errors.As(err, &exists) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", namespace, err)
+	}
+	_, err = RegisterSearchAttributes(ctx, c, namespace, attrs)
+	return err
 }
 
 func sqlConfig(opts Options) (*config.SQL, error) {
