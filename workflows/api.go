@@ -97,6 +97,9 @@ type PurchaseInput struct {
 	// Continued carries the state of the previous run when this run
 	// continues it (continue-as-new at each renewal); nil at purchase.
 	Continued *Carried `json:"continued,omitempty"`
+	// Generation says which behaviour changes of versions.go this run was
+	// started with (see CurrentGeneration); 0 asks GetVersion for each.
+	Generation int `json:"generation,omitempty"`
 }
 
 // Settings are the lifecycle delays an operator can configure.

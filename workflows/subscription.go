@@ -68,9 +68,7 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 	if err := w.setup(ctx); err != nil {
 		return w.sub, err
 	}
-	w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
-	w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
-	w.lotWindows = workflow.GetVersion(ctx, versionLotWindows, workflow.DefaultVersion, 1) >= 1
+	w.versions(ctx)
 	if in.Continued == nil {
 		if w.refused = invalidPurchase(in); w.refused != nil {
 			// Only a caller that went around the API's checks gets here:
@@ -84,12 +82,29 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 		}
 	} else {
 		// The previous run committed this state; operators see it again.
-		if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(w.sub.Status))); err != nil {
+		if err := w.publishStatus(ctx); err != nil {
 			return w.sub, err
 		}
 		workflow.SetCurrentDetails(ctx, w.details())
 	}
 	return w.run(ctx)
+}
+
+// versions decides the run's behaviour changes (versions.go): by its
+// input's generation, or by GetVersion for runs started before there was one.
+func (w *subscriptionRun) versions(ctx workflow.Context) {
+	if w.in.Generation >= generationStatusOnChange {
+		w.timers, w.durableCommit, w.lotWindows, w.statusOnChange = true, true, true, true
+	} else {
+		w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
+		w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
+		w.lotWindows = workflow.GetVersion(ctx, versionLotWindows, workflow.DefaultVersion, 1) >= 1
+		w.statusOnChange = workflow.GetVersion(ctx, versionStatusOnChange, workflow.DefaultVersion, 1) >= 1
+	}
+	if w.statusOnChange {
+		// What operators see now: set at start, carried over by continue-as-new.
+		w.publishedStatus, _ = workflow.GetTypedSearchAttributes(ctx).GetKeyword(StatusKey)
+	}
 }
 
 // subscriptionRun is the workflow's state; every field is derived from the
@@ -104,8 +119,12 @@ type subscriptionRun struct {
 	durableCommit bool
 	// lotWindows: each batch of licences has its own window (see versionLotWindows).
 	lotWindows bool
-	recorded   bool  // the purchase transition is durable
-	refused    error // the purchase input broke a field rule: nothing is recorded
+	// statusOnChange: the status search attribute is upserted only when
+	// it changes (see versionStatusOnChange); publishedStatus is its value.
+	statusOnChange  bool
+	publishedStatus string
+	recorded        bool  // the purchase transition is durable
+	refused         error // the purchase input broke a field rule: nothing is recorded
 
 	termNumber  int
 	termCharges []billing.Charge // charges of the current term, for refunds
@@ -245,6 +264,8 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.Re
 	}
 	next := w.in
 	next.Settings = w.settings
+	// A new run has a history of its own: it takes every change by its input.
+	next.Generation = CurrentGeneration
 	next.AuthorizationCodeHash = ""
 	next.Continued = &Carried{
 		Subscription: w.sub, Plan: w.plan, TermNumber: w.termNumber, TermCharges: w.termCharges,
@@ -479,10 +500,24 @@ func (w *subscriptionRun) commit(ctx workflow.Context, t activities.Transition) 
 			return err
 		}
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(w.sub.Status))); err != nil {
+	if err := w.publishStatus(ctx); err != nil {
 		return err
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
+	return nil
+}
+
+// publishStatus shows operators the subscription's status (the
+// SubscriptionStatus search attribute), unless they see it already.
+func (w *subscriptionRun) publishStatus(ctx workflow.Context) error {
+	status := string(w.sub.Status)
+	if w.statusOnChange && status == w.publishedStatus {
+		return nil
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(status)); err != nil {
+		return err
+	}
+	w.publishedStatus = status
 	return nil
 }
 
