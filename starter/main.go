@@ -11,6 +11,7 @@
 //	go run ./starter healthcheck                        # exit 0 when /healthz is 200
 //	go run ./starter invoices run --month 2026-11       # invoice a month now (once; --close-early before it ends)
 //	go run ./starter ledger verify                      # recompute the ledger from the audit trail; exit 1 on a difference
+//	go run ./starter temporal setup                     # namespace and search attributes on an external cluster (TEMPORAL_ADDRESS)
 package main
 
 import (
@@ -39,6 +40,8 @@ import (
 	"github.com/cspmarket/orchestrator/internal/ledger"
 	"github.com/cspmarket/orchestrator/internal/secretbox"
 	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/temporalserver"
+	"github.com/cspmarket/orchestrator/workflows"
 )
 
 func main() {
@@ -75,7 +78,10 @@ func run(args []string) error {
 	if args[0] == "ledger" && len(args) > 1 && args[1] == "verify" {
 		return verifyLedger(os.Stdout, cfg)
 	}
-	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, healthcheck, isv-sim, invoices run, ledger verify", args[0])
+	if args[0] == "temporal" && len(args) > 1 && args[1] == "setup" {
+		return setUpTemporal(os.Stdout, cfg, args[2:])
+	}
+	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, healthcheck, isv-sim, invoices run, ledger verify, temporal setup", args[0])
 }
 
 // runInvoices invoices a month through Temporal (TEMPORAL_ADDRESS, or the
@@ -193,6 +199,53 @@ func isvSim(logger *slog.Logger, args []string) error {
 }
 
 // healthcheck asks a running starter's /healthz (container health checks).
+// setUpTemporal readies an external cluster (TEMPORAL_ADDRESS) for the
+// product: the namespace, then the search attributes operators filter
+// on. It waits for the cluster to answer, and running it again changes
+// nothing.
+func setUpTemporal(out io.Writer, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("temporal setup", flag.ContinueOnError)
+	retention := fs.Duration("retention", 7*24*time.Hour, "how long closed workflows' histories are kept")
+	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the cluster to answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Embedded() {
+		return errors.New("set TEMPORAL_ADDRESS: the embedded server sets itself up")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *wait)
+	defer cancel()
+	var c client.Client
+	var err error
+	for {
+		c, err = client.DialContext(ctx, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+		if err == nil {
+			if _, err = c.CheckHealth(ctx, &client.CheckHealthRequest{}); err == nil {
+				break
+			}
+			c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("temporal at %s does not answer: %w", cfg.TemporalAddress, err)
+		case <-time.After(time.Second):
+		}
+	}
+	defer c.Close()
+	for {
+		err = temporalserver.SetUpNamespace(ctx, c, cfg.TemporalNamespace, *retention, workflows.SearchAttributes)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Second) // a cluster just started may not serve its namespaces yet
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "namespace %s ready at %s with its search attributes\n", cfg.TemporalNamespace, cfg.TemporalAddress)
+	return nil
+}
+
 func healthcheck(cfg config.Config) error {
 	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
 	if err != nil {

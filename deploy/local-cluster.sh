@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The production shape as processes, without Docker: a real Temporal server
+# (go.temporal.io/server at the go.mod version, the one docker-compose.yml
+# names) on Postgres, its schemas set up by Temporal's own SQL schema tool,
+# then two workers and two API processes (starters) on an app database in
+# the same Postgres. docs/deployment.md explains each step.
+#
+#   deploy/local-cluster.sh up      # build, set up and start everything
+#   deploy/local-cluster.sh down    # stop it (databases are kept)
+#   deploy/local-cluster.sh reset   # stop it and drop its databases
+#
+# Settings (environment): PGURL (postgres://user[:password]@host:port,
+# default postgres://postgres@127.0.0.1:5432), CLUSTER_DIR (binaries, config,
+# logs, pids; default /tmp/cspmarket-cluster), CLUSTER_DB_PREFIX (default
+# cspmarket), CLUSTER_PORT_BASE (default 17000: Temporal 17233..., APIs
+# 18081 and 18082, worker metrics 19091 and 19092).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
+DIR=${CLUSTER_DIR:-/tmp/cspmarket-cluster}
+PREFIX=${CLUSTER_DB_PREFIX:-cspmarket}
+BASE=${CLUSTER_PORT_BASE:-17000}
+TEMPORAL_DB=${PREFIX}_temporal
+VISIBILITY_DB=${PREFIX}_temporal_visibility
+APP_DB=${PREFIX}_app
+FRONTEND=$((BASE + 233))
+API1=$((BASE + 1081))
+API2=$((BASE + 1082))
+
+# host, port, user and password out of PGURL
+rest=${PGURL#postgres://}; rest=${rest#postgresql://}
+userinfo=${rest%@*}; hostport=${rest#*@}; hostport=${hostport%%/*}
+PGUSER_=${userinfo%%:*}; PGPASSWORD_=""
+[ "$userinfo" != "$PGUSER_" ] && PGPASSWORD_=${userinfo#*:}
+PGHOST_=${hostport%:*}; PGPORT_=${hostport##*:}
+
+log() { printf '[cluster] %s\n' "$*"; }
+
+stop_all() {
+  for pidfile in "$DIR"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
+wait_http() { # url seconds
+  for _ in $(seq 1 $(($2 * 5))); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "$1 did not answer within $2 s" >&2; return 1
+}
+
+start() { # name command...
+  local name=$1; shift
+  ( "$@" >"$DIR/$name.log" 2>&1 & echo $! >"$DIR/$name.pid" )
+  log "$name started (pid $(cat "$DIR/$name.pid"), log $DIR/$name.log)"
+}
+
+app_env() {
+  export TEMPORAL_ADDRESS=127.0.0.1:$FRONTEND TEMPORAL_NAMESPACE=default
+  export DATABASE_URL="$PGURL/$APP_DB?sslmode=disable"
+  export SECRETS_KEY=${SECRETS_KEY:-Y2x1c3Rlci10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE=}
+  export DATA_DIR="$DIR/data" LOG_LEVEL=${LOG_LEVEL:-warn}
+}
+
+up() {
+  mkdir -p "$DIR/data"
+  stop_all
+  log "building the Temporal server, its SQL schema tool and the product"
+  go build -o "$DIR/temporal-server" go.temporal.io/server/cmd/server
+  go build -o "$DIR/temporal-sql-tool" go.temporal.io/server/cmd/tools/sql
+  go build -o "$DIR/starter" ./starter
+  go build -o "$DIR/worker" ./worker
+
+  log "schemas (Temporal's SQL schema tool, embedded postgresql/v12 schemas)"
+  sqltool=("$DIR/temporal-sql-tool" --plugin postgres12 --ep "$PGHOST_" -p "$PGPORT_" -u "$PGUSER_")
+  [ -n "$PGPASSWORD_" ] && sqltool+=(--pw "$PGPASSWORD_")
+  for pair in "$TEMPORAL_DB:postgresql/v12/temporal" "$VISIBILITY_DB:postgresql/v12/visibility"; do
+    db=${pair%%:*}; schema=${pair#*:}
+    # create and setup are no-ops on a database set up before (-q);
+    # update brings it to the schema this server version embeds.
+    {
+      "${sqltool[@]}" -q --db "$db" create-database
+      "${sqltool[@]}" -q --db "$db" setup-schema -v 0.0
+      "${sqltool[@]}" --db "$db" update-schema --schema-name "$schema"
+    } >>"$DIR/schema.log" 2>&1 || { tail -n 20 "$DIR/schema.log"; exit 1; }
+    log "$db: $(grep -o 'Schema updated from [0-9.]* to [0-9.]*' "$DIR/schema.log" | tail -n1)"
+  done
+  psql "$PGURL/postgres" -qtAc "SELECT 1 FROM pg_database WHERE datname='$APP_DB'" | grep -q 1 ||
+    psql "$PGURL/postgres" -qc "CREATE DATABASE $APP_DB"
+
+  mkdir -p "$DIR/config"
+  cat >"$DIR/config/dynamicconfig.yaml" <<EOF
+system.enableActivityEagerExecution:
+  - value: true
+EOF
+  cat >"$DIR/config/production.yaml" <<EOF
+log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+    default:
+      sql:
+        pluginName: postgres12
+        databaseName: $TEMPORAL_DB
+        connectAddr: "$PGHOST_:$PGPORT_"
+        connectProtocol: tcp
+        user: "$PGUSER_"
+        password: "$PGPASSWORD_"
+        maxConns: 20
+        maxIdleConns: 20
+        maxConnLifetime: 1h
+    visibility:
+      sql:
+        pluginName: postgres12
+        databaseName: $VISIBILITY_DB
+        connectAddr: "$PGHOST_:$PGPORT_"
+        connectProtocol: tcp
+        user: "$PGUSER_"
+        password: "$PGPASSWORD_"
+        maxConns: 10
+        maxIdleConns: 10
+        maxConnLifetime: 1h
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: 127.0.0.1
+services:
+  frontend:
+    rpc: {grpcPort: $FRONTEND, membershipPort: $((BASE + 933)), bindOnLocalHost: true, httpPort: $((BASE + 243))}
+  matching:
+    rpc: {grpcPort: $((BASE + 235)), membershipPort: $((BASE + 935)), bindOnLocalHost: true}
+  history:
+    rpc: {grpcPort: $((BASE + 234)), membershipPort: $((BASE + 934)), bindOnLocalHost: true}
+  worker:
+    rpc: {grpcPort: $((BASE + 239)), membershipPort: $((BASE + 939)), bindOnLocalHost: true}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: "127.0.0.1:$FRONTEND"
+      httpAddress: "127.0.0.1:$((BASE + 243))"
+dcRedirectionPolicy:
+  policy: noop
+dynamicConfigClient:
+  filepath: "$DIR/config/dynamicconfig.yaml"
+  pollInterval: 10s
+EOF
+  start temporal "$DIR/temporal-server" --config-file "$DIR/config/production.yaml" --allow-no-auth start
+  app_env
+  "$DIR/starter" temporal setup
+
+  # The first starter migrates the app database and seeds the dev
+  # fixtures (tokens the smoke test uses); the second finds it ready.
+  HTTP_ADDR=127.0.0.1:$API1 DEV_SEED=true NOTIFY_ALLOW_LOOPBACK=true start api-1 "$DIR/starter"
+  wait_http "http://127.0.0.1:$API1/healthz" 60
+  HTTP_ADDR=127.0.0.1:$API2 DEV_SEED=false start api-2 "$DIR/starter"
+  METRICS_ADDR=127.0.0.1:$((BASE + 2091)) start worker-1 "$DIR/worker"
+  METRICS_ADDR=127.0.0.1:$((BASE + 2092)) start worker-2 "$DIR/worker"
+  wait_http "http://127.0.0.1:$API2/healthz" 60
+  wait_http "http://127.0.0.1:$((BASE + 2091))/metrics" 30
+  wait_http "http://127.0.0.1:$((BASE + 2092))/metrics" 30
+  log "up: APIs http://127.0.0.1:$API1 and http://127.0.0.1:$API2, Temporal 127.0.0.1:$FRONTEND, worker metrics :$((BASE + 2091)) :$((BASE + 2092))"
+}
+
+reset() {
+  stop_all
+  for db in "$TEMPORAL_DB" "$VISIBILITY_DB" "$APP_DB"; do
+    psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+  done
+  rm -rf "$DIR"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) stop_all ;;
+  reset) reset ;;
+  *) echo "usage: $0 up|down|reset" >&2; exit 2 ;;
+esac
