@@ -143,6 +143,11 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	}
 
 	if parts.Worker {
+		// Workflows cached between their tasks (the sticky cache) are most
+		// of a worker's memory: bounded, a worker holds any number of open
+		// subscriptions in bounded memory, and one evicted replays its
+		// (short) history on its next step. The size is per process.
+		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 		a.worker = worker.New(a.Client, workflows.TaskQueue, workerOptions())
 		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
 		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)

@@ -40,6 +40,9 @@ type Config struct {
 	// listener of its own; the starter also serves it on HTTP_ADDR, and
 	// the worker defaults it to 127.0.0.1:9090.
 	MetricsAddr string
+	// WorkflowCacheSize (WORKFLOW_CACHE_SIZE) bounds how many workflows
+	// a worker keeps in memory between their tasks; default 2000.
+	WorkflowCacheSize int
 	// Pprof (PPROF=true) serves Go's profiles under /debug/pprof/ on
 	// the METRICS_ADDR listener.
 	Pprof bool
@@ -105,6 +108,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.NotifyAllowLoopback, err = boolean(getenv, "NOTIFY_ALLOW_LOOPBACK", c.Embedded()); err != nil {
 		return c, err
+	}
+	c.WorkflowCacheSize = 2000
+	if v := strings.TrimSpace(getenv("WORKFLOW_CACHE_SIZE")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("WORKFLOW_CACHE_SIZE=%q: want a positive whole number", v)
+		}
+		c.WorkflowCacheSize = n
 	}
 	if v := strings.TrimSpace(getenv("AUTH_FAILURE_LIMIT")); v != "" {
 		n, err := strconv.Atoi(v)

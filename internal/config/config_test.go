@@ -36,7 +36,7 @@ func TestProductionShape(t *testing.T) {
 }
 
 func TestBadValuesAreClearErrors(t *testing.T) {
-	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud", "ACTIVATION_DEADLINE": "soon", "RENEWAL_NOTICE": "-1h"} {
+	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud", "ACTIVATION_DEADLINE": "soon", "RENEWAL_NOTICE": "-1h", "WORKFLOW_CACHE_SIZE": "0", "PPROF": "sometimes"} {
 		_, err := FromEnv(env(map[string]string{k: v}))
 		assert.ErrorContains(t, err, k, "%s=%s", k, v)
 	}

@@ -72,6 +72,15 @@ type Server struct {
 	relax        *time.Timer
 }
 
+// historyCacheSize is how many workflows' state the embedded history
+// service caches (TEMPORAL_HISTORY_CACHE_SIZE for experiments).
+func historyCacheSize() int {
+	if n, err := strconv.Atoi(os.Getenv("TEMPORAL_HISTORY_CACHE_SIZE")); err == nil && n > 0 {
+		return n
+	}
+	return 2048
+}
+
 // searchAttributeCacheTTL is how long the server's services keep their
 // search attribute cache (go.temporal.io/server/common/searchattribute).
 const searchAttributeCacheTTL = 60 * time.Second
@@ -166,7 +175,9 @@ func startOnce(ctx context.Context, opts Options) (*Server, error) {
 	logger := log.NewZapLogger(zl)
 	dyn := dynamicconfig.NewMemoryClient()
 	for key, value := range map[dynamicconfig.Key]any{
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8096,
+		// Workflows' mutable state kept in memory: bounded so the embedded
+		// server's memory does not grow with the open subscriptions.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 historyCacheSize(),
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		// A workflow task that schedules an activity on this task queue
 		// gets it back in the same answer: no matching round trip per step.
