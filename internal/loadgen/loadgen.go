@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/signature"
@@ -59,6 +61,9 @@ type Result struct {
 	Purchase, ToActive      []time.Duration // sorted
 	ErrorSamples            []string
 	SubscriptionsByCustomer map[string][]string
+	// Pending is how many purchases were answered 202 purchase_pending
+	// (recorded later than the product's purchase timeout).
+	Pending int
 }
 
 // Rate is completed lifecycles (or purchases) per second.
@@ -177,12 +182,38 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	res.Pending = int(d.pending.Load())
 	slices.Sort(res.Purchase)
 	slices.Sort(res.ToActive)
 	return res, ctx.Err()
 }
 
-type driver struct{ cfg Config }
+type driver struct {
+	cfg     Config
+	pending atomic.Int64 // purchases answered 202 purchase_pending
+}
+
+// waitRecorded reads a pending purchase until the product has recorded it.
+func (d *driver) waitRecorded(ctx context.Context, customer, id string) error {
+	deadline := time.Now().Add(d.cfg.ActiveTimeout)
+	for {
+		status, body, err := d.call(ctx, http.MethodGet, "/v1/customers/"+customer+"/subscriptions/"+id, nil, "Authorization", "Bearer "+d.cfg.Token)
+		if err != nil {
+			return err
+		}
+		switch {
+		case status == http.StatusOK:
+			return nil
+		case status != http.StatusAccepted:
+			return fmt.Errorf("pending purchase %s: %d %s", id, status, trim(body))
+		case time.Now().After(deadline):
+			return fmt.Errorf("purchase %s still pending after %s", id, d.cfg.ActiveTimeout)
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
 
 // lifecycle buys one subscription and, unless only purchasing, plays the
 // ISV and waits for it to be active with its first charge.
@@ -205,6 +236,14 @@ func (d *driver) lifecycle(ctx context.Context, customer string, k int) (string,
 		return "", 0, 0, fmt.Errorf("purchase answer: %s", trim(body))
 	}
 	purchase := time.Since(t0)
+	if status == http.StatusAccepted {
+		// purchase_pending: not recorded within the product's purchase
+		// timeout. The contract: do not buy again, read it until it is.
+		d.pending.Add(1)
+		if err := d.waitRecorded(ctx, customer, sub.ID); err != nil {
+			return "", 0, 0, err
+		}
+	}
 	if d.cfg.PurchaseOnly {
 		return sub.ID, purchase, 0, nil
 	}
@@ -343,6 +382,40 @@ func ListLatency(ctx context.Context, cfg Config, customers []string, samples in
 	}
 	slices.Sort(lat)
 	return lat, nil
+}
+
+// Customers lists up to max of the partner's customers (oldest first).
+func Customers(ctx context.Context, cfg Config, max int) ([]string, error) {
+	cfg.defaults()
+	d := &driver{cfg: cfg}
+	var ids []string
+	token := ""
+	for len(ids) < max {
+		path := "/v1/customers?pageSize=100"
+		if token != "" {
+			path += "&pageToken=" + url.QueryEscape(token)
+		}
+		status, body, err := d.call(ctx, http.MethodGet, path, nil, "Authorization", "Bearer "+cfg.Token)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+			NextPageToken string `json:"nextPageToken"`
+		}
+		if status != http.StatusOK || json.Unmarshal(body, &page) != nil {
+			return nil, fmt.Errorf("list customers: %d %s", status, trim(body))
+		}
+		for _, c := range page.Items {
+			ids = append(ids, c.ID)
+		}
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	return ids[:min(len(ids), max)], nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

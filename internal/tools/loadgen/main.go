@@ -56,11 +56,24 @@ func run() error {
 	temporal := flag.String("temporal", "127.0.0.1:7233", "Temporal frontend for -baseline")
 	regular := flag.Bool("baseline-regular", false, "also run the baseline with regular activities")
 	jsonOut := flag.Bool("json", false, "print the figures as one JSON object too")
+	listExisting := flag.Int("list-existing", 0, "only time this many list-subscriptions reads over the partner's existing customers (no purchases)")
 	flag.Parse()
 	cfg.Secret = []byte(*secret)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *listExisting > 0 {
+		customers, err := loadgen.Customers(ctx, cfg, 1000)
+		if err != nil {
+			return err
+		}
+		lat, err := loadgen.ListLatency(ctx, cfg, customers, *listExisting)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("list subscriptions (%d reads over %d customers): p50 %s p99 %s\n", len(lat), len(customers), ms(loadgen.Percentile(lat, 50)), ms(loadgen.Percentile(lat, 99)))
+		return nil
+	}
 	out := map[string]any{"n": cfg.N, "concurrency": cfg.Concurrency, "arrivalRate": cfg.Rate, "purchaseOnly": cfg.PurchaseOnly}
 
 	var baseRate float64
@@ -104,14 +117,14 @@ func run() error {
 	}
 	p := loadgen.Percentile
 	fmt.Printf("%s/s: %.1f (%d done, %d errors) in %.1f s\n", what, res.Rate(), res.Done, res.Errors, res.Elapsed.Seconds())
-	fmt.Printf("purchase: p50 %s p99 %s\n", ms(p(res.Purchase, 50)), ms(p(res.Purchase, 99)))
+	fmt.Printf("purchase: p50 %s p99 %s (%d answered 202 purchase_pending)\n", ms(p(res.Purchase, 50)), ms(p(res.Purchase, 99)), res.Pending)
 	if !cfg.PurchaseOnly {
 		fmt.Printf("purchase to active: p50 %s p99 %s\n", ms(p(res.ToActive, 50)), ms(p(res.ToActive, 99)))
 	}
 	for _, e := range res.ErrorSamples {
 		fmt.Println("error:", e)
 	}
-	out["rate"], out["done"], out["errors"] = res.Rate(), res.Done, res.Errors
+	out["rate"], out["done"], out["errors"], out["pending"] = res.Rate(), res.Done, res.Errors, res.Pending
 	out["purchaseP50Ms"], out["purchaseP99Ms"] = msf(p(res.Purchase, 50)), msf(p(res.Purchase, 99))
 	out["toActiveP50Ms"], out["toActiveP99Ms"] = msf(p(res.ToActive, 50)), msf(p(res.ToActive, 99))
 	if baseRate > 0 && !cfg.PurchaseOnly {
