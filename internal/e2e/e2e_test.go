@@ -204,6 +204,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	assert.True(t, withPrefix(m, "temporal_workflow_task_execution_latency_bucket{"), "the Temporal SDK's metrics")
 	assert.True(t, withPrefix(m, "temporal_activity_execution_latency_bucket{"), "the Temporal SDK's metrics")
 	assert.False(t, withPrefix(m, `http_requests_total{method="GET",route="/v1/`), "routes are patterns, not paths")
+	assertDashboardDrawsWhatIsExported(t, m)
 
 	if record {
 		p.recordHistory("purchase-provision-activate", wfID)
