@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,9 +149,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, http.StatusServiceUnavailable, "database_unavailable", "The database is unavailable for a moment; retry the request.")
 		return
 	}
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		// The client hung up; what it asked for goes on (a workflow is
-		// durable) and there is no one left to answer.
+	if r.Context().Err() != nil {
+		// The client hung up (whatever error that made: the SDK's wait for
+		// an update does not wrap context.Canceled); what it asked for goes
+		// on (a workflow is durable) and there is no one left to answer:
+		// not a server error (counted as 499, client closed request).
 		s.Logger.Info("client went away", "requestId", requestID(r), "method", r.Method, "path", r.URL.Path)
 		return
 	}

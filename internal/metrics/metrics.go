@@ -52,7 +52,7 @@ func New() *Registry {
 		Name: "marketplace_cancellations_total", Help: "Subscriptions cancelled.",
 	})
 	r.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "marketplace_webhooks_total", Help: "ISV webhooks answered: accepted (applied or duplicate) or rejected, by reason (the problem code).",
+		Name: "marketplace_webhooks_total", Help: "ISV webhooks: accepted (applied or duplicate), rejected by reason (the problem code), or unanswered (the ISV hung up first).",
 	}, []string{"outcome", "reason"})
 	r.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "marketplace_notifications_total", Help: "Notification deliveries: delivered, attempt_failed (retried, by category) or failed (retries ran out).",
@@ -145,6 +145,10 @@ func NoteProblem(ctx context.Context, code string) {
 	}
 }
 
+// StatusClientClosedRequest labels a request the client gave up on before
+// it was answered (nginx's 499): not a server error.
+const StatusClientClosedRequest = 499
+
 // WebhookRoute is the route whose answers are counted as webhooks.
 const WebhookRoute = "POST /isv/v1/webhook"
 
@@ -170,14 +174,20 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 			default:
 				method = "other"
 			}
-			status := strconv.Itoa(rec.status)
+			code := rec.status
+			if !rec.wrote && req.Context().Err() != nil {
+				code = StatusClientClosedRequest // nothing was answered: the client hung up
+			}
+			status := strconv.Itoa(code)
 			r.httpRequests.WithLabelValues(route, method, status).Inc()
 			r.httpDuration.WithLabelValues(route, method, status[:1]+"xx").Observe(time.Since(start).Seconds())
 			if route == WebhookRoute {
 				switch {
-				case rec.status == http.StatusAccepted:
+				case code == StatusClientClosedRequest:
+					r.webhooks.WithLabelValues("unanswered", "client_closed_request").Inc()
+				case code == http.StatusAccepted:
 					r.webhooks.WithLabelValues("accepted", "applied").Inc()
-				case rec.status == http.StatusOK:
+				case code == http.StatusOK:
 					r.webhooks.WithLabelValues("accepted", "duplicate").Inc()
 				default:
 					reason := notes.problem

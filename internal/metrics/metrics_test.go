@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -87,4 +88,21 @@ func TestANilRegistryCountsNothing(t *testing.T) {
 	rec := httptest.NewRecorder()
 	r.Middleware(next).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	assert.Equal(t, http.StatusTeapot, rec.Code)
+}
+
+// A client that hangs up before the answer is not a server error, and a
+// webhook it abandoned is neither accepted nor rejected.
+func TestAClientThatHangsUpIsCountedAs499(t *testing.T) {
+	r := New()
+	h := r.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		NoteRoute(req.Context(), WebhookRoute)
+		<-req.Context().Done() // the handler writes nothing once the client is gone
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/isv/v1/webhook", strings.NewReader("{}")).WithContext(ctx))
+	text := page(t, r)
+	assert.Contains(t, text, `http_requests_total{method="POST",route="POST /isv/v1/webhook",status="499"} 1`)
+	assert.Contains(t, text, `marketplace_webhooks_total{outcome="unanswered",reason="client_closed_request"} 1`)
+	assert.NotContains(t, text, `outcome="accepted"`)
 }
