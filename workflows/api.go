@@ -97,8 +97,8 @@ type PurchaseInput struct {
 	// Continued carries the state of the previous run when this run
 	// continues it (continue-as-new at each renewal); nil at purchase.
 	Continued *Carried `json:"continued,omitempty"`
-	// Generation says which behaviour changes of versions.go this run was
-	// started with (see CurrentGeneration); 0 asks GetVersion for each.
+	// Generation >= 1 marks the runs that took the behaviour changes of
+	// versions.go by their input (one release did); never set now.
 	Generation int `json:"generation,omitempty"`
 }
 

@@ -37,12 +37,12 @@ func (s *LifecycleSuite) TestStatusIsUpsertedOnlyWhenAStepChangesIt() {
 	s.Equal([]string{"provisioned", "active", "cancelled"}, *upserts)
 }
 
-// A run started before generations existed asks GetVersion for each
+// A run recorded before versionGeneration1 asks GetVersion for each
 // change; one recorded before versionStatusOnChange keeps upserting the
 // status after every step, as its history says.
-func (s *LifecycleSuite) TestARunOfGenerationZeroUpsertsAsItsHistoryRecorded() {
+func (s *LifecycleSuite) TestARunRecordedBeforeKeepsUpsertingAsItsHistorySays() {
 	in := purchaseInput("monthly", 2)
-	in.Generation = 0
+	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	s.env.OnGetVersion(versionStatusOnChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	upserts := s.startedPending(in)
 	s.event(hour, "p1", subscription.EventProvisioned)

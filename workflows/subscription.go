@@ -90,10 +90,11 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 	return w.run(ctx)
 }
 
-// versions decides the run's behaviour changes (versions.go): by its
-// input's generation, or by GetVersion for runs started before there was one.
+// versions decides the run's behaviour changes (versions.go): all of them
+// by one marker for a run started now, one by one as recorded for a run
+// started before. The order of the calls is part of the histories.
 func (w *subscriptionRun) versions(ctx workflow.Context) {
-	if w.in.Generation >= generationStatusOnChange {
+	if w.in.Generation >= generationInputFlags || workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, 1) >= 1 {
 		w.timers, w.durableCommit, w.lotWindows, w.statusOnChange = true, true, true, true
 	} else {
 		w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
@@ -264,8 +265,8 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.Re
 	}
 	next := w.in
 	next.Settings = w.settings
-	// A new run has a history of its own: it takes every change by its input.
-	next.Generation = CurrentGeneration
+	// The new run chooses its behaviour by its own marker (versions.go).
+	next.Generation = 0
 	next.AuthorizationCodeHash = ""
 	next.Continued = &Carried{
 		Subscription: w.sub, Plan: w.plan, TermNumber: w.termNumber, TermCharges: w.termCharges,

@@ -3,15 +3,21 @@ package workflows
 // Behaviour changes guarded by workflow.GetVersion, newest last. A change ID
 // stays here as long as a history recorded before it may still replay.
 //
-// A run started with PurchaseInput.Generation >= generationStatusOnChange
-// (every run started or continued by this code) has all of the changes
-// below from its first task, by its input, without calling GetVersion for
-// them: each GetVersion records a marker and upserts the
-// TemporalChangeVersion search attribute, a visibility write on the
-// server, and four of them made a quarter of a purchase's visibility
-// writes (docs/performance.md). Runs started before (Generation 0) still
-// ask GetVersion, as their histories recorded. A change made from now on
-// is guarded by GetVersion for the runs already started, as before.
+// A run started now records one marker, versionGeneration1, and has every
+// change below from its first task: each GetVersion records a marker and
+// upserts the TemporalChangeVersion search attribute (a visibility write
+// on the server), and asking for the four changes one by one made four of
+// a purchase's seven visibility writes (docs/performance.md). A history
+// without that marker was recorded by a worker of before (or, for the
+// changes it predates, before those): it asks for each change as it did.
+// A change made from now on gets a GetVersion of its own, as before.
+//
+// Runs whose input has Generation >= 1 were started by the code of one
+// release (6c6aa71..ff) that chose by the input instead of a marker; they
+// have no marker and keep that choice. No code starts such runs any more:
+// an input cannot say which worker will execute it, and a worker of before
+// would have ignored it (then a new worker replaying that history would
+// not match it).
 const (
 	// versionLifecycleTimers: activation deadline, cancellation approval
 	// timeout, installments, renewal notice and term end. Runs recorded
@@ -45,11 +51,9 @@ const (
 	versionStatusOnChange = "status-on-change"
 )
 
-// Generations of PurchaseInput.Generation, newest last.
-const (
-	// generationStatusOnChange: every change above is on.
-	generationStatusOnChange = 1
-)
+// versionGeneration1: every change above at once, by one marker.
+const versionGeneration1 = "generation-1"
 
-// CurrentGeneration is the generation new runs are started with.
-const CurrentGeneration = generationStatusOnChange
+// generationInputFlags is the PurchaseInput.Generation of the runs that
+// took every change above by their input (see the top of this file).
+const generationInputFlags = 1

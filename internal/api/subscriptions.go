@@ -186,7 +186,6 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 		IdempotencyKey: idemKey, RequestHash: requestHash, AuthorizationCodeHash: codeHash,
 		AuthorizationCodeExpiresAt: now.Add(authcode.TTL),
 		Settings:                   s.Settings,
-		Generation:                 workflows.CurrentGeneration,
 	}
 	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
 	defer cancel()

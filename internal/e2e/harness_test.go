@@ -236,7 +236,7 @@ func (p *product) patch(sub subscriptionJSON, body map[string]any, headers ...st
 // historyGeneration names the newest workflows/versions.go change the
 // histories recorded now carry: each generation is recorded beside the
 // older ones, which stay as they are (they stand for running workflows).
-const historyGeneration = "generation-1"
+const historyGeneration = "generation-marker"
 
 // recordHistory writes a workflow's history to
 // RECORD_HISTORIES/<name>.<historyGeneration>.json when that variable names
