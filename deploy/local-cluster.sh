@@ -12,8 +12,8 @@
 # Settings (environment): PGURL (postgres://user[:password]@host:port,
 # default postgres://postgres@127.0.0.1:5432), CLUSTER_DIR (binaries, config,
 # logs, pids; default /tmp/cspmarket-cluster), CLUSTER_DB_PREFIX (default
-# cspmarket), CLUSTER_PORT_BASE (default 17000: Temporal 17233..., APIs
-# 18081 and 18082, worker metrics 19091 and 19092).
+# cspmarket), CLUSTER_PORT_BASE (default 17000, at most 30675: Temporal
+# 17233..., APIs 18081 and 18082, worker metrics 19091 and 19092).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,12 +28,23 @@ FRONTEND=$((BASE + 233))
 API1=$((BASE + 1081))
 API2=$((BASE + 1082))
 
-# host, port, user and password out of PGURL
-rest=${PGURL#postgres://}; rest=${rest#postgresql://}
-userinfo=${rest%@*}; hostport=${rest#*@}; hostport=${hostport%%/*}
-PGUSER_=${userinfo%%:*}; PGPASSWORD_=""
-[ "$userinfo" != "$PGUSER_" ] && PGPASSWORD_=${userinfo#*:}
-PGHOST_=${hostport%:*}; PGPORT_=${hostport##*:}
+# PGURL is postgres://user[:password]@host:port with no path, and a user,
+# password and host of letters, digits and . _ - only (they go into a
+# YAML file and onto command lines as they are).
+if [[ ! "$PGURL" =~ ^postgres(ql)?://([A-Za-z0-9._-]+)(:([A-Za-z0-9._-]+))?@([A-Za-z0-9._-]+):([0-9]+)$ ]]; then
+  echo "PGURL=$PGURL: want postgres://user[:password]@host:port (letters, digits, . _ - only)" >&2
+  exit 2
+fi
+PGUSER_=${BASH_REMATCH[2]}; PGPASSWORD_=${BASH_REMATCH[4]}; PGHOST_=${BASH_REMATCH[5]}; PGPORT_=${BASH_REMATCH[6]}
+if [[ ! "$PREFIX" =~ ^[a-z_][a-z0-9_]*$ ]]; then
+  echo "CLUSTER_DB_PREFIX=$PREFIX: want lower-case letters, digits and _" >&2
+  exit 2
+fi
+# Temporal keeps membership ports (BASE+933..939) in a SMALLINT column.
+if [[ ! "$BASE" =~ ^[0-9]+$ ]] || [ "$BASE" -lt 1024 ] || [ $((BASE + 2092)) -gt 32767 ]; then
+  echo "CLUSTER_PORT_BASE=$BASE: want 1024..30675 (Temporal stores its membership ports as SMALLINT)" >&2
+  exit 2
+fi
 
 log() { printf '[cluster] %s\n' "$*"; }
 
@@ -57,6 +68,11 @@ start() { # name command...
   local name=$1; shift
   ( "$@" >"$DIR/$name.log" 2>&1 & echo $! >"$DIR/$name.pid" )
   log "$name started (pid $(cat "$DIR/$name.pid"), log $DIR/$name.log)"
+}
+
+alive() { # name: fail with its log when the process has exited
+  kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null && return 0
+  echo "$1 exited:" >&2; tail -n 20 "$DIR/$1.log" >&2; return 1
 }
 
 app_env() {
@@ -86,11 +102,11 @@ up() {
       "${sqltool[@]}" -q --db "$db" create-database
       "${sqltool[@]}" -q --db "$db" setup-schema -v 0.0
       "${sqltool[@]}" --db "$db" update-schema --schema-name "$schema"
-    } >>"$DIR/schema.log" 2>&1 || { tail -n 20 "$DIR/schema.log"; exit 1; }
-    log "$db: $(grep -o 'Schema updated from [0-9.]* to [0-9.]*' "$DIR/schema.log" | tail -n1)"
+    } >"$DIR/schema-$db.log" 2>&1 || { tail -n 20 "$DIR/schema-$db.log"; exit 1; }
+    log "$db: $(grep -o 'Schema updated from [0-9.]* to [0-9.]*\|no updates needed\|Schema.*up to date' "$DIR/schema-$db.log" | tail -n1)"
   done
   psql "$PGURL/postgres" -qtAc "SELECT 1 FROM pg_database WHERE datname='$APP_DB'" | grep -q 1 ||
-    psql "$PGURL/postgres" -qc "CREATE DATABASE $APP_DB"
+    psql "$PGURL/postgres" -qc "CREATE DATABASE \"$APP_DB\""
 
   mkdir -p "$DIR/config"
   cat >"$DIR/config/dynamicconfig.yaml" <<EOF
@@ -160,6 +176,15 @@ dynamicConfigClient:
   pollInterval: 10s
 EOF
   start temporal "$DIR/temporal-server" --config-file "$DIR/config/production.yaml" --allow-no-auth start
+  # Until the frontend listens, the server must still be running: a fatal
+  # start (a port taken, a database refused) is reported with its log.
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$(cat "$DIR/temporal.pid")" 2>/dev/null; then
+      echo "the Temporal server exited during start-up:" >&2; tail -n 20 "$DIR/temporal.log" >&2; exit 1
+    fi
+    (exec 3<>"/dev/tcp/127.0.0.1/$FRONTEND") 2>/dev/null && break
+    sleep 0.2
+  done
   app_env
   "$DIR/starter" temporal setup
 
@@ -173,6 +198,8 @@ EOF
   wait_http "http://127.0.0.1:$API2/healthz" 60
   wait_http "http://127.0.0.1:$((BASE + 2091))/metrics" 30
   wait_http "http://127.0.0.1:$((BASE + 2092))/metrics" 30
+  # Something else answering on a port must not pass for ours.
+  for p in temporal api-1 api-2 worker-1 worker-2; do alive "$p"; done
   log "up: APIs http://127.0.0.1:$API1 and http://127.0.0.1:$API2, Temporal 127.0.0.1:$FRONTEND, worker metrics :$((BASE + 2091)) :$((BASE + 2092))"
 }
 

@@ -234,7 +234,7 @@ func setUpTemporal(out io.Writer, cfg config.Config, args []string) error {
 	defer c.Close()
 	for {
 		err = temporalserver.SetUpNamespace(ctx, c, cfg.TemporalNamespace, *retention, workflows.SearchAttributes)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || errors.Is(err, temporalserver.ErrSearchAttributeType) {
 			break
 		}
 		time.Sleep(time.Second) // a cluster just started may not serve its namespaces yet

@@ -294,7 +294,7 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 	for name, typ := range attrs {
 		if have, ok := existing.GetCustomAttributes()[name]; ok {
 			if have != typ {
-				return false, fmt.Errorf("search attribute %s exists with type %s, want %s", name, have, typ)
+				return false, fmt.Errorf("%w: %s is %s, want %s", ErrSearchAttributeType, name, have, typ)
 			}
 			continue
 		}
@@ -305,11 +305,20 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 	}
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
 	var exists *serviceerror.AlreadyExists
-	if err != nil && !errors.As(err, &exists) {
+	if errors.As(err, &exists) {
+		// Another process added them meanwhile: check their types.
+		_, err = RegisterSearchAttributes(ctx, c, namespace, attrs)
+		return false, err
+	}
+	if err != nil {
 		return false, fmt.Errorf("add search attributes: %w", err)
 	}
 	return true, nil
 }
+
+// ErrSearchAttributeType is a search attribute registered with another
+// type than the product's: an operator must resolve it, retrying cannot.
+var ErrSearchAttributeType = errors.New("a search attribute exists with another type")
 
 // SetUpNamespace registers the namespace on an external cluster, with
 // retention, unless it exists, then its search attributes: what a fresh
