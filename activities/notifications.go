@@ -158,11 +158,14 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 		return a.attemptFailed(ctx, n, endpoint.URL, attempt, resp.StatusCode, start, egress.StatusCategory(resp.StatusCode),
 			fmt.Errorf("endpoint answered %s", resp.Status), false)
 	}
-	a.Metrics.Notification("delivered", "")
 	a.log().Info("notification delivered", "notification", n.ID, "type", n.Type, "recipient", out.Recipient, "attempt", attempt, "status", resp.StatusCode)
-	return a.Store.RecordAttempt(ctx, store.AttemptRow{
+	if err := a.Store.RecordAttempt(ctx, store.AttemptRow{
 		NotificationID: n.ID, Attempt: attempt, URL: endpoint.URL, StatusCode: resp.StatusCode, DurationMs: time.Since(start).Milliseconds(),
-	}, store.NotificationDelivered)
+	}, store.NotificationDelivered); err != nil {
+		return err
+	}
+	a.Metrics.Notification("delivered", "") // once it is recorded: a retry delivers again
+	return nil
 }
 
 // attemptFailed records a failed attempt under its coarse category (what
@@ -188,8 +191,22 @@ func (a *Activities) FailNotification(ctx context.Context, id int64, reason stri
 	if err := a.Store.MarkNotification(ctx, id, store.NotificationFailed, reason); err != nil {
 		return err
 	}
-	a.Metrics.Notification("failed", reason)
+	a.Metrics.Notification("failed", metricReason(reason))
 	return nil
+}
+
+// metricReason keeps a metric label to the failure categories (a reason
+// that is not one, such as another error's text, is "other").
+func metricReason(reason string) string {
+	if len(reason) > 40 {
+		return "other"
+	}
+	for _, c := range reason {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return "other"
+		}
+	}
+	return reason
 }
 
 func (a *Activities) httpClient() *http.Client {

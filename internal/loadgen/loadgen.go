@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -61,6 +62,9 @@ type Result struct {
 	Purchase, ToActive      []time.Duration // sorted
 	ErrorSamples            []string
 	SubscriptionsByCustomer map[string][]string
+	// Dispatched is how long starting every lifecycle took (the achieved
+	// arrival rate is N over it).
+	Dispatched time.Duration
 	// Pending is how many purchases were answered 202 purchase_pending
 	// (recorded later than the product's purchase timeout).
 	Pending int
@@ -79,7 +83,7 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(float64(len(sorted))*p/100+0.5) - 1
+	i := int(math.Ceil(float64(len(sorted))*p/100)) - 1 // nearest rank: p99 of 90 is the largest
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
@@ -153,23 +157,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, cfg.Concurrency)
-	one := func(k int) {
+	one := func(k int, due time.Time) {
 		defer wg.Done()
 		defer func() { <-slots }()
 		customer := customers[k%len(customers)]
-		sub, purchase, toActive, err := d.lifecycle(ctx, customer, k)
+		sub, purchase, toActive, err := d.lifecycle(ctx, customer, k, due)
 		record(customer, sub, purchase, toActive, err)
 	}
-	var tick *time.Ticker
-	if cfg.Rate > 0 {
-		tick = time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
-		defer tick.Stop()
-	}
 	for k := 0; k < cfg.N && ctx.Err() == nil; k++ {
-		if tick != nil {
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
+		due := time.Now()
+		if cfg.Rate > 0 {
+			// Open loop: lifecycle k is due at its arrival time, and its
+			// latency counts from then, waiting for a free slot included
+			// (no coordinated omission).
+			due = start.Add(time.Duration(float64(k) * float64(time.Second) / cfg.Rate))
+			if err := sleep(ctx, time.Until(due)); err != nil {
+				break
 			}
 		}
 		select {
@@ -178,8 +181,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			continue
 		}
 		wg.Add(1)
-		go one(k)
+		go one(k, due)
 	}
+	res.Dispatched = time.Since(start)
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	res.Pending = int(d.pending.Load())
@@ -217,8 +221,7 @@ func (d *driver) waitRecorded(ctx context.Context, customer, id string) error {
 
 // lifecycle buys one subscription and, unless only purchasing, plays the
 // ISV and waits for it to be active with its first charge.
-func (d *driver) lifecycle(ctx context.Context, customer string, k int) (string, time.Duration, time.Duration, error) {
-	t0 := time.Now()
+func (d *driver) lifecycle(ctx context.Context, customer string, k int, t0 time.Time) (string, time.Duration, time.Duration, error) {
 	var sub struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`

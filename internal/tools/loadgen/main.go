@@ -117,6 +117,9 @@ func run() error {
 	}
 	p := loadgen.Percentile
 	fmt.Printf("%s/s: %.1f (%d done, %d errors) in %.1f s\n", what, res.Rate(), res.Done, res.Errors, res.Elapsed.Seconds())
+	if cfg.Rate > 0 && res.Dispatched > 0 {
+		fmt.Printf("arrivals: %.1f/s asked, %.1f/s achieved\n", cfg.Rate, float64(cfg.N)/res.Dispatched.Seconds())
+	}
 	fmt.Printf("purchase: p50 %s p99 %s (%d answered 202 purchase_pending)\n", ms(p(res.Purchase, 50)), ms(p(res.Purchase, 99)), res.Pending)
 	if !cfg.PurchaseOnly {
 		fmt.Printf("purchase to active: p50 %s p99 %s\n", ms(p(res.ToActive, 50)), ms(p(res.ToActive, 99)))
