@@ -21,6 +21,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/egress"
 	"github.com/cspmarket/orchestrator/internal/fields"
+	"github.com/cspmarket/orchestrator/internal/httpstatus"
 	"github.com/cspmarket/orchestrator/internal/metrics"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/workflows"
@@ -147,16 +148,16 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		// Every answer is one agent's or one publisher's data, some with
 		// secrets (authorization codes): no cache keeps any.
 		w.Header().Set("Cache-Control", "no-store")
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := httpstatus.New(w)
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
 				s.Logger.Error("panic serving request", "requestId", id, "panic", p, "stack", string(debug.Stack()))
-				if !rec.wrote {
+				if !rec.Wrote {
 					writeProblem(rec, r, http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged.")
 				}
 			}
-			s.Logger.Info("http", "requestId", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			s.Logger.Info("http", "requestId", id, "method", r.Method, "path", r.URL.Path, "status", rec.Status,
 				"durationMs", time.Since(start).Milliseconds())
 		}()
 		if status, code, detail := refuseRequest(r); status != 0 {
@@ -168,24 +169,6 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			metrics.NoteRoute(r.Context(), r.Pattern)
 		}
 	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
 }
 
 func requestID(r *http.Request) string {

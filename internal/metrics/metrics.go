@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
+
+	"github.com/cspmarket/orchestrator/internal/httpstatus"
 )
 
 // Registry holds one process's metrics.
@@ -161,7 +163,7 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		notes := &requestNotes{}
 		req = req.WithContext(context.WithValue(req.Context(), routeKey{}, notes))
-		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		rec := httpstatus.New(w)
 		start := time.Now()
 		defer func() {
 			route := notes.route
@@ -174,8 +176,8 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 			default:
 				method = "other"
 			}
-			code := rec.status
-			if !rec.wrote && req.Context().Err() != nil {
+			code := rec.Status
+			if !rec.Wrote && req.Context().Err() != nil {
 				code = StatusClientClosedRequest // nothing was answered: the client hung up
 			}
 			status := strconv.Itoa(code)
@@ -201,24 +203,3 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, req)
 	})
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
