@@ -161,6 +161,13 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				"durationMs", time.Since(start).Milliseconds())
 		}()
 		if status, code, detail := refuseRequest(r); status != 0 {
+			// Counted under the route the request was for (a webhook
+			// refused here is still a webhook refused).
+			if mux, ok := next.(*http.ServeMux); ok {
+				if _, pattern := mux.Handler(r); pattern != "" && pattern != "/" {
+					metrics.NoteRoute(r.Context(), pattern)
+				}
+			}
 			writeProblem(rec, r, status, code, detail)
 			return
 		}
