@@ -12,7 +12,7 @@
 # Settings (environment): PGURL (postgres://user[:password]@host:port,
 # default postgres://postgres@127.0.0.1:5432), CLUSTER_DIR (binaries, config,
 # logs, pids; default /tmp/cspmarket-cluster), CLUSTER_DB_PREFIX (default
-# cspmarket), CLUSTER_PORT_BASE (default 17000, at most 30675: Temporal
+# cspmarket), CLUSTER_PORT_BASE (default 17000, at most 31828: Temporal
 # 17233..., APIs 18081 and 18082, worker metrics 19091 and 19092).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,8 +41,8 @@ if [[ ! "$PREFIX" =~ ^[a-z_][a-z0-9_]*$ ]]; then
   exit 2
 fi
 # Temporal keeps membership ports (BASE+933..939) in a SMALLINT column.
-if [[ ! "$BASE" =~ ^[0-9]+$ ]] || [ "$BASE" -lt 1024 ] || [ $((BASE + 2092)) -gt 32767 ]; then
-  echo "CLUSTER_PORT_BASE=$BASE: want 1024..30675 (Temporal stores its membership ports as SMALLINT)" >&2
+if [[ ! "$BASE" =~ ^[0-9]+$ ]] || [ "$BASE" -lt 1024 ] || [ $((BASE + 939)) -gt 32767 ]; then
+  echo "CLUSTER_PORT_BASE=$BASE: want 1024..31828 (Temporal stores its membership ports, base+933..939, as SMALLINT)" >&2
   exit 2
 fi
 
@@ -103,7 +103,9 @@ up() {
       "${sqltool[@]}" -q --db "$db" setup-schema -v 0.0
       "${sqltool[@]}" --db "$db" update-schema --schema-name "$schema"
     } >"$DIR/schema-$db.log" 2>&1 || { tail -n 20 "$DIR/schema-$db.log"; exit 1; }
-    log "$db: $(grep -o 'Schema updated from [0-9.]* to [0-9.]*\|no updates needed\|Schema.*up to date' "$DIR/schema-$db.log" | tail -n1)"
+    from=$(grep -o 'Schema updated from [0-9.]*' "$DIR/schema-$db.log" | head -n1 | awk '{print $4}')
+    to=$(grep -o 'Schema updated from [0-9.]* to [0-9.]*' "$DIR/schema-$db.log" | tail -n1 | awk '{print $6}')
+    if [ -n "$to" ]; then log "$db: schema $from -> $to"; else log "$db: schema already current"; fi
   done
   psql "$PGURL/postgres" -qtAc "SELECT 1 FROM pg_database WHERE datname='$APP_DB'" | grep -q 1 ||
     psql "$PGURL/postgres" -qc "CREATE DATABASE \"$APP_DB\""

@@ -86,7 +86,7 @@ func assertDashboardDrawsWhatIsExported(t *testing.T, series map[string]float64)
 	t.Helper()
 	onFailureOnly := map[string]bool{"temporal_workflow_task_execution_failed": true, "temporal_activity_execution_failed": true,
 		"marketplace_cancellations_total": true, "marketplace_notifications_total": true,
-		"temporal_activity_schedule_to_start_latency_bucket": true} // eager activities skip the queue
+	}
 	for _, name := range dashboardMetrics(t) {
 		if onFailureOnly[name] {
 			continue
