@@ -6,25 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	marketplace "github.com/cspmarket/orchestrator/internal/catalog"
 )
 
-type offerView struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	PublisherID  string `json:"publisherId"`
-	LicenseBased bool   `json:"licenseBased"`
-	Plans        []struct {
-		ID                 string   `json:"id"`
-		Name               string   `json:"name"`
-		TermDuration       string   `json:"termDuration"`
-		BillingFrequencies []string `json:"billingFrequencies"`
-		UnitPrice          int64    `json:"unitPrice"`
-		Currency           string   `json:"currency"`
-		MinQuantity        int      `json:"minQuantity"`
-		MaxQuantity        int      `json:"maxQuantity"`
-		CancellationWindow string   `json:"cancellationWindow"`
-	} `json:"plans"`
-}
+// offerView is an offer as GET /v1/offers shows it: the catalog's own
+// shape (the API writes catalog offers).
+type offerView = marketplace.Offer
 
 // purchaseForm is what the partner chose, carried from page to page.
 type purchaseForm struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/auth"
+	marketplace "github.com/cspmarket/orchestrator/internal/catalog"
 )
 
 // subscriptionDetail is the API's subscription as the page needs it.
@@ -29,13 +30,6 @@ type subscriptionDetail struct {
 			AllowedUntil time.Time `json:"allowedUntil"`
 		} `json:"details"`
 	} `json:"refundableQuantity"`
-}
-
-type planBounds struct {
-	ID                 string   `json:"id"`
-	MinQuantity        int      `json:"minQuantity"`
-	MaxQuantity        int      `json:"maxQuantity"`
-	BillingFrequencies []string `json:"billingFrequencies"`
 }
 
 type auditLine struct {
@@ -72,7 +66,7 @@ func money(minor int64, currency string) string {
 // charges.
 type subscriptionPage struct {
 	Sub        subscriptionDetail
-	Plan       planBounds
+	Plan       marketplace.Plan
 	CanChange  bool
 	InWindow   bool
 	Events     []auditLine
@@ -101,19 +95,11 @@ func (c *Console) load(r *http.Request, s *session) (*subscriptionPage, apiAnswe
 		return nil, apiAnswer{Status: http.StatusBadGateway}
 	}
 	p.InWindow = p.Sub.CancellationWindowEndsAt != nil && c.Now().Before(*p.Sub.CancellationWindowEndsAt)
-	if o := c.call(r.Context(), s, http.MethodGet, "/v1/offers", nil); o.Status == http.StatusOK {
-		var offers struct {
-			Items []struct {
-				ID    string       `json:"id"`
-				Plans []planBounds `json:"plans"`
-			} `json:"items"`
-		}
-		_ = o.decode(&offers)
-		for _, offer := range offers.Items {
-			for _, plan := range offer.Plans {
-				if offer.ID == p.Sub.OfferID && plan.ID == p.Sub.PlanID {
-					p.Plan = plan
-				}
+	offers, _ := c.offers(r, s)
+	for _, offer := range offers {
+		for _, plan := range offer.Plans {
+			if offer.ID == p.Sub.OfferID && plan.ID == p.Sub.PlanID {
+				p.Plan = plan
 			}
 		}
 	}
