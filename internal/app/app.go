@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		// subscriptions in bounded memory, and one evicted replays its
 		// (short) history on its next step. The size is per process.
 		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
-		a.worker = worker.New(a.Client, workflows.TaskQueue, workerOptions())
+		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{})
 		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
 		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)
 		a.worker.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: activities.DeliveryWorkflowName})
@@ -228,15 +228,6 @@ func (a *App) withMetrics(next http.Handler) http.Handler {
 
 // MetricsAddress is where METRICS_ADDR listens, or "".
 func (a *App) MetricsAddress() string { return a.metricsAddr }
-
-// workerOptions tunes the worker (see docs/performance.md).
-func workerOptions() worker.Options {
-	o := worker.Options{}
-	if n, err := strconv.Atoi(os.Getenv("WORKER_WORKFLOW_POLLERS")); err == nil {
-		o.MaxConcurrentWorkflowTaskPollers = n
-	}
-	return o
-}
 
 // EnsureInvoicingSchedule creates the Temporal Schedule that invoices each
 // month once it has ended, unless it exists: every starter calls it at

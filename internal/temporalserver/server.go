@@ -72,15 +72,6 @@ type Server struct {
 	relax        *time.Timer
 }
 
-// historyCacheSize is how many workflows' state the embedded history
-// service caches (TEMPORAL_HISTORY_CACHE_SIZE for experiments).
-func historyCacheSize() int {
-	if n, err := strconv.Atoi(os.Getenv("TEMPORAL_HISTORY_CACHE_SIZE")); err == nil && n > 0 {
-		return n
-	}
-	return 2048
-}
-
 // searchAttributeCacheTTL is how long the server's services keep their
 // search attribute cache (go.temporal.io/server/common/searchattribute).
 const searchAttributeCacheTTL = 60 * time.Second
@@ -177,11 +168,11 @@ func startOnce(ctx context.Context, opts Options) (*Server, error) {
 	for key, value := range map[dynamicconfig.Key]any{
 		// Workflows' mutable state kept in memory: bounded so the embedded
 		// server's memory does not grow with the open subscriptions.
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 historyCacheSize(),
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 2048,
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		// A workflow task that schedules an activity on this task queue
 		// gets it back in the same answer: no matching round trip per step.
-		dynamicconfig.EnableActivityEagerExecution.Key(): os.Getenv("TEMPORAL_EAGER_ACTIVITIES") != "false",
+		dynamicconfig.EnableActivityEagerExecution.Key(): true,
 	} {
 		dyn.OverrideValue(key, value)
 	}
