@@ -37,7 +37,6 @@ import (
 	"go.temporal.io/server/temporal"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Options describe the embedded server.
@@ -319,7 +318,7 @@ func SetUpNamespace(ctx context.Context, c client.Client, namespace string, rete
 	var notFound *serviceerror.NamespaceNotFound
 	if errors.As(err, &notFound) {
 		_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
-			Namespace: namespace, WorkflowExecutionRetentionPeriod: durationpb.New(retention),
+			Namespace: namespace, WorkflowExecutionRetentionPeriod: durationProto(retention),
 		})
 		var exists *serviceerror.NamespaceAlreadyExists
 		if errors.As(err, &exists) {
