@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
 	"github.com/cspmarket/orchestrator/internal/audit"
@@ -88,12 +89,18 @@ type Transition struct {
 	// Lots are the subscription's batches of licences after the step, for
 	// its refundableQuantity; empty once it has ended.
 	Lots billing.Lots `json:"lots,omitempty"`
+	// Fence is the workflow task attempt committing the step (StepFence);
+	// "" for steps of runs that commit only by scheduled activities.
+	Fence string `json:"fence,omitempty"`
 }
 
 // CommitTransition writes a transition in one database transaction. The
-// workflow runs it as a local activity: one round trip per step, no extra
-// workflow task.
-func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
+// workflow runs it as a local activity inside the task that takes the step
+// (one workflow task per step), or as an activity scheduled in the history
+// (an Update's step, or when the local attempt failed). A fenced write of
+// a task attempt older than the stored one is refused (store.ErrStaleAttempt):
+// only a discarded task's late write can be that.
+func (a *Activities) CommitTransition(ctx context.Context, t Transition) (CommitReceipt, error) {
 	sub := t.Subscription
 	row := store.SubscriptionRow{
 		ID: sub.ID, PartnerID: sub.PartnerID, CustomerID: sub.CustomerID, OfferID: sub.OfferID, PlanID: sub.PlanID,
@@ -102,7 +109,13 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 		BillingFrequency: sub.BillingFrequency, NextBillingFrequency: sub.NextBillingFrequency, TermDuration: sub.TermDuration, ResellerPartnerID: sub.ResellerPartnerID,
 		UnitPrice: sub.UnitPrice, Currency: sub.Currency, PublisherURL: t.PublisherURL, PurchasedAt: sub.PurchasedAt,
 		ActivatedAt: sub.ActivatedAt, BillingStartedAt: sub.BillingStartedAt, TermStart: sub.TermStart, TermEnd: sub.TermEnd,
-		CancellationWindowEndsAt: sub.CancellationWindowEndsAt, RequestHash: t.RequestHash, Version: sub.Version,
+		CancellationWindowEndsAt: sub.CancellationWindowEndsAt, RequestHash: t.RequestHash, Version: sub.Version, Fence: t.Fence,
+	}
+	receipt := CommitReceipt{Version: sub.Version, Fence: t.Fence}
+	var workflowID, runID string
+	if activity.IsActivity(ctx) {
+		run := activity.GetInfo(ctx).WorkflowExecution
+		workflowID, runID = run.ID, run.RunID
 	}
 	if t.IdempotencyKey != "" {
 		key := t.IdempotencyKey
@@ -111,7 +124,7 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 	if len(t.Lots) > 0 {
 		lots, err := json.Marshal(t.Lots)
 		if err != nil {
-			return err
+			return receipt, err
 		}
 		row.Lots = string(lots)
 	}
@@ -124,11 +137,12 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 	for i, e := range t.Events {
 		detail, err := json.Marshal(orEmpty(e.Detail))
 		if err != nil {
-			return err
+			return receipt, err
 		}
 		tx.Events = append(tx.Events, store.EventRow{
 			Key:            fmt.Sprintf("%s/v%d/event-%d/%s", sub.ID, sub.Version, i, e.Kind),
 			SubscriptionID: sub.ID, Kind: e.Kind, Actor: e.Actor, Detail: string(detail), CreatedAt: e.At,
+			StepVersion: sub.Version, Fence: t.Fence,
 		})
 	}
 	if e := t.ISVEvent; e != nil {
@@ -139,28 +153,29 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) error {
 		tx.Charges = append(tx.Charges, store.ChargeRow{
 			Key: c.Key, SubscriptionID: c.SubscriptionID, PartnerID: c.PartnerID, Kind: c.Kind, Amount: c.Amount,
 			Currency: c.Currency, Quantity: c.Quantity, PeriodStart: c.PeriodStart, PeriodEnd: c.PeriodEnd, Description: c.Description,
-			Reason: lineReason(c), UnitPrice: lineUnitPrice(c), PostedAt: c.PostedAt,
+			Reason: lineReason(c), UnitPrice: lineUnitPrice(c), PostedAt: c.PostedAt, StepVersion: sub.Version, Fence: t.Fence,
 		})
 	}
 	for _, n := range t.Notifications {
 		payload, err := json.Marshal(orEmpty(n.Payload))
 		if err != nil {
-			return err
+			return receipt, err
 		}
 		tx.Notifications = append(tx.Notifications, store.NotificationRow{
 			Key:            notificationKey(sub, n),
 			SubscriptionID: sub.ID, RecipientKind: n.RecipientKind, RecipientID: n.RecipientID, Type: n.Type, Payload: string(payload),
+			StepVersion: sub.Version, Fence: t.Fence, WorkflowID: workflowID, RunID: runID,
 		})
 	}
 	moved, err := a.Store.ApplyTransition(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("commit subscription %s v%d: %w", sub.ID, sub.Version, err)
+		return receipt, fmt.Errorf("commit subscription %s v%d: %w", sub.ID, sub.Version, err)
 	}
 	a.log().Debug("transition committed", "subscription", sub.ID, "version", sub.Version, "status", sub.Status, "moved", moved)
 	if moved {
 		a.count(t)
 	}
-	return a.startDeliveries(ctx, t, a.TaskQueue)
+	return receipt, a.startDeliveries(ctx, t, a.TaskQueue)
 }
 
 // count tells the business counters what a step did, once: only the

@@ -100,11 +100,22 @@ type CodeIssuer func(ctx context.Context, sub *store.SubscriptionRow) (*subscrip
 // by the notification id header.
 func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 	n, err := a.Store.Notification(ctx, id)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		// Its step was written by a workflow task that was discarded, and
+		// the task's retry replaced it: there is nothing to send.
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if n.Status == store.NotificationDelivered {
 		return nil
+	}
+	if confirmed, err := a.stepConfirmed(ctx, n); err != nil {
+		return err
+	} else if !confirmed {
+		// Not an attempt: nothing was sent. Retried until the step is in
+		// the history or replaced (then the notification is gone).
+		return temporal.NewApplicationError("its step is not in the workflow's history yet", "step_unconfirmed")
 	}
 	endpoint, secret, err := a.Store.Endpoint(ctx, n.RecipientKind, n.RecipientID)
 	if errors.Is(err, store.ErrNotFound) {

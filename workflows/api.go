@@ -145,6 +145,9 @@ type Carried struct {
 	PendingCancellation *PendingCancellation      `json:"pendingCancellation,omitempty"`
 	RecentEventIDs      []string                  `json:"recentEventIds,omitempty"`
 	Lots                billing.Lots              `json:"lots,omitempty"`
+	// Run is the number of the run that hands over (the purchase's is 0):
+	// it orders the fences of the runs' local commits (activities.StepFence).
+	Run int `json:"run,omitempty"`
 }
 
 // PendingCancellation is a cancellation waiting for the ISV's approval.

@@ -175,7 +175,7 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 			t.Notifications = append(t.Notifications, w.toPublisher(NotifyChanged))
 		}
 	}
-	if err := w.commit(ctx, t); err != nil {
+	if err := w.commitUpdate(ctx, t); err != nil {
 		return ChangeResult{}, err
 	}
 	w.wake.SendAsync(true)

@@ -1,10 +1,16 @@
 package workflows
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
 
@@ -42,7 +48,7 @@ func (s *LifecycleSuite) TestStatusIsUpsertedOnlyWhenAStepChangesIt() {
 // status after every step, as its history says.
 func (s *LifecycleSuite) TestARunRecordedBeforeKeepsUpsertingAsItsHistorySays() {
 	in := purchaseInput("monthly", 2)
-	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationLocalCommit).Return(workflow.DefaultVersion)
 	s.env.OnGetVersion(versionStatusOnChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	upserts := s.startedPending(in)
 	s.event(hour, "p1", subscription.EventProvisioned)
@@ -50,4 +56,51 @@ func (s *LifecycleSuite) TestARunRecordedBeforeKeepsUpsertingAsItsHistorySays() 
 	s.change(3*hour, ChangeRequest{Cancel: true})
 	s.run(in)
 	s.Equal([]string{"pending_fulfillment", "provisioned", "provisioned", "cancelled"}, *upserts)
+}
+
+// A run of generationLocalCommit commits a step taken on an event of the
+// history (the purchase, an ISV signal, a timer) by a local activity in
+// the task that takes it, fenced; an Update's step by an activity
+// scheduled in the history, also fenced; a run of generation 1 by
+// activities only, unfenced (its recorded histories replay as they are).
+func (s *LifecycleSuite) TestStepsOnHistoryEventsCommitLocallyAndUpdatesByActivity() {
+	for _, tc := range []struct {
+		generation    workflow.Version
+		local, remote []int64
+		fenced        bool
+	}{
+		{generationLocalCommit, []int64{1, 2, 4, 5}, []int64{3}, true},
+		{generationChanges, nil, []int64{1, 2, 3, 4, 5}, false},
+	} {
+		s.Run(fmt.Sprintf("generation %d", tc.generation), func() {
+			s.SetupTest()
+			s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationLocalCommit).Return(tc.generation)
+			var local, remote []int64
+			fences := map[string]bool{}
+			s.env.SetOnLocalActivityStartedListener(func(_ *activity.Info, _ context.Context, args []any) {
+				for _, arg := range args {
+					if t, ok := arg.(activities.Transition); ok {
+						local = append(local, t.Subscription.Version)
+						fences[t.Fence] = true
+					}
+				}
+			})
+			s.env.SetOnActivityStartedListener(func(_ *activity.Info, _ context.Context, args converter.EncodedValues) {
+				var t activities.Transition
+				s.Require().NoError(args.Get(&t))
+				remote = append(remote, t.Subscription.Version)
+				fences[t.Fence] = true
+			})
+			s.activateAt(hour)
+			s.change(2*hour, ChangeRequest{Quantity: ptr(4)})
+			s.event(3*hour, "s1", subscription.EventSuspended)
+			s.event(4*hour, "u1", subscription.EventUnsubscribed)
+			s.run(purchaseInput("monthly", 2))
+			s.Equal(tc.local, local, "committed by local activities")
+			s.Equal(tc.remote, remote, "committed by activities")
+			s.Equal(tc.fenced, !fences[""], "fenced")
+			s.AfterTest("", "") // the ledger check, on this subtest's store
+		})
+	}
+	s.SetupTest() // the subtests' stores closed with them
 }

@@ -75,10 +75,10 @@ func (s *LifecycleSuite) TestCommitRetriesUntilTheDatabaseAnswers() {
 	real := &activities.Activities{Store: s.store}
 	failures := 0
 	var a *activities.Activities
-	s.env.OnActivity(a.CommitTransition, mock.Anything, mock.Anything).Return(func(ctx context.Context, t activities.Transition) error {
+	s.env.OnActivity(a.CommitTransition, mock.Anything, mock.Anything).Return(func(ctx context.Context, t activities.Transition) (activities.CommitReceipt, error) {
 		if t.Subscription.Version == 2 && failures < 9 {
 			failures++
-			return errors.New("database stalled")
+			return activities.CommitReceipt{}, errors.New("database stalled")
 		}
 		return real.CommitTransition(ctx, t)
 	})

@@ -94,8 +94,13 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 // by one marker for a run started now, one by one as recorded for a run
 // started before. The order of the calls is part of the histories.
 func (w *subscriptionRun) versions(ctx workflow.Context) {
-	if w.in.Generation >= generationInputFlags || workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, 1) >= 1 {
+	generation := workflow.Version(generationChanges)
+	if w.in.Generation < generationInputFlags {
+		generation = workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, generationLocalCommit)
+	}
+	if generation >= generationChanges {
 		w.timers, w.durableCommit, w.lotWindows, w.statusOnChange = true, true, true, true
+		w.localCommit = generation >= generationLocalCommit
 	} else {
 		w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
 		w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
@@ -118,6 +123,11 @@ type subscriptionRun struct {
 	timers   bool // lifecycle timers (see versionLifecycleTimers)
 	// durableCommit: steps commit through an activity (see versionDurableCommit).
 	durableCommit bool
+	// localCommit: steps on events in the history commit by a fenced local
+	// activity (see versionGeneration1); runNumber, the continue-as-new
+	// count, orders the fences of successive runs.
+	localCommit bool
+	runNumber   int
 	// lotWindows: each batch of licences has its own window (see versionLotWindows).
 	lotWindows bool
 	// statusOnChange: the status search attribute is upserted only when
@@ -166,6 +176,7 @@ func newSubscriptionRun(ctx workflow.Context, in PurchaseInput) *subscriptionRun
 		w.termNumber, w.termCharges, w.nextInstallment = c.TermNumber, c.TermCharges, c.NextInstallment
 		w.renewalNoticeSent, w.pendingCancellation, w.recentEventIDs = c.RenewalNoticeSent, c.PendingCancellation, c.RecentEventIDs
 		w.lots = c.Lots
+		w.runNumber = c.Run + 1
 	}
 	return w
 }
@@ -271,7 +282,7 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.Re
 	next.Continued = &Carried{
 		Subscription: w.sub, Plan: w.plan, TermNumber: w.termNumber, TermCharges: w.termCharges,
 		NextInstallment: w.nextInstallment, RenewalNoticeSent: w.renewalNoticeSent,
-		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs, Lots: w.lots,
+		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs, Lots: w.lots, Run: w.runNumber,
 	}
 	return workflow.NewContinueAsNewError(ctx, SubscriptionWorkflow, next)
 }
@@ -466,17 +477,54 @@ func (w *subscriptionRun) publisherURL() string {
 	return ""
 }
 
-// commit makes a step durable, then publishes the new state to operators
-// (search attributes, details). It never gives up: a database outage delays
-// a step (operators see it waiting, see waitForCommit), it never fails the
-// subscription.
+// commit makes a step taken on an event already in the history durable
+// (see commitStep).
 func (w *subscriptionRun) commit(ctx workflow.Context, t activities.Transition) error {
+	return w.commitStep(ctx, t, w.localCommit)
+}
+
+// commitUpdate makes an Update's step durable by an activity scheduled in
+// the history: an Update accepted in a task that is discarded may never
+// come again, so its step is never written before the task is recorded
+// (see versionGeneration1).
+func (w *subscriptionRun) commitUpdate(ctx workflow.Context, t activities.Transition) error {
+	return w.commitStep(ctx, t, false)
+}
+
+// commitStep makes a step durable, by a local activity inside this task
+// when local (falling back to the activity if that attempt fails), then
+// publishes the new state to operators (search attributes, details). It
+// never gives up: a database outage delays a step (operators see it
+// waiting, see waitForCommit), it never fails the subscription.
+func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transition, local bool) error {
 	t.Subscription = w.sub
 	if !w.sub.Status.Terminal() {
 		t.Lots = w.windowedLots()
 	}
+	if w.localCommit {
+		info := workflow.GetInfo(ctx)
+		t.Fence = activities.StepFence(w.runNumber, info.GetCurrentHistoryLength(), workflow.Now(ctx))
+	}
 	var a *activities.Activities
-	if w.durableCommit {
+	committed := false
+	if local {
+		// One attempt, well inside the workflow task's timeout: a task
+		// that times out is retried elsewhere only after this attempt
+		// has ended, so a discarded task rarely writes late (and such a
+		// write is refused by its fence).
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			ScheduleToCloseTimeout: LocalCommitTimeout,
+			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		if err := workflow.ExecuteLocalActivity(lctx, a.CommitTransition, t).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("local commit failed; the step is committed by an activity instead", "version", w.sub.Version, "error", err)
+		} else {
+			committed = true
+		}
+	}
+	switch {
+	case committed:
+	case w.durableCommit:
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			// No ScheduleToCloseTimeout and no attempt limit: retried
 			// until the database answers, at most CommitRetryMax apart.
@@ -488,7 +536,7 @@ func (w *subscriptionRun) commit(ctx workflow.Context, t activities.Transition) 
 		if err := w.waitForCommit(ctx, workflow.ExecuteActivity(actx, a.CommitTransition, t)); err != nil {
 			return err
 		}
-	} else {
+	default:
 		// Runs recorded before versionDurableCommit replay their local
 		// activity markers.
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -529,6 +577,10 @@ const (
 	CommitRetryMax   = 30 * time.Second
 	CommitStallAfter = 10 * time.Second
 )
+
+// LocalCommitTimeout bounds a step's local commit, half the workflow
+// task's default timeout (10 s).
+const LocalCommitTimeout = 5 * time.Second
 
 // waitForCommit waits for a step's commit. One that takes longer than
 // CommitStallAfter marks the workflow WaitingOn="database" (searchable in

@@ -51,8 +51,28 @@ const (
 	versionStatusOnChange = "status-on-change"
 )
 
-// versionGeneration1: every change above at once, by one marker.
+// versionGeneration1: every change above at once, by one marker. Its
+// version is the run's generation:
+//
+//   - 1: every change above.
+//   - 2 (generationLocalCommit): also, a step taken on an event already in
+//     the history (the start, an ISV signal, a timer) is committed by a
+//     local activity inside the task that takes it, one workflow task per
+//     step instead of two and an activity: a purchase is answered after one
+//     task. It is fenced (activities.StepFence): a discarded task's retry
+//     takes the same event again and its commit replaces what the
+//     discarded attempt wrote, a late write of that attempt is refused, and
+//     a notification is sent only once its step is in the history. An
+//     Update's step is still committed by a scheduled activity: an Update
+//     accepted in a discarded task may never be delivered again, and
+//     nothing would replace what it wrote. A local commit that fails (the
+//     database is down) hands over to that activity, retried until it lands.
 const versionGeneration1 = "generation-1"
+
+const (
+	generationChanges     = 1
+	generationLocalCommit = 2
+)
 
 // generationInputFlags is the PurchaseInput.Generation of the runs that
 // took every change above by their input (see the top of this file).

@@ -21,6 +21,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -66,6 +67,9 @@ type App struct {
 type Parts struct {
 	HTTP   bool // the API
 	Worker bool // a worker in this process
+	// WorkerInterceptors wrap the worker's workflows and activities (tests
+	// inject faults with them).
+	WorkerInterceptors []interceptor.WorkerInterceptor
 }
 
 // Start brings the configured parts up. On error everything started so far
@@ -148,7 +152,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		// subscriptions in bounded memory, and one evicted replays its
 		// (short) history on its next step. The size is per process.
 		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
-		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{})
+		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{Interceptors: parts.WorkerInterceptors})
 		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
 		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)
 		a.worker.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: activities.DeliveryWorkflowName})

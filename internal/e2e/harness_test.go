@@ -44,6 +44,12 @@ var withUI = []string{"TEMPORAL_UI_PORT", "auto"}
 // environment variables, as name, value pairs.
 func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 	t.Helper()
+	return startProductWith(t, app.Parts{}, databaseURL, extra...)
+}
+
+// startProductWith is startProduct with the worker's interceptors of parts.
+func startProductWith(t *testing.T, parts app.Parts, databaseURL string, extra ...string) *product {
+	t.Helper()
 	dataDir := t.TempDir()
 	if os.Getenv(storetest.KeepTestDatabasesEnv) != "" {
 		// Kept for the ledger check after the tests (.ci/run).
@@ -71,7 +77,7 @@ func startProduct(t *testing.T, databaseURL string, extra ...string) *product {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := app.Start(ctx, cfg, app.Parts{HTTP: true, Worker: cfg.EmbeddedWorker}, logger)
+	a, err := app.Start(ctx, cfg, app.Parts{HTTP: true, Worker: cfg.EmbeddedWorker, WorkerInterceptors: parts.WorkerInterceptors}, logger)
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Stop(context.Background()) })
 	return &product{t: t, app: a, base: "http://" + a.HTTPAddress(), dataDir: dataDir}
@@ -236,7 +242,7 @@ func (p *product) patch(sub subscriptionJSON, body map[string]any, headers ...st
 // historyGeneration names the newest workflows/versions.go change the
 // histories recorded now carry: each generation is recorded beside the
 // older ones, which stay as they are (they stand for running workflows).
-const historyGeneration = "generation-marker"
+const historyGeneration = "local-commit"
 
 // recordHistory writes a workflow's history to
 // RECORD_HISTORIES/<name>.<historyGeneration>.json when that variable names

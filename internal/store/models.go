@@ -139,6 +139,9 @@ type SubscriptionRow struct {
 	// Lots are the batches of licences with their windows (JSON of
 	// billing.Lots), for refundableQuantity; "" before they were kept.
 	Lots string `bun:"lots,notnull"`
+	// Fence is the workflow task attempt that wrote this version (see
+	// Fence in fence.go); "" for a step committed by a scheduled activity.
+	Fence string `bun:"fence,notnull"`
 }
 
 // AuthorizationCodeRow identifies a purchase to its ISV. Only the hash of
@@ -181,6 +184,10 @@ type EventRow struct {
 	PublisherID    *string   `bun:"publisher_id"`
 	ISVEventID     *string   `bun:"isv_event_id"`
 	CreatedAt      time.Time `bun:"created_at,notnull"`
+	// StepVersion and Fence say which step and task attempt wrote the
+	// line (0 and "" for receipts the API writes and older lines).
+	StepVersion int64  `bun:"step_version,notnull"`
+	Fence       string `bun:"fence,notnull"`
 }
 
 // ChargeRow is one line of the charge ledger (charges and credits).
@@ -207,6 +214,9 @@ type ChargeRow struct {
 	PostedAt time.Time `bun:"posted_at,notnull"`
 	// InvoiceID is set once, when the line is invoiced.
 	InvoiceID *string `bun:"invoice_id"`
+	// StepVersion and Fence say which step and task attempt wrote the line.
+	StepVersion int64  `bun:"step_version,notnull"`
+	Fence       string `bun:"fence,notnull"`
 }
 
 // InvoiceRow is an issued invoice: one per partner, customer, currency and
@@ -269,6 +279,14 @@ type NotificationRow struct {
 	LastError      string     `bun:"last_error,notnull"`
 	CreatedAt      time.Time  `bun:"created_at,notnull"`
 	DeliveredAt    *time.Time `bun:"delivered_at"`
+	// StepVersion and Fence say which step and task attempt wrote the
+	// notification; WorkflowID and RunID are the run whose history records
+	// that step, where a delivery checks it before sending (a fenced step
+	// is sent only once it is in the history).
+	StepVersion int64  `bun:"step_version,notnull"`
+	Fence       string `bun:"fence,notnull"`
+	WorkflowID  string `bun:"workflow_id,notnull"`
+	RunID       string `bun:"run_id,notnull"`
 }
 
 // EndpointRow is where a partner or a publisher receives its

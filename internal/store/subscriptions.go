@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
@@ -27,13 +29,33 @@ type Transition struct {
 var mutableSubscriptionColumns = []string{
 	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency", "next_billing_frequency",
 	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
-	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots",
+	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots", "fence",
 }
 
-// ApplyTransition writes a transition. The projection is replaced only when
-// the transition's version is newer than the stored one; events, charges and
-// notifications are inserted once by their keys. It reports whether the
-// projection moved.
+// ErrStaleAttempt refuses a fenced step written by a workflow task attempt
+// older than the one that wrote the stored state: the late write of a
+// task that was discarded (its retry has written since).
+var ErrStaleAttempt = errors.New("a later attempt of the workflow has written this subscription: this write is from a discarded workflow task")
+
+// ApplyTransition writes a transition. It reports whether the projection
+// moved.
+//
+// An unfenced transition (committed by an activity scheduled in the
+// history) replaces the projection only when its version is newer than the
+// stored one; events, charges and notifications are inserted once by their
+// keys.
+//
+// A fenced transition (Subscription.Fence, see activities.StepFence) may
+// come from a workflow task that is later discarded. Against the stored
+// fence it is:
+//   - older: the late write of a discarded task, refused (ErrStaleAttempt);
+//   - the same, with a version already stored: this attempt wrote it
+//     already (a retried commit), nothing to do;
+//   - newer, with a version already stored: the stored versions from this
+//     one on were written by a task that was discarded (this task's history
+//     does not have them); what they wrote is deleted (but a line already
+//     invoiced) and this step written in its place;
+//   - otherwise the next step, written.
 func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error) {
 	var moved bool
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -44,7 +66,15 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 		for _, col := range mutableSubscriptionColumns {
 			q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
 		}
-		res, err := q.Where("?TableAlias.version < EXCLUDED.version").Exec(ctx)
+		if row.Fence == "" {
+			q = q.Where("?TableAlias.version < EXCLUDED.version")
+		} else {
+			write, err := s.fenceStep(ctx, tx, row)
+			if err != nil || !write {
+				return err
+			}
+		}
+		res, err := q.Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("upsert subscription %s v%d: %w", row.ID, row.Version, err)
 		}
@@ -92,6 +122,45 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 		return nil
 	})
 	return moved, err
+}
+
+// fenceStep compares a fenced step with what is stored (see
+// ApplyTransition), deletes what a discarded task wrote when the step
+// replaces it, and says whether the step is to be written.
+func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (bool, error) {
+	var stored struct {
+		Version int64  `bun:"version"`
+		Fence   string `bun:"fence"`
+	}
+	q := tx.NewSelect().Model((*SubscriptionRow)(nil)).Column("version", "fence").Where("id = ?", row.ID)
+	if s.dialect.Name == "pg" {
+		q = q.For("UPDATE") // SQLite's IMMEDIATE transactions already serialise writers
+	}
+	switch err := q.Scan(ctx, &stored); {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, nil // the purchase
+	case err != nil:
+		return false, err
+	case row.Fence < stored.Fence:
+		return false, fmt.Errorf("subscription %s v%d of %s (stored v%d of %s): %w", row.ID, row.Version, row.Fence, stored.Version, stored.Fence, ErrStaleAttempt)
+	case row.Version > stored.Version:
+		return true, nil
+	case row.Fence == stored.Fence:
+		return false, nil
+	}
+	// Written by a discarded task: what it wrote from this version on goes.
+	for _, model := range []any{(*EventRow)(nil), (*NotificationRow)(nil), (*ChargeRow)(nil)} {
+		d := tx.NewDelete().Model(model).Where("subscription_id = ?", row.ID).Where("step_version >= ?", row.Version).Where("fence <> ''")
+		if _, ok := model.(*ChargeRow); ok {
+			// An invoice never changes; an invoiced line stays (the retry's
+			// line of the same key is then not written).
+			d = d.Where("invoice_id IS NULL")
+		}
+		if _, err := d.Exec(ctx); err != nil {
+			return false, fmt.Errorf("replace subscription %s from v%d: %w", row.ID, row.Version, err)
+		}
+	}
+	return true, nil
 }
 
 // Notification statuses in the outbox.

@@ -1,0 +1,32 @@
+package activities
+
+import (
+	"fmt"
+	"time"
+)
+
+// StepFence names the workflow task attempt that commits a step, so that
+// the database can order two attempts at the same step.
+//
+// A step committed by a local activity runs inside a workflow task; when
+// that task is discarded (the worker died, the task timed out, a
+// speculative task of an Update was dropped), nothing of it reaches the
+// history, and the retry of the task commits the step again, maybe with
+// other content (another workflow time, an Update delivered in another
+// order). Every attempt of a later task has a larger fence than every
+// attempt of an earlier one: the run (continue-as-new count), then the
+// history length when the task started (a completed task makes it grow),
+// then the task's start time (attempts of the same task, the same length).
+// The encoding compares as text, which is how the store compares it.
+func StepFence(run, historyLength int, taskStartedAt time.Time) string {
+	return fmt.Sprintf("%06d.%012d.%020d", run, historyLength, taskStartedAt.UTC().UnixNano())
+}
+
+// CommitReceipt is what CommitTransition answers: the step and the task
+// attempt it was committed for. It is recorded in the history with the
+// commit (the local activity's marker or the activity's completion), which
+// is how a delivery knows its step is not from a discarded task.
+type CommitReceipt struct {
+	Version int64  `json:"version"`
+	Fence   string `json:"fence,omitempty"`
+}
