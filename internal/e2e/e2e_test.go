@@ -202,7 +202,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	}
 	assert.True(t, withPrefix(m, `http_request_duration_seconds_bucket{class="2xx",method="GET",route="GET /v1/customers/{customerId}/subscriptions/{subscriptionId}"`), "latency histograms by route")
 	assert.True(t, withPrefix(m, "temporal_workflow_task_execution_latency_bucket{"), "the Temporal SDK's metrics")
-	assert.True(t, withPrefix(m, "temporal_activity_execution_latency_bucket{"), "the Temporal SDK's metrics")
+	assert.True(t, withPrefix(m, "temporal_local_activity_execution_latency_bucket{"), "the Temporal SDK's metrics (each step's local commit)")
 	assert.False(t, withPrefix(m, `http_requests_total{method="GET",route="/v1/`), "routes are patterns, not paths")
 	assertDashboardDrawsWhatIsExported(t, m)
 

@@ -84,7 +84,7 @@ var metricName = regexp.MustCompile(`\b(?:marketplace|http|process|temporal)_[a-
 // it is a failure counter the SDK makes on the first failure.
 func assertDashboardDrawsWhatIsExported(t *testing.T, series map[string]float64) {
 	t.Helper()
-	onFailureOnly := map[string]bool{"temporal_workflow_task_execution_failed": true, "temporal_activity_execution_failed": true,
+	onFailureOnly := map[string]bool{"temporal_workflow_task_execution_failed": true, "temporal_activity_execution_failed": true, "temporal_local_activity_execution_failed": true,
 		"marketplace_cancellations_total": true, "marketplace_notifications_total": true,
 	}
 	for _, name := range dashboardMetrics(t) {
