@@ -44,7 +44,7 @@ func (a *Activities) stepConfirmed(ctx context.Context, n *store.NotificationRow
 	}
 	namespace := "default"
 	if activity.IsActivity(ctx) {
-		namespace = activity.GetInfo(ctx).WorkflowNamespace
+		namespace = activity.GetInfo(ctx).Namespace
 	}
 	dc := converter.GetDefaultDataConverter()
 	var token []byte
