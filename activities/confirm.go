@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -37,7 +38,14 @@ func (a *Activities) stepConfirmed(ctx context.Context, n *store.NotificationRow
 		return false, err
 	}
 	if sub.Fence > n.Fence {
-		return true, nil
+		// Read after the subscription: a retry that replaced this
+		// notification raised the fence in the same transaction, so a
+		// notification still there now was not replaced.
+		again, err := a.Store.Notification(ctx, n.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil && again.Fence == n.Fence, err
 	}
 	if a.Temporal == nil || n.WorkflowID == "" {
 		return false, nil

@@ -110,7 +110,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 	if n.Status == store.NotificationDelivered {
 		return nil
 	}
-	if confirmed, err := a.stepConfirmed(ctx, n); err != nil {
+	if confirmed, err := a.awaitConfirmed(ctx, n); err != nil {
 		return err
 	} else if !confirmed {
 		// Not an attempt: nothing was sent. Retried until the step is in
@@ -177,6 +177,24 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 	}
 	a.Metrics.Notification("delivered", "") // once it is recorded: a retry delivers again
 	return nil
+}
+
+// awaitConfirmed asks stepConfirmed a few times over a second: a delivery
+// starts from the commit, usually before the task that holds it completes,
+// and is confirmed a few milliseconds later. Past that, the activity's
+// retries wait.
+func (a *Activities) awaitConfirmed(ctx context.Context, n *store.NotificationRow) (bool, error) {
+	for i := 0; ; i++ {
+		confirmed, err := a.stepConfirmed(ctx, n)
+		if err != nil || confirmed || i == 9 {
+			return confirmed, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // attemptFailed records a failed attempt under its coarse category (what

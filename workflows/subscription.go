@@ -502,8 +502,7 @@ func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transiti
 		t.Lots = w.windowedLots()
 	}
 	if w.localCommit {
-		info := workflow.GetInfo(ctx)
-		t.Fence = activities.StepFence(w.runNumber, info.GetCurrentHistoryLength(), workflow.Now(ctx))
+		t.Fence = activities.StepFence(w.runNumber, workflow.GetInfo(ctx).GetCurrentHistoryLength(), workflow.Now(ctx))
 	}
 	var a *activities.Activities
 	committed := false

@@ -66,20 +66,25 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 		for _, col := range mutableSubscriptionColumns {
 			q = q.Set("? = EXCLUDED.?", bun.Ident(col), bun.Ident(col))
 		}
+		newVersion := true
 		if row.Fence == "" {
 			q = q.Where("?TableAlias.version < EXCLUDED.version")
 		} else {
-			write, err := s.fenceStep(ctx, tx, row)
+			write, replaced, err := s.fenceStep(ctx, tx, row)
 			if err != nil || !write {
 				return err
 			}
+			// A replacement is a version counted already; the guard
+			// covers two first steps racing (no stored row to lock).
+			newVersion = !replaced
+			q = q.Where("?TableAlias.fence <= EXCLUDED.fence")
 		}
 		res, err := q.Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("upsert subscription %s v%d: %w", row.ID, row.Version, err)
 		}
 		n, _ := res.RowsAffected()
-		moved = n > 0
+		moved = n > 0 && newVersion
 		if code := t.AuthorizationCode; code != nil {
 			c := *code
 			c.ExpiresAt, c.CreatedAt = utc(c.ExpiresAt), now()
@@ -126,8 +131,9 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 
 // fenceStep compares a fenced step with what is stored (see
 // ApplyTransition), deletes what a discarded task wrote when the step
-// replaces it, and says whether the step is to be written.
-func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (bool, error) {
+// replaces it, and says whether the step is to be written and whether it
+// replaces a version already stored.
+func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (write, replaced bool, err error) {
 	var stored struct {
 		Version int64  `bun:"version"`
 		Fence   string `bun:"fence"`
@@ -138,15 +144,15 @@ func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (
 	}
 	switch err := q.Scan(ctx, &stored); {
 	case errors.Is(err, sql.ErrNoRows):
-		return true, nil // the purchase
+		return true, false, nil // the purchase
 	case err != nil:
-		return false, err
+		return false, false, err
 	case row.Fence < stored.Fence:
-		return false, fmt.Errorf("subscription %s v%d of %s (stored v%d of %s): %w", row.ID, row.Version, row.Fence, stored.Version, stored.Fence, ErrStaleAttempt)
+		return false, false, fmt.Errorf("subscription %s v%d of %s (stored v%d of %s): %w", row.ID, row.Version, row.Fence, stored.Version, stored.Fence, ErrStaleAttempt)
 	case row.Version > stored.Version:
-		return true, nil
+		return true, false, nil
 	case row.Fence == stored.Fence:
-		return false, nil
+		return false, false, nil
 	}
 	// Written by a discarded task: what it wrote from this version on goes.
 	for _, model := range []any{(*EventRow)(nil), (*NotificationRow)(nil), (*ChargeRow)(nil)} {
@@ -157,10 +163,10 @@ func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (
 			d = d.Where("invoice_id IS NULL")
 		}
 		if _, err := d.Exec(ctx); err != nil {
-			return false, fmt.Errorf("replace subscription %s from v%d: %w", row.ID, row.Version, err)
+			return false, false, fmt.Errorf("replace subscription %s from v%d: %w", row.ID, row.Version, err)
 		}
 	}
-	return true, nil
+	return true, true, nil
 }
 
 // Notification statuses in the outbox.
