@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -146,27 +147,46 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	s.writeSubscription(w, status, result.Subscription, result.Lots)
 }
 
-// updateCurrentRun sends the change to the subscription's current run. A
-// renewal continues the workflow as new; an update that reaches the run as
-// it hands over is refused as "completed" although the subscription lives
-// on in the next run, so it is sent again while the workflow still runs.
+// updateCurrentRun sends the change to the subscription's current run.
+//
+// Every send of one change carries the same update id (the
+// Idempotency-Key's, or one drawn here): Temporal keeps one outcome per id,
+// so a change sent again is applied once. It is sent again:
+//   - when Temporal answers Unavailable ("workflow update was aborted"):
+//     it clears a workflow's pending updates when it reloads the workflow
+//     (under load, when its cache evicts it) and says to retry; a change
+//     never accepted is then simply not there;
+//   - when the run it reached was handing over at a renewal (continue as
+//     new): the update is refused as "completed" although the subscription
+//     lives on in the next run.
+//
+// Until the request's deadline: past it, the answer is 503 change_pending.
 func (s *Server) updateCurrentRun(ctx context.Context, opts client.UpdateWorkflowOptions) (workflows.ChangeResult, error) {
 	var result workflows.ChangeResult
+	if opts.UpdateID == "" {
+		opts.UpdateID = "patch-" + uuid.NewString()
+	}
 	for attempt := 0; ; attempt++ {
 		handle, err := s.Temporal.UpdateWorkflow(ctx, opts)
 		if err == nil {
 			err = handle.Get(ctx, &result)
 		}
 		var notFound *serviceerror.NotFound
-		if err == nil || !errors.As(err, &notFound) || attempt == 4 {
-			return result, err
-		}
-		desc, derr := s.Temporal.DescribeWorkflowExecution(ctx, opts.WorkflowID, "")
-		if derr != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		switch {
+		case err == nil:
+			return result, nil
+		case errors.As(err, &notFound) && attempt < 4:
+			desc, derr := s.Temporal.DescribeWorkflowExecution(ctx, opts.WorkflowID, "")
+			if derr != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				return result, err
+			}
+		case temporalUnavailable(err) && ctx.Err() == nil:
+			s.Logger.Warn("change sent again: Temporal asked to retry", "workflow", opts.WorkflowID, "update", opts.UpdateID, "attempt", attempt+1, "error", err)
+		default:
 			return result, err
 		}
 		select {
-		case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
+		case <-time.After(time.Duration(50*min(attempt+1, 10)) * time.Millisecond):
 		case <-ctx.Done():
 			return result, ctx.Err()
 		}
