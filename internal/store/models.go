@@ -98,9 +98,9 @@ type PlanRow struct {
 }
 
 // SubscriptionRow is the queryable projection of one subscription workflow.
-// Only the workflow's Commit activity writes it, and only with a higher
-// Version than the stored one, so a retried or late activity never puts an
-// older state over a newer one.
+// Only the workflow's CommitTransition writes it (ApplyTransition): never an
+// older state over a newer one, by Version for steps committed by an
+// activity and by Fence for steps committed inside a workflow task.
 type SubscriptionRow struct {
 	bun.BaseModel `bun:"table:subscriptions"`
 
