@@ -184,3 +184,33 @@ func (s *LifecycleSuite) TestRunWithoutLotsCreditsItsNetShare() {
 	s.Equal(int64(1200), charges[3].Amount)
 	s.Equal(int64(4*1200), net(charges), "term 1 stays paid, term 2 nets to zero")
 }
+
+// An operator's cancel request (the Web UI's "Cancel", `temporal workflow
+// cancel`) is not the product's cancellation, which has a window, refunds
+// and the ISV's approval: the subscription goes on as if it had not come,
+// and it ends only by its own rules. Before this, the cancelled context
+// made every timer fire at once and the workflow spun forever.
+func (s *LifecycleSuite) TestTemporalCancelRequestDoesNotEndTheSubscription() {
+	s.at(30*time.Minute, func() { s.env.CancelWorkflow() })
+	s.activateAt(hour)
+	up := s.change(2*hour, ChangeRequest{Quantity: ptr(3)})
+	snap := s.snapshot(3 * hour)
+	out := s.change(4*hour, ChangeRequest{Cancel: true})
+	s.run(purchaseInput("monthly", 2))
+	s.applied(up)
+	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal(3, snap.Quantity)
+	s.applied(out)
+	s.ended(subscription.StatusCancelled)
+	s.Equal(int64(0), net(s.charges()), "the business cancellation inside the window refunds the term")
+}
+
+// A cancel request while a renewal is hours away lets the term end by its
+// timer, as it would have without the request.
+func (s *LifecycleSuite) TestTemporalCancelRequestKeepsTheTermTimers() {
+	s.activateAt(hour)
+	s.at(2*hour, func() { s.env.CancelWorkflow() })
+	s.change(3*hour, ChangeRequest{AutoRenew: ptr(false)})
+	s.run(purchaseInput("monthly", 1))
+	s.ended(subscription.StatusExpired)
+}

@@ -64,7 +64,15 @@ const (
 // renewals, with the partner's changes as Updates and the ISV's events as
 // signals. Each term is one run: renewal continues as new.
 func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.Subscription, error) {
+	// A Temporal cancel request (the Web UI's "Cancel") is not the
+	// product's cancellation, which has a window, refunds and the ISV's
+	// approval: it is noticed and logged, and the subscription goes on.
+	// A cancelled context would make every timer and commit of the run
+	// fail at once.
+	cancelRequested := ctx.Done()
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	w := newSubscriptionRun(ctx, in)
+	w.cancelRequested = cancelRequested
 	if err := w.setup(ctx); err != nil {
 		return w.sub, err
 	}
@@ -161,6 +169,10 @@ type subscriptionRun struct {
 	timerAt     time.Time
 	timerFuture workflow.Future
 	timerCancel workflow.CancelFunc
+
+	// cancelRequested closes when Temporal is asked to cancel the run,
+	// which is noticed once and ignored (see SubscriptionWorkflow).
+	cancelRequested workflow.Channel
 }
 
 func newSubscriptionRun(ctx workflow.Context, in PurchaseInput) *subscriptionRun {
@@ -188,6 +200,7 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 		return err
 	}
 	if err := workflow.SetUpdateHandler(ctx, UpdatePurchaseRecorded, func(ctx workflow.Context) (PurchaseResult, error) {
+		ctx, _ = workflow.NewDisconnectedContext(ctx) // see SubscriptionWorkflow
 		if err := workflow.Await(ctx, func() bool { return w.recorded || w.refused != nil }); err != nil {
 			return PurchaseResult{}, err
 		}
@@ -198,7 +211,13 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, w.applyChange, workflow.UpdateHandlerOptions{
+	applyChange := func(ctx workflow.Context, req ChangeRequest) (ChangeResult, error) {
+		// Handlers run on the run's root context, which a Temporal cancel
+		// request cancels: a change is not abandoned half-committed.
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+		return w.applyChange(ctx, req)
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, applyChange, workflow.UpdateHandlerOptions{
 		Validator: func(ctx workflow.Context, req ChangeRequest) error {
 			return w.validateChange(workflow.Now(ctx).UTC(), req)
 		},
@@ -220,6 +239,12 @@ func (w *subscriptionRun) run(ctx workflow.Context) (subscription.Subscription, 
 			stepErr = w.onISVEvent(ctx, e)
 		})
 		sel.AddReceive(w.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		if w.cancelRequested != nil {
+			sel.AddReceive(w.cancelRequested, func(workflow.ReceiveChannel, bool) {
+				w.cancelRequested = nil
+				workflow.GetLogger(ctx).Warn("a Temporal cancel request was ignored: a subscription is cancelled through the API, by its rules (window, refund, the ISV's approval)", "subscriptionId", w.sub.ID)
+			})
+		}
 		if at, ok := w.nextDeadline(); ok && w.timers {
 			sel.AddFuture(w.timerFor(ctx, at), func(workflow.Future) { timerFired = true })
 		}
