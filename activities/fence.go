@@ -18,7 +18,19 @@ import (
 // history length when the task started (a completed task makes it grow),
 // then the task's start time (attempts of the same task, the same length).
 // The encoding compares as text, which is how the store compares it.
-func StepFence(run, historyLength int, taskStartedAt time.Time) string {
+//
+// A run an operator reset (Web UI → Reset) takes again steps its first
+// attempt committed, at history lengths that may be shorter than the ones
+// that attempt reached: its steps must win over all of those, or every one
+// is refused and the subscription is stuck. Its fences order by task start
+// time first (every task of the reset run starts after the reset, so after
+// every task of the run it rewinds, and a later reset after an earlier
+// one), and the "R" puts them above every fence of an unreset attempt of
+// the same run ('R' sorts after the digits).
+func StepFence(run, historyLength int, taskStartedAt time.Time, afterReset bool) string {
+	if afterReset {
+		return fmt.Sprintf("%06d.R%020d.%012d", run, taskStartedAt.UTC().UnixNano(), historyLength)
+	}
 	return fmt.Sprintf("%06d.%012d.%020d", run, historyLength, taskStartedAt.UTC().UnixNano())
 }
 

@@ -527,7 +527,11 @@ func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transiti
 		t.Lots = w.windowedLots()
 	}
 	if w.localCommit {
-		t.Fence = activities.StepFence(w.runNumber, workflow.GetInfo(ctx).GetCurrentHistoryLength(), workflow.Now(ctx))
+		info := workflow.GetInfo(ctx)
+		// A reset run keeps the started event of the run it rewinds,
+		// whose original run id is not its own.
+		reset := info.OriginalRunID != "" && info.OriginalRunID != info.WorkflowExecution.RunID
+		t.Fence = activities.StepFence(w.runNumber, info.GetCurrentHistoryLength(), workflow.Now(ctx), reset)
 	}
 	var a *activities.Activities
 	committed := false

@@ -63,10 +63,10 @@ func TestAFencedRetryReplacesWhatADiscardedTaskWrote(t *testing.T) {
 		ctx := context.Background()
 		partnerID, customerID := seedTenant(t, s)
 		at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-		purchase := activities.StepFence(0, 3, at)
-		discarded := activities.StepFence(0, 9, at.Add(time.Second))
-		retry := activities.StepFence(0, 9, at.Add(12*time.Second)) // the same task, after its timeout
-		later := activities.StepFence(0, 15, at.Add(13*time.Second))
+		purchase := activities.StepFence(0, 3, at, false)
+		discarded := activities.StepFence(0, 9, at.Add(time.Second), false)
+		retry := activities.StepFence(0, 9, at.Add(12*time.Second), false) // the same task, after its timeout
+		later := activities.StepFence(0, 15, at.Add(13*time.Second), false)
 
 		_, err := s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 1, purchase, "v1", 3))
 		require.NoError(t, err)
@@ -110,15 +110,22 @@ func TestAFencedRetryReplacesWhatADiscardedTaskWrote(t *testing.T) {
 }
 
 // Fences compare as the tasks were taken: by run, then history length,
-// then start time, whatever the digits.
+// then start time, whatever the digits; in a reset run, by start time.
 func TestStepFencesOrderRunsThenTasksThenAttempts(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	ordered := []string{
-		activities.StepFence(0, 9, at.Add(time.Hour)),
-		activities.StepFence(0, 10, at),
-		activities.StepFence(0, 10, at.Add(time.Nanosecond)),
-		activities.StepFence(0, 100, at),
-		activities.StepFence(1, 3, at.Add(-time.Hour)),
+		activities.StepFence(0, 9, at.Add(time.Hour), false),
+		activities.StepFence(0, 10, at, false),
+		activities.StepFence(0, 10, at.Add(time.Nanosecond), false),
+		activities.StepFence(0, 100, at, false),
+		// An operator reset the run: its tasks, after the reset, come
+		// after every task of the attempt it rewinds, however long, and a
+		// second reset after the first.
+		activities.StepFence(0, 4, at.Add(2*time.Hour), true),
+		activities.StepFence(0, 3, at.Add(3*time.Hour), true),
+		activities.StepFence(0, 3, at.Add(3*time.Hour+time.Nanosecond), true),
+		activities.StepFence(0, 4, at.Add(3*time.Hour+time.Nanosecond), true),
+		activities.StepFence(1, 3, at.Add(-time.Hour), false),
 	}
 	for i := 1; i < len(ordered); i++ {
 		assert.Less(t, ordered[i-1], ordered[i])
