@@ -82,6 +82,15 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		}
 	}()
 
+	if parts.Worker {
+		// Workflows cached between their tasks (the sticky cache) are most
+		// of a worker's memory: bounded, a worker holds any number of open
+		// subscriptions in bounded memory, and one evicted replays its
+		// (short) history on its next step. The cache is one per process,
+		// sized when the first SDK worker starts: set before the embedded
+		// server, whose own system workers start first.
+		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
+	}
 	temporalAddress := cfg.TemporalAddress
 	if cfg.Embedded() && parts.HTTP {
 		// The data directory holds customers, token hashes and the
@@ -147,11 +156,6 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	}
 
 	if parts.Worker {
-		// Workflows cached between their tasks (the sticky cache) are most
-		// of a worker's memory: bounded, a worker holds any number of open
-		// subscriptions in bounded memory, and one evicted replays its
-		// (short) history on its next step. The size is per process.
-		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{Interceptors: parts.WorkerInterceptors})
 		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
 		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)
