@@ -1,0 +1,3 @@
+DROP INDEX notifications_outbox;
+--bun:split
+ALTER TABLE notifications DROP COLUMN tx_id;
