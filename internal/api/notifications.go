@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cspmarket/orchestrator/activities"
@@ -136,10 +135,12 @@ func (s *Server) writeOutbox(w http.ResponseWriter, r *http.Request, kind, id st
 		s.writeError(w, r, err)
 		return
 	}
-	after, ok := parseOutboxToken(r.URL.Query().Get("pageToken"))
-	if !ok {
-		s.writeError(w, r, invalid("pageToken", "is not a token this API issued"))
-		return
+	var after int64
+	if tok := r.URL.Query().Get("pageToken"); tok != "" {
+		if after, err = strconv.ParseInt(tok, 10, 64); err != nil || after < 0 {
+			s.writeError(w, r, invalid("pageToken", "is not a token this API issued"))
+			return
+		}
 	}
 	status := r.URL.Query().Get("status")
 	switch status {
@@ -170,39 +171,9 @@ func (s *Server) writeOutbox(w http.ResponseWriter, r *http.Request, kind, id st
 	}
 	resp := map[string]any{"items": items}
 	if len(rows) > size {
-		resp["nextPageToken"] = outboxToken(rows[size-1].Cursor())
+		resp["nextPageToken"] = strconv.FormatInt(rows[size-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// outboxToken is a page token of the outbox: the notification id, after
-// the id of the Postgres transaction that wrote it when there is one
-// ("tx.id"; see store.Outbox).
-func outboxToken(c store.OutboxCursor) string {
-	if c.Tx == 0 {
-		return strconv.FormatInt(c.ID, 10)
-	}
-	return strconv.FormatInt(c.Tx, 10) + "." + strconv.FormatInt(c.ID, 10)
-}
-
-// parseOutboxToken reads outboxToken's tokens, "" being the start. A bare
-// id (the tokens issued before transactions were recorded) lists again
-// what came after it in the new order: a puller may see a notification
-// twice, never miss one.
-func parseOutboxToken(tok string) (store.OutboxCursor, bool) {
-	if tok == "" {
-		return store.OutboxStart, true
-	}
-	txPart, idPart, found := strings.Cut(tok, ".")
-	if !found {
-		txPart, idPart = "0", tok
-	}
-	tx, err1 := strconv.ParseInt(txPart, 10, 64)
-	id, err2 := strconv.ParseInt(idPart, 10, 64)
-	if err1 != nil || err2 != nil || tx < 0 || id < 0 || (found && tx == 0) {
-		return store.OutboxCursor{}, false
-	}
-	return store.OutboxCursor{Tx: tx, ID: id}, true
 }
 
 // withoutToken reads paging parameters but pageToken, which the outbox

@@ -287,9 +287,6 @@ type NotificationRow struct {
 	Fence       string `bun:"fence,notnull"`
 	WorkflowID  string `bun:"workflow_id,notnull"`
 	RunID       string `bun:"run_id,notnull"`
-	// TxID is the Postgres transaction that wrote the row (the column's
-	// default; 0 on SQLite): the outbox's order (see Store.Outbox).
-	TxID int64 `bun:"tx_id,notnull,default:0"`
 }
 
 // EndpointRow is where a partner or a publisher receives its

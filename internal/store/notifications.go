@@ -124,34 +124,11 @@ func (s *Store) Attempts(ctx context.Context, notificationID int64) ([]AttemptRo
 	return rows, err
 }
 
-// OutboxCursor is a puller's place in a recipient's outbox: after the
-// notification ID written by transaction Tx.
-type OutboxCursor struct{ Tx, ID int64 }
-
-// OutboxStart is the cursor before the first notification.
-var OutboxStart = OutboxCursor{}
-
-// Cursor is the outbox cursor just after this notification.
-func (n NotificationRow) Cursor() OutboxCursor { return OutboxCursor{Tx: n.TxID, ID: n.ID} }
-
-// Outbox lists a recipient's notifications after the cursor, oldest first.
-//
-// A puller must never pass a notification it has not seen. Postgres hands
-// out ids at insert, not at commit, so a smaller id can commit after a
-// larger one was listed; the outbox therefore lists, in (tx_id, id) order,
-// only the rows of transactions older than every transaction still running
-// (txid_snapshot_xmin): any row committed later has a larger tx_id than
-// every row listed. A transaction that stays open holds the outbox back
-// until it ends; it never makes a row skipped. SQLite has one writer at a
-// time, so its rows (tx_id 0) commit in id order.
-func (s *Store) Outbox(ctx context.Context, recipientKind, recipientID, status string, after OutboxCursor, limit int) ([]NotificationRow, error) {
+// Outbox lists a recipient's notifications after the id, oldest first.
+func (s *Store) Outbox(ctx context.Context, recipientKind, recipientID, status string, afterID int64, limit int) ([]NotificationRow, error) {
 	var rows []NotificationRow
 	q := s.db.NewSelect().Model(&rows).Where("recipient_kind = ?", recipientKind).Where("recipient_id = ?", recipientID).
-		Where("(tx_id > ? OR (tx_id = ? AND id > ?))", after.Tx, after.Tx, after.ID).
-		OrderExpr("tx_id ASC, id ASC").Limit(int64(limit))
-	if s.dialect.Name == "pg" {
-		q = q.Where("tx_id < txid_snapshot_xmin(txid_current_snapshot())")
-	}
+		Where("id > ?", afterID).OrderExpr("id ASC").Limit(int64(limit))
 	if status != "" {
 		q = q.Where("status = ?", status)
 	}

@@ -115,6 +115,11 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 				return fmt.Errorf("insert charge %s: %w", c.Key, err)
 			}
 		}
+		if len(t.Notifications) > 0 {
+			if err := s.lockOutbox(ctx, tx); err != nil {
+				return err
+			}
+		}
 		for _, n := range t.Notifications {
 			n.CreatedAt = now()
 			if n.Status == "" {
@@ -167,6 +172,27 @@ func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (
 		}
 	}
 	return true, true, nil
+}
+
+// outboxLockKey names the Postgres advisory lock of the outbox.
+const outboxLockKey = 0x6f7574626f78 // "outbox"
+
+// lockOutbox makes notifications commit in id order, which is how pullers
+// page through the outbox ("after the last id seen"). Postgres hands out
+// ids at insert, not at commit: without this, a smaller id could commit
+// after a larger one was listed and a puller would pass it for good. The
+// lock is taken just before a step's notifications are inserted (the last
+// writes of its transaction) and held to the commit, so the next step
+// takes its ids only once this one is visible. SQLite has one writer at a
+// time already.
+func (s *Store) lockOutbox(ctx context.Context, tx bun.Tx) error {
+	if s.dialect.Name != "pg" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(outboxLockKey)); err != nil {
+		return fmt.Errorf("lock the outbox: %w", err)
+	}
+	return nil
 }
 
 // Notification statuses in the outbox.

@@ -1,3 +1,0 @@
-DROP INDEX notifications_outbox;
---bun:split
-ALTER TABLE notifications DROP COLUMN tx_id;
