@@ -19,17 +19,20 @@ import (
 // then the task's start time (attempts of the same task, the same length).
 // The encoding compares as text, which is how the store compares it.
 //
-// A run an operator reset (Web UI → Reset) takes again steps its first
-// attempt committed, at history lengths that may be shorter than the ones
-// that attempt reached: its steps must win over all of those, or every one
-// is refused and the subscription is stuck. Its fences order by task start
-// time first (every task of the reset run starts after the reset, so after
-// every task of the run it rewinds, and a later reset after an earlier
-// one), and the "R" puts them above every fence of an unreset attempt of
-// the same run ('R' sorts after the digits).
+// A run an operator reset (Web UI → Reset) takes again steps that the
+// run it rewinds committed, at history lengths that may be shorter than
+// the ones that run reached, and a reset of an earlier run (one that has
+// continued as new since) has a smaller run number than the fences
+// stored: its steps must win over all of those, or every one is refused
+// and the subscription is stuck. From a reset on, the chain's fences
+// ("R…") order by task start time first: every task of the reset run
+// starts after the reset, so after every task it rewinds, and a later
+// reset comes after an earlier one; the run and the history length break
+// ties. 'R' sorts after the digits, so they sort above every fence of
+// before the reset.
 func StepFence(run, historyLength int, taskStartedAt time.Time, afterReset bool) string {
 	if afterReset {
-		return fmt.Sprintf("%06d.R%020d.%012d", run, taskStartedAt.UTC().UnixNano(), historyLength)
+		return fmt.Sprintf("R%020d.%06d.%012d", taskStartedAt.UTC().UnixNano(), run, historyLength)
 	}
 	return fmt.Sprintf("%06d.%012d.%020d", run, historyLength, taskStartedAt.UTC().UnixNano())
 }

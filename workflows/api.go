@@ -148,6 +148,11 @@ type Carried struct {
 	// Run is the number of the run that hands over (the purchase's is 0):
 	// it orders the fences of the runs' local commits (activities.StepFence).
 	Run int `json:"run,omitempty"`
+	// AfterReset: an operator reset this run or one before it. Its
+	// successors keep fencing as reset runs do (activities.StepFence):
+	// a reset of an earlier run must win over the later runs' fences,
+	// so the chain orders by time from then on.
+	AfterReset bool `json:"afterReset,omitempty"`
 }
 
 // PendingCancellation is a cancellation waiting for the ISV's approval.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
@@ -103,4 +104,25 @@ func (s *LifecycleSuite) TestStepsOnHistoryEventsCommitLocallyAndUpdatesByActivi
 		})
 	}
 	s.SetupTest() // the subtests' stores closed with them
+}
+
+// A run continued from one an operator reset keeps fencing as the reset
+// run did, by time first ("R…"), and hands that on at its own renewal: a
+// reset of an earlier run must win over the fences of every run after it
+// (activities.StepFence). Fences of a chain never reset stay by run first.
+func (s *LifecycleSuite) TestRunsAfterAResetKeepFencingByTime() {
+	s.activateAt(hour)
+	s.run(purchaseInput("monthly", 2))
+	next := s.continued()
+	s.False(next.Continued.AfterReset, "no reset: the next run fences by run")
+	s.Regexp(`^000000\.`, s.stored().Fence)
+
+	next.Continued.AfterReset = true // as if an operator had reset the run that handed over
+	termStart := *next.Continued.Subscription.TermStart
+	s.newEnv()
+	s.env.SetStartTime(termStart.Add(time.Minute))
+	s.run(next)
+	again := s.continued()
+	s.True(again.Continued.AfterReset, "the chain keeps fencing by time after a reset")
+	s.Regexp(`^R\d{20}\.000001\.`, s.stored().Fence)
 }

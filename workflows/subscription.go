@@ -308,6 +308,7 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.Re
 		Subscription: w.sub, Plan: w.plan, TermNumber: w.termNumber, TermCharges: w.termCharges,
 		NextInstallment: w.nextInstallment, RenewalNoticeSent: w.renewalNoticeSent,
 		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs, Lots: w.lots, Run: w.runNumber,
+		AfterReset: w.afterReset(ctx),
 	}
 	return workflow.NewContinueAsNewError(ctx, SubscriptionWorkflow, next)
 }
@@ -527,11 +528,7 @@ func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transiti
 		t.Lots = w.windowedLots()
 	}
 	if w.localCommit {
-		info := workflow.GetInfo(ctx)
-		// A reset run keeps the started event of the run it rewinds,
-		// whose original run id is not its own.
-		reset := info.OriginalRunID != "" && info.OriginalRunID != info.WorkflowExecution.RunID
-		t.Fence = activities.StepFence(w.runNumber, info.GetCurrentHistoryLength(), workflow.Now(ctx), reset)
+		t.Fence = activities.StepFence(w.runNumber, workflow.GetInfo(ctx).GetCurrentHistoryLength(), workflow.Now(ctx), w.afterReset(ctx))
 	}
 	var a *activities.Activities
 	committed := false
@@ -582,6 +579,18 @@ func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transiti
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
 	return nil
+}
+
+// afterReset says whether an operator reset this run or one it continues
+// from (see Carried.AfterReset). A reset run keeps the started event of
+// the run it rewinds, whose original run id is not its own; every other
+// run's is.
+func (w *subscriptionRun) afterReset(ctx workflow.Context) bool {
+	if c := w.in.Continued; c != nil && c.AfterReset {
+		return true
+	}
+	info := workflow.GetInfo(ctx)
+	return info.OriginalRunID != "" && info.OriginalRunID != info.WorkflowExecution.RunID
 }
 
 // publishStatus shows operators the subscription's status (the

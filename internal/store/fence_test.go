@@ -118,14 +118,17 @@ func TestStepFencesOrderRunsThenTasksThenAttempts(t *testing.T) {
 		activities.StepFence(0, 10, at, false),
 		activities.StepFence(0, 10, at.Add(time.Nanosecond), false),
 		activities.StepFence(0, 100, at, false),
-		// An operator reset the run: its tasks, after the reset, come
-		// after every task of the attempt it rewinds, however long, and a
-		// second reset after the first.
+		activities.StepFence(1, 3, at.Add(time.Hour), false),
+		activities.StepFence(2, 3, at.Add(90*time.Minute), false),
+		// An operator reset run 0 after the chain continued as new: the
+		// reset run's tasks come after every task of before the reset,
+		// whatever their run and length; its successors, and a second
+		// reset, after them.
 		activities.StepFence(0, 4, at.Add(2*time.Hour), true),
 		activities.StepFence(0, 3, at.Add(3*time.Hour), true),
 		activities.StepFence(0, 3, at.Add(3*time.Hour+time.Nanosecond), true),
 		activities.StepFence(0, 4, at.Add(3*time.Hour+time.Nanosecond), true),
-		activities.StepFence(1, 3, at.Add(-time.Hour), false),
+		activities.StepFence(1, 3, at.Add(4*time.Hour), true),
 	}
 	for i := 1; i < len(ordered); i++ {
 		assert.Less(t, ordered[i-1], ordered[i])
