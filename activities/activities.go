@@ -7,6 +7,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -101,6 +102,17 @@ type Transition struct {
 // a task attempt older than the stored one is refused (store.ErrStaleAttempt):
 // only a discarded task's late write can be that.
 func (a *Activities) CommitTransition(ctx context.Context, t Transition) (CommitReceipt, error) {
+	receipt, err := a.commitTransition(ctx, t)
+	if errors.Is(err, store.ErrStaleAttempt) {
+		if fence, ok := a.fenceAfterReset(ctx, t.Fence); ok {
+			t.Fence = fence
+			receipt, err = a.commitTransition(ctx, t)
+		}
+	}
+	return receipt, err
+}
+
+func (a *Activities) commitTransition(ctx context.Context, t Transition) (CommitReceipt, error) {
 	sub := t.Subscription
 	row := store.SubscriptionRow{
 		ID: sub.ID, PartnerID: sub.PartnerID, CustomerID: sub.CustomerID, OfferID: sub.OfferID, PlanID: sub.PlanID,

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,7 +13,11 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
 
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/app"
 	"github.com/cspmarket/orchestrator/internal/ledger"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 	"github.com/cspmarket/orchestrator/workflows"
@@ -81,6 +86,119 @@ func TestAnOperatorResetRewindsTheSubscription(t *testing.T) {
 	assert.Equal(t, state.Quantity, got.Quantity)
 	row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
 	require.NoError(t, err)
+	diffs, _, err := ledger.VerifySubscription(ctx, p.app.Store, *row)
+	require.NoError(t, err)
+	assert.Empty(t, diffs, "the ledger is what the reset run's audit trail implies")
+}
+
+// slowCommit holds the first attempt of the commit activity of one step
+// version for a while, and says when it started holding.
+type slowCommit struct {
+	interceptor.WorkerInterceptorBase
+	version int64
+	hold    time.Duration
+	holding chan struct{}
+	fired   atomic.Bool
+}
+
+func (s *slowCommit) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &slowCommitInbound{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}, s: s}
+}
+
+type slowCommitInbound struct {
+	interceptor.ActivityInboundInterceptorBase
+	s *slowCommit
+}
+
+func (i *slowCommitInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	if info := activity.GetInfo(ctx); !info.IsLocalActivity && info.ActivityType.Name == "CommitTransition" && len(in.Args) == 1 {
+		if t, ok := in.Args[0].(activities.Transition); ok && t.Subscription.Version == i.s.version && i.s.fired.CompareAndSwap(false, true) {
+			close(i.s.holding)
+			time.Sleep(i.s.hold)
+		}
+	}
+	return i.Next.ExecuteActivity(ctx, in)
+}
+
+// TestAResetCarryingACommitActivityOverCatchesUp: a partner's change
+// commits by an activity; while it runs, the ISV suspends the
+// subscription (a signal: a workflow task that waits for the change's
+// step). Both steps commit; then an operator resets the run to that
+// task. The reset run takes the pending commit again with the fence it
+// was scheduled with, older than the one the suspension wrote: it must
+// still land (before, it was refused on every attempt and the run waited
+// behind it for good), then the suspension again, and the database ends
+// as the reset run says.
+func TestAResetCarryingACommitActivityOverCatchesUp(t *testing.T) {
+	t.Parallel()
+	slow := &slowCommit{version: 3, hold: 3 * time.Second, holding: make(chan struct{})}
+	p := startProductWith(t, app.Parts{WorkerInterceptors: []interceptor.WorkerInterceptor{slow}}, "")
+	ctx := context.Background()
+	customer := p.customer("Wingtip")
+	sub := p.buy(customer, "contoso-crm", "monthly", 3)
+	require.Equal(t, http.StatusAccepted, p.event("act", subscription.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	require.EqualValues(t, 2, active.Version)
+
+	patched := make(chan response, 1)
+	go func() { patched <- p.patch(active, map[string]any{"quantity": 5}) }()
+	select {
+	case <-slow.holding:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the change's commit activity never ran")
+	}
+	require.Equal(t, http.StatusAccepted, p.event("sus", subscription.EventSuspended, sub.ID, nil).status)
+
+	// The task that took the signal while the change's commit was pending.
+	id := workflows.WorkflowID(sub.ID)
+	var resetPoint int64
+	waitFor(t, 10*time.Second, func() bool {
+		scheduled, signaled := false, false
+		iter := p.app.Client.GetWorkflowHistory(ctx, id, "", false, 0)
+		for iter.HasNext() {
+			e, err := iter.Next()
+			require.NoError(t, err)
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+				scheduled = true
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+				signaled = scheduled
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+				return false // too late: the commit is no longer pending there
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+				if signaled {
+					resetPoint = e.GetEventId()
+					return true
+				}
+			}
+		}
+		return false
+	})
+	r := <-patched
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	p.waitStatus(customer, sub.ID, subscription.StatusSuspended)
+
+	reset, err := p.app.Client.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id},
+		Reason: "e2e: rewind to while the change was committing", WorkflowTaskFinishEventId: resetPoint, RequestId: uuid.NewString(),
+	})
+	require.NoError(t, err)
+
+	var state subscription.Subscription
+	waitFor(t, 30*time.Second, func() bool {
+		q, err := p.app.Client.QueryWorkflow(ctx, id, reset.GetRunId(), workflows.QueryState)
+		if err != nil {
+			return false
+		}
+		require.NoError(t, q.Get(&state))
+		row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
+		require.NoError(t, err)
+		return state.Status == subscription.StatusSuspended && row.Version == state.Version && row.Status == string(state.Status) && row.Quantity == state.Quantity
+	})
+	assert.Equal(t, 5, state.Quantity, "the change is in the reset run")
+	row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
+	require.NoError(t, err)
+	assert.Regexp(t, `^R`, row.Fence, "the reset run's fences")
 	diffs, _, err := ledger.VerifySubscription(ctx, p.app.Store, *row)
 	require.NoError(t, err)
 	assert.Empty(t, diffs, "the ledger is what the reset run's audit trail implies")
