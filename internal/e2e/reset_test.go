@@ -203,3 +203,49 @@ func TestAResetCarryingACommitActivityOverCatchesUp(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, diffs, "the ledger is what the reset run's audit trail implies")
 }
+
+// TestAnOperatorCancelRequestIsIgnored: the Web UI's Cancel (a Temporal
+// cancel request) on the real server leaves the subscription running and
+// changeable; it ends by the product's own cancellation. Its history is
+// recorded for the replay test (the branch that notices the request).
+func TestAnOperatorCancelRequestIsIgnored(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	ctx := context.Background()
+	customer := p.customer("Adventure Works")
+	sub := p.buy(customer, "contoso-crm", "monthly", 2)
+	require.Equal(t, http.StatusAccepted, p.event("act", subscription.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+
+	id := workflows.WorkflowID(sub.ID)
+	require.NoError(t, p.app.Client.CancelWorkflow(ctx, id, ""))
+	waitFor(t, 10*time.Second, func() bool {
+		requested := false
+		iter := p.app.Client.GetWorkflowHistory(ctx, id, "", false, 0)
+		for iter.HasNext() {
+			e, err := iter.Next()
+			require.NoError(t, err)
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+				requested = true
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+				if requested {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	r := p.patch(active, map[string]any{"quantity": 4})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	d, err := p.app.Client.DescribeWorkflowExecution(ctx, id, "")
+	require.NoError(t, err)
+	assert.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, d.GetWorkflowExecutionInfo().GetStatus())
+
+	r = p.patch(r.sub(t), map[string]any{"status": "cancelled"})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var final subscription.Subscription
+	require.NoError(t, p.app.Client.GetWorkflow(ctx, id, "").Get(ctx, &final))
+	assert.Equal(t, subscription.StatusCancelled, final.Status, "ended by the product's cancellation, not the request")
+	p.recordHistory("operator-cancel-request-ignored", id)
+}
