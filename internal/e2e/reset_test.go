@@ -57,38 +57,19 @@ func TestAnOperatorResetRewindsTheSubscription(t *testing.T) {
 		}
 	}
 	require.NotZero(t, resetPoint)
-	reset, err := p.app.Client.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
-		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id}, Reason: "e2e: an operator rewinds the subscription",
-		WorkflowTaskFinishEventId: resetPoint, RequestId: uuid.NewString(),
-	})
-	require.NoError(t, err)
-	require.NotEmpty(t, reset.GetRunId())
+	runID := p.reset(id, resetPoint, "e2e: an operator rewinds the subscription")
 
 	// The reset run's state and the projection agree, and the run is not
 	// stuck retrying a refused commit.
-	var state subscription.Subscription
-	waitFor(t, 30*time.Second, func() bool {
-		q, err := p.app.Client.QueryWorkflow(ctx, id, reset.GetRunId(), workflows.QueryState)
-		if err != nil {
-			return false
-		}
-		require.NoError(t, q.Get(&state))
-		row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
-		require.NoError(t, err)
-		return state.Status == subscription.StatusActive && row.Version == state.Version && row.Status == string(state.Status) && row.Quantity == state.Quantity
-	})
-	d, err := p.app.Client.DescribeWorkflowExecution(ctx, id, reset.GetRunId())
+	state := p.waitCaughtUp(sub.ID, runID, subscription.StatusActive)
+	d, err := p.app.Client.DescribeWorkflowExecution(ctx, id, runID)
 	require.NoError(t, err)
 	for _, a := range d.GetPendingActivities() {
 		assert.LessOrEqual(t, a.GetAttempt(), int32(1), "a pending commit retried: %s", a.GetLastFailure().GetMessage())
 	}
 	got := p.get(customer, sub.ID)
 	assert.Equal(t, state.Quantity, got.Quantity)
-	row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
-	require.NoError(t, err)
-	diffs, _, err := ledger.VerifySubscription(ctx, p.app.Store, *row)
-	require.NoError(t, err)
-	assert.Empty(t, diffs, "the ledger is what the reset run's audit trail implies")
+	p.ledgerHolds(sub.ID)
 }
 
 // slowCommit holds the first attempt of the commit activity of one step
@@ -178,30 +159,13 @@ func TestAResetCarryingACommitActivityOverCatchesUp(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	p.waitStatus(customer, sub.ID, subscription.StatusSuspended)
 
-	reset, err := p.app.Client.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
-		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: id},
-		Reason: "e2e: rewind to while the change was committing", WorkflowTaskFinishEventId: resetPoint, RequestId: uuid.NewString(),
-	})
-	require.NoError(t, err)
-
-	var state subscription.Subscription
-	waitFor(t, 30*time.Second, func() bool {
-		q, err := p.app.Client.QueryWorkflow(ctx, id, reset.GetRunId(), workflows.QueryState)
-		if err != nil {
-			return false
-		}
-		require.NoError(t, q.Get(&state))
-		row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
-		require.NoError(t, err)
-		return state.Status == subscription.StatusSuspended && row.Version == state.Version && row.Status == string(state.Status) && row.Quantity == state.Quantity
-	})
+	runID := p.reset(id, resetPoint, "e2e: rewind to while the change was committing")
+	state := p.waitCaughtUp(sub.ID, runID, subscription.StatusSuspended)
 	assert.Equal(t, 5, state.Quantity, "the change is in the reset run")
 	row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
 	require.NoError(t, err)
 	assert.Regexp(t, `^R`, row.Fence, "the reset run's fences")
-	diffs, _, err := ledger.VerifySubscription(ctx, p.app.Store, *row)
-	require.NoError(t, err)
-	assert.Empty(t, diffs, "the ledger is what the reset run's audit trail implies")
+	p.ledgerHolds(sub.ID)
 }
 
 // TestAnOperatorCancelRequestIsIgnored: the Web UI's Cancel (a Temporal
@@ -248,4 +212,47 @@ func TestAnOperatorCancelRequestIsIgnored(t *testing.T) {
 	require.NoError(t, p.app.Client.GetWorkflow(ctx, id, "").Get(ctx, &final))
 	assert.Equal(t, subscription.StatusCancelled, final.Status, "ended by the product's cancellation, not the request")
 	p.recordHistory("operator-cancel-request-ignored", id)
+}
+
+// reset resets a subscription's workflow to the task that completed at
+// event eventID, as an operator does in the Web UI, and returns the reset
+// run's id.
+func (p *product) reset(workflowID string, eventID int64, reason string) string {
+	p.t.Helper()
+	r, err := p.app.Client.ResetWorkflowExecution(context.Background(), &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflowID},
+		Reason: reason, WorkflowTaskFinishEventId: eventID, RequestId: uuid.NewString(),
+	})
+	require.NoError(p.t, err)
+	require.NotEmpty(p.t, r.GetRunId())
+	return r.GetRunId()
+}
+
+// waitCaughtUp waits until the run's state has the status and the
+// projection agrees with it (version, status, quantity), and returns it.
+func (p *product) waitCaughtUp(subscriptionID, runID string, want subscription.Status) subscription.Subscription {
+	p.t.Helper()
+	ctx := context.Background()
+	var state subscription.Subscription
+	waitFor(p.t, 30*time.Second, func() bool {
+		q, err := p.app.Client.QueryWorkflow(ctx, workflows.WorkflowID(subscriptionID), runID, workflows.QueryState)
+		if err != nil {
+			return false
+		}
+		require.NoError(p.t, q.Get(&state))
+		row, err := p.app.Store.SubscriptionByID(ctx, subscriptionID)
+		require.NoError(p.t, err)
+		return state.Status == want && row.Version == state.Version && row.Status == string(state.Status) && row.Quantity == state.Quantity
+	})
+	return state
+}
+
+// ledgerHolds checks the subscription's ledger against its audit trail.
+func (p *product) ledgerHolds(subscriptionID string) {
+	p.t.Helper()
+	row, err := p.app.Store.SubscriptionByID(context.Background(), subscriptionID)
+	require.NoError(p.t, err)
+	diffs, _, err := ledger.VerifySubscription(context.Background(), p.app.Store, *row)
+	require.NoError(p.t, err)
+	assert.Empty(p.t, diffs, "the ledger is what the reset run's audit trail implies")
 }
