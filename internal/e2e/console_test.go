@@ -64,13 +64,22 @@ func newBrowser(t *testing.T, headers map[string]any) context.Context {
 	return ctx
 }
 
-// run runs one action with a time limit and returns its value.
+// run runs one action with a time limit and returns its value. The limit
+// is for a page that never comes, not a speed test: CI's loaded machine
+// once took more than 30 s over a navigation, a click and a render. A
+// failure says where the browser was and what the page showed.
 func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(tctx, a)
-	require.NoError(t, err)
+	if err != nil {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		location, _ := chromedp.Run(lctx, chromedp.Location())
+		text, _ := chromedp.Run(lctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		t.Fatalf("browser step failed: %v\nat %s the page says:\n%s", err, location, text)
+	}
 	return v
 }
 

@@ -239,6 +239,25 @@ func (p *product) patch(sub subscriptionJSON, body map[string]any, headers ...st
 	return p.do(http.MethodPatch, "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID, "dev-admin-token", body, headers...)
 }
 
+// patchUntilConfirmed changes a subscription as a careful client does:
+// with an Idempotency-Key, repeated with that key while the answer is 503
+// (the change was not confirmed before the request's deadline, which a
+// loaded machine reaches: CI's did with twenty changes at once). The
+// repeats must not apply the change twice; the caller's checks on the
+// ledger say whether they did.
+func (p *product) patchUntilConfirmed(sub subscriptionJSON, body map[string]any, idempotencyKey string) response {
+	p.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		r := p.patch(sub, body, "Idempotency-Key", idempotencyKey)
+		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return r
+		}
+		p.t.Logf("PATCH %s answered 503 (%s); repeating it with the same Idempotency-Key", idempotencyKey, r.body)
+		time.Sleep(time.Second)
+	}
+}
+
 // historyGeneration names the newest workflows/versions.go change the
 // histories recorded now carry: each generation is recorded beside the
 // older ones, which stay as they are (they stand for running workflows).
