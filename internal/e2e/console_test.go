@@ -222,10 +222,13 @@ func TestConsoleSubscriptionPageInABrowser(t *testing.T) {
 	p := startProduct(t, "")
 	customer := p.customer("Fabrikam")
 	// The dev ISV, in process: it provisions and activates what is bought
-	// a few seconds after the purchase notification reaches it.
+	// once the page has shown "Action needed" (held until then: on CI's
+	// loaded machine it once activated before the page was drawn, and the
+	// badge the test waited for never came).
+	isvMayAct := make(chan struct{})
 	sim, err := isvsim.Start(context.Background(), isvsim.Config{
 		API: p.base, Listen: "127.0.0.1:0", PublisherID: "isv-demo", Secret: []byte("dev-isv-secret"),
-		ProvisionAfter: 3 * time.Second, ActivateAfter: 2 * time.Second, Cancellations: "approve",
+		ProvisionAfter: time.Second, ActivateAfter: time.Second, Cancellations: "approve", Hold: isvMayAct,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
@@ -241,6 +244,7 @@ func TestConsoleSubscriptionPageInABrowser(t *testing.T) {
 	screenshot(t, ctx, "subscription-action-needed")
 
 	// The ISV activates: the page shows Active without a reload.
+	close(isvMayAct)
 	waitOnPage(t, ctx, `document.querySelector(".status-line").getAttribute("data-status") === "active"`)
 	assert.Equal(t, subscription.StatusActive, p.get(customer, sub.ID).Status)
 	assert.Equal(t, "Active", strings.TrimSpace(run(t, ctx, chromedp.Text(chromedp.CSS(`.live-status`)))))

@@ -33,7 +33,11 @@ type Config struct {
 	ActivateAfter  time.Duration
 	// Cancellations: "approve", "reject" or "ignore" (let them lapse).
 	Cancellations string
-	Logger        *slog.Logger
+	// Hold, when set, keeps every purchase waiting for its ISV until it
+	// is closed: a test that must see "Action needed" first holds the
+	// ISV instead of racing its ProvisionAfter.
+	Hold   <-chan struct{}
+	Logger *slog.Logger
 }
 
 // Simulator is a running simulated ISV.
@@ -157,6 +161,13 @@ func (s *Simulator) fulfill(n notification) error {
 	}
 	if err := s.call(s.ctx, http.MethodPost, "/isv/v1/subscriptions/resolve", map[string]string{"authorizationCode": n.PublisherLink.AuthorizationCode}, &resolved); err != nil {
 		return fmt.Errorf("resolve %s: %w", n.SubscriptionID, err)
+	}
+	if s.cfg.Hold != nil {
+		select {
+		case <-s.cfg.Hold:
+		case <-s.ctx.Done():
+			return context.Canceled
+		}
 	}
 	if !s.sleep(s.cfg.ProvisionAfter) {
 		return context.Canceled
