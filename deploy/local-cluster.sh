@@ -13,7 +13,11 @@
 # default postgres://postgres@127.0.0.1:5432), CLUSTER_DIR (binaries, config,
 # logs, pids; default /tmp/cspmarket-cluster), CLUSTER_DB_PREFIX (default
 # cspmarket), CLUSTER_PORT_BASE (default 17000, at most 31828: Temporal
-# 17233..., APIs 18081 and 18082, worker metrics 19091 and 19092).
+# 17233..., APIs 18081 and 18082, worker metrics 19091 and 19092);
+# connection pools: TEMPORAL_SQL_MAX_CONNS (default 8) and
+# TEMPORAL_VISIBILITY_MAX_CONNS (4) per Temporal service, DATABASE_MAX_CONNS
+# (8) per API and worker process. `up` refuses pools that could together
+# open more connections than Postgres accepts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +28,9 @@ BASE=${CLUSTER_PORT_BASE:-17000}
 TEMPORAL_DB=${PREFIX}_temporal
 VISIBILITY_DB=${PREFIX}_temporal_visibility
 APP_DB=${PREFIX}_app
+TEMPORAL_SQL_MAX_CONNS=${TEMPORAL_SQL_MAX_CONNS:-8}
+TEMPORAL_VISIBILITY_MAX_CONNS=${TEMPORAL_VISIBILITY_MAX_CONNS:-4}
+DATABASE_MAX_CONNS=${DATABASE_MAX_CONNS:-8}
 FRONTEND=$((BASE + 233))
 API1=$((BASE + 1081))
 API2=$((BASE + 1082))
@@ -40,6 +47,12 @@ if [[ ! "$PREFIX" =~ ^[a-z_][a-z0-9_]*$ ]]; then
   echo "CLUSTER_DB_PREFIX=$PREFIX: want lower-case letters, digits and _" >&2
   exit 2
 fi
+for name in TEMPORAL_SQL_MAX_CONNS TEMPORAL_VISIBILITY_MAX_CONNS DATABASE_MAX_CONNS; do
+  if [[ ! "${!name}" =~ ^[1-9][0-9]{0,3}$ ]]; then
+    echo "$name=${!name}: want a pool size of at least 1" >&2
+    exit 2
+  fi
+done
 # Temporal keeps membership ports (BASE+933..939) in a SMALLINT column.
 if [[ ! "$BASE" =~ ^[0-9]+$ ]] || [ "$BASE" -lt 1024 ] || [ $((BASE + 939)) -gt 32767 ]; then
   echo "CLUSTER_PORT_BASE=$BASE: want 1024..31828 (Temporal stores its membership ports, base+933..939, as SMALLINT)" >&2
@@ -47,6 +60,26 @@ if [[ ! "$BASE" =~ ^[0-9]+$ ]] || [ "$BASE" -lt 1024 ] || [ $((BASE + 939)) -gt 
 fi
 
 log() { printf '[cluster] %s\n' "$*"; }
+
+# Every pool is opened in full under load (an idle connection is kept), so
+# their sum must fit in what Postgres accepts: each of Temporal's four
+# services (frontend, history, matching, worker) has a pool on each of its
+# two databases, and each API and worker process one on the app database.
+# With 20 everywhere, a fill at 11 000 subscriptions reached Postgres's
+# 100 and requests failed with "sorry, too many clients already".
+check_connection_budget() {
+  local max reserved ours
+  max=$(psql "$PGURL/postgres" -qtAc "SHOW max_connections")
+  reserved=$(psql "$PGURL/postgres" -qtAc "SHOW superuser_reserved_connections")
+  ours=$((4 * (TEMPORAL_SQL_MAX_CONNS + TEMPORAL_VISIBILITY_MAX_CONNS) + 4 * DATABASE_MAX_CONNS))
+  if [ "$ours" -gt $((max - reserved - 5)) ]; then
+    echo "the pools can open $ours Postgres connections (Temporal: 4 services x ($TEMPORAL_SQL_MAX_CONNS + $TEMPORAL_VISIBILITY_MAX_CONNS), app: 4 processes x $DATABASE_MAX_CONNS)" >&2
+    echo "but Postgres accepts $max, $reserved of them kept for superusers, and 5 are left for psql and maintenance:" >&2
+    echo "raise max_connections or lower TEMPORAL_SQL_MAX_CONNS, TEMPORAL_VISIBILITY_MAX_CONNS or DATABASE_MAX_CONNS" >&2
+    exit 2
+  fi
+  log "connections: at most $ours of Postgres's $max (Temporal 4 x ($TEMPORAL_SQL_MAX_CONNS + $TEMPORAL_VISIBILITY_MAX_CONNS), app 4 x $DATABASE_MAX_CONNS)"
+}
 
 stop_all() {
   for pidfile in "$DIR"/*.pid; do
@@ -79,12 +112,13 @@ app_env() {
   export TEMPORAL_ADDRESS=127.0.0.1:$FRONTEND TEMPORAL_NAMESPACE=default
   export DATABASE_URL="$PGURL/$APP_DB?sslmode=disable"
   export SECRETS_KEY=${SECRETS_KEY:-Y2x1c3Rlci10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE=}
-  export DATA_DIR="$DIR/data" LOG_LEVEL=${LOG_LEVEL:-warn}
+  export DATA_DIR="$DIR/data" LOG_LEVEL=${LOG_LEVEL:-warn} DATABASE_MAX_CONNS
 }
 
 up() {
   mkdir -p "$DIR/data"
   stop_all
+  check_connection_budget
   log "building the Temporal server, its SQL schema tool and the product"
   go build -o "$DIR/temporal-server" go.temporal.io/server/cmd/server
   go build -o "$DIR/temporal-sql-tool" go.temporal.io/server/cmd/tools/sql
@@ -132,8 +166,8 @@ persistence:
         connectProtocol: tcp
         user: "$PGUSER_"
         password: "$PGPASSWORD_"
-        maxConns: 20
-        maxIdleConns: 20
+        maxConns: $TEMPORAL_SQL_MAX_CONNS
+        maxIdleConns: $TEMPORAL_SQL_MAX_CONNS
         maxConnLifetime: 1h
     visibility:
       sql:
@@ -143,8 +177,8 @@ persistence:
         connectProtocol: tcp
         user: "$PGUSER_"
         password: "$PGPASSWORD_"
-        maxConns: 10
-        maxIdleConns: 10
+        maxConns: $TEMPORAL_VISIBILITY_MAX_CONNS
+        maxIdleConns: $TEMPORAL_VISIBILITY_MAX_CONNS
         maxConnLifetime: 1h
 global:
   membership:

@@ -362,7 +362,7 @@ func openStore(cfg config.Config) (*store.Store, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	s, err := store.Open(ctx, cfg.DatabaseURL, box, store.Options{})
+	s, err := store.Open(ctx, cfg.DatabaseURL, box, store.Options{MaxOpenConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	if a.Store, err = store.Open(ctx, cfg.DatabaseURL, box, store.Options{}); err != nil {
+	if a.Store, err = store.Open(ctx, cfg.DatabaseURL, box, store.Options{MaxOpenConns: cfg.DatabaseMaxConns}); err != nil {
 		return nil, err
 	}
 	if err := a.Store.Migrate(ctx); err != nil {

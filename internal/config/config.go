@@ -43,6 +43,13 @@ type Config struct {
 	// WorkflowCacheSize (WORKFLOW_CACHE_SIZE) bounds how many workflows
 	// a worker keeps in memory between their tasks; default 2000.
 	WorkflowCacheSize int
+	// DatabaseMaxConns (DATABASE_MAX_CONNS) bounds this process's pool of
+	// Postgres connections; 0 keeps the store's default (10). Every API
+	// and worker process has one pool, and Temporal's services have their
+	// own on the same server: together they must stay under Postgres's
+	// max_connections, or new connections fail with "too many clients"
+	// under load (docs/deployment.md, "Connections").
+	DatabaseMaxConns int
 	// Pprof (PPROF=true) serves Go's profiles under /debug/pprof/ on
 	// the METRICS_ADDR listener.
 	Pprof bool
@@ -109,20 +116,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.NotifyAllowLoopback, err = boolean(getenv, "NOTIFY_ALLOW_LOOPBACK", c.Embedded()); err != nil {
 		return c, err
 	}
-	c.WorkflowCacheSize = 2000
-	if v := strings.TrimSpace(getenv("WORKFLOW_CACHE_SIZE")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return c, fmt.Errorf("WORKFLOW_CACHE_SIZE=%q: want a positive whole number", v)
+	for _, setting := range []struct {
+		name string
+		dst  *int
+		def  int
+	}{
+		{"WORKFLOW_CACHE_SIZE", &c.WorkflowCacheSize, 2000},
+		{"AUTH_FAILURE_LIMIT", &c.AuthFailureLimit, c.AuthFailureLimit},
+		{"DATABASE_MAX_CONNS", &c.DatabaseMaxConns, 0},
+	} {
+		if *setting.dst, err = positive(getenv, setting.name, setting.def); err != nil {
+			return c, err
 		}
-		c.WorkflowCacheSize = n
-	}
-	if v := strings.TrimSpace(getenv("AUTH_FAILURE_LIMIT")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return c, fmt.Errorf("AUTH_FAILURE_LIMIT=%q: want a positive whole number", v)
-		}
-		c.AuthFailureLimit = n
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
@@ -162,6 +167,19 @@ func port(getenv func(string) string, name string, def int, zeroOK bool) (int, e
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > 65535 || (n == 0 && !zeroOK) {
 		return 0, fmt.Errorf("%s=%q: want a port number", name, v)
+	}
+	return n, nil
+}
+
+// positive reads a whole number of at least 1, def when unset.
+func positive(getenv func(string) string, name string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
 	}
 	return n, nil
 }

@@ -29,6 +29,11 @@ func TestProductionShape(t *testing.T) {
 	assert.False(t, c.DevSeed, "fixtures never seed production by default")
 	assert.False(t, c.EmbeddedWorker)
 
+	assert.Zero(t, c.DatabaseMaxConns, "unset: the store's default pool")
+	c, err = FromEnv(env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "DATABASE_URL": "postgres://u@db/app", "DATABASE_MAX_CONNS": "4"}))
+	require.NoError(t, err)
+	assert.Equal(t, 4, c.DatabaseMaxConns)
+
 	c, err = FromEnv(env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "EMBEDDED_WORKER": "true", "TEMPORAL_UI_PORT": "0"}))
 	require.NoError(t, err)
 	assert.True(t, c.EmbeddedWorker)
@@ -36,7 +41,7 @@ func TestProductionShape(t *testing.T) {
 }
 
 func TestBadValuesAreClearErrors(t *testing.T) {
-	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud", "ACTIVATION_DEADLINE": "soon", "RENEWAL_NOTICE": "-1h", "WORKFLOW_CACHE_SIZE": "0", "PPROF": "sometimes"} {
+	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud", "ACTIVATION_DEADLINE": "soon", "RENEWAL_NOTICE": "-1h", "WORKFLOW_CACHE_SIZE": "0", "PPROF": "sometimes", "DATABASE_MAX_CONNS": "-2", "AUTH_FAILURE_LIMIT": "many"} {
 		_, err := FromEnv(env(map[string]string{k: v}))
 		assert.ErrorContains(t, err, k, "%s=%s", k, v)
 	}

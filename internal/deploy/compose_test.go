@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,6 +63,42 @@ func TestComposeHasTheWholeProductionShape(t *testing.T) {
 	ui, err := project.GetService("temporal-ui")
 	require.NoError(t, err)
 	assert.Equal(t, "temporal:7233", deref(ui.Environment["TEMPORAL_ADDRESS"]))
+}
+
+// Every pool opens in full under load. With the image's defaults Temporal
+// alone could open 4 services x (20 + 10) connections, past Postgres's
+// default max_connections of 100; the product's fill on the same shape
+// (deploy/local-cluster.sh) reached it and requests failed with "too many
+// clients". The pools must fit, with room for an operator's psql.
+func TestComposeConnectionPoolsFitInPostgres(t *testing.T) {
+	project := loadCompose(t)
+	number := func(svc types.ServiceConfig, name string) int {
+		t.Helper()
+		v := deref(svc.Environment[name])
+		require.NotEmpty(t, v, "%s sets %s", svc.Name, name)
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "%s %s", svc.Name, name)
+		return n
+	}
+	temporal, err := project.GetService("temporal")
+	require.NoError(t, err)
+	total := 4 * (number(temporal, "SQL_MAX_CONNS") + number(temporal, "SQL_VIS_MAX_CONNS"))
+	for _, name := range []string{"worker", "starter"} {
+		svc, err := project.GetService(name)
+		require.NoError(t, err)
+		total += number(svc, "DATABASE_MAX_CONNS")
+	}
+	postgres, err := project.GetService("postgres")
+	require.NoError(t, err)
+	maxConnections := 100 // the image's default, unless its command sets it
+	for i, arg := range postgres.Command {
+		if v, ok := strings.CutPrefix(arg, "max_connections="); ok && i > 0 && postgres.Command[i-1] == "-c" {
+			maxConnections, err = strconv.Atoi(v)
+			require.NoError(t, err)
+		}
+	}
+	const reservedAndSpare = 3 + 5 // superuser_reserved_connections, and psql
+	assert.LessOrEqual(t, total, maxConnections-reservedAndSpare, "the pools' connections against Postgres's max_connections")
 }
 
 func TestDockerfileBuildsBothMains(t *testing.T) {

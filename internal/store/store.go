@@ -38,12 +38,22 @@ type Store struct {
 	box     *secretbox.Box
 }
 
+// DefaultMaxOpenConns is a process's Postgres pool when DATABASE_MAX_CONNS
+// is unset. It is small because it is multiplied: the production shape
+// runs several API and worker processes and Temporal's own pools on the
+// same server, and Postgres refuses connections past max_connections (100
+// by default). The pool was 20: two APIs, two workers and Temporal then
+// reached 100 under load, and requests failed with "too many clients".
+// A step holds a connection for milliseconds; the CPU, not the pool,
+// bounds the rate.
+const DefaultMaxOpenConns = 10
+
 // Options tune Open.
 type Options struct {
 	// PostgresConnParams are extra session parameters (tests set search_path
 	// to an isolated schema).
 	PostgresConnParams map[string]any
-	// MaxOpenConns bounds the Postgres pool; 0 keeps the default.
+	// MaxOpenConns bounds the Postgres pool; 0 keeps DefaultMaxOpenConns.
 	MaxOpenConns int
 }
 
@@ -67,7 +77,7 @@ func Open(ctx context.Context, dsn string, box *secretbox.Box, opts Options) (*S
 		sqldb := sql.OpenDB(pgdriver.NewConnector(connOpts...))
 		maxConns := opts.MaxOpenConns
 		if maxConns <= 0 {
-			maxConns = 20
+			maxConns = DefaultMaxOpenConns
 		}
 		sqldb.SetMaxOpenConns(maxConns)
 		sqldb.SetMaxIdleConns(maxConns)
