@@ -137,8 +137,10 @@ up() {
       "${sqltool[@]}" -q --db "$db" setup-schema -v 0.0
       "${sqltool[@]}" --db "$db" update-schema --schema-name "$schema"
     } >"$DIR/schema-$db.log" 2>&1 || { tail -n 20 "$DIR/schema-$db.log"; exit 1; }
-    from=$(grep -o 'Schema updated from [0-9.]*' "$DIR/schema-$db.log" | head -n1 | awk '{print $4}')
-    to=$(grep -o 'Schema updated from [0-9.]* to [0-9.]*' "$DIR/schema-$db.log" | tail -n1 | awk '{print $6}')
+    # No "Schema updated" line when the schema was current: grep finds
+    # nothing, which must not end the script (set -e, pipefail).
+    from=$(grep -o 'Schema updated from [0-9.]*' "$DIR/schema-$db.log" | head -n1 | awk '{print $4}' || true)
+    to=$(grep -o 'Schema updated from [0-9.]* to [0-9.]*' "$DIR/schema-$db.log" | tail -n1 | awk '{print $6}' || true)
     if [ -n "$to" ]; then log "$db: schema $from -> $to"; else log "$db: schema already current"; fi
   done
   psql "$PGURL/postgres" -qtAc "SELECT 1 FROM pg_database WHERE datname='$APP_DB'" | grep -q 1 ||
