@@ -39,6 +39,10 @@ func TestComposeHasTheWholeProductionShape(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, types.ServiceConditionCompletedSuccessfully, temporal.DependsOn["temporal-schema"].Condition, "the schema is set up before the server starts")
 
+	require.Len(t, temporal.Volumes, 1, "the server's dynamic config")
+	assert.FileExists(t, filepath.Join(temporal.Volumes[0].Source, "dynamicconfig.yaml"))
+	assert.Equal(t, temporal.Volumes[0].Target+"/dynamicconfig.yaml", deref(temporal.Environment["DYNAMIC_CONFIG_FILE_PATH"]))
+
 	setup, err := project.GetService("temporal-setup")
 	require.NoError(t, err)
 	script := strings.Join(setup.Command, " ")
