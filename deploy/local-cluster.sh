@@ -16,8 +16,10 @@
 # 17233..., APIs 18081 and 18082, worker metrics 19091 and 19092);
 # connection pools: TEMPORAL_SQL_MAX_CONNS (default 8) and
 # TEMPORAL_VISIBILITY_MAX_CONNS (4) per Temporal service, DATABASE_MAX_CONNS
-# (8) per API and worker process. `up` refuses pools that could together
-# open more connections than Postgres accepts.
+# (8, at least 2) per API and worker process; `up` refuses pools that could
+# together open more connections than Postgres accepts.
+# TEMPORAL_HISTORY_CACHE_SIZE (default 4096): workflows the Temporal
+# server keeps in memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +33,7 @@ APP_DB=${PREFIX}_app
 TEMPORAL_SQL_MAX_CONNS=${TEMPORAL_SQL_MAX_CONNS:-8}
 TEMPORAL_VISIBILITY_MAX_CONNS=${TEMPORAL_VISIBILITY_MAX_CONNS:-4}
 DATABASE_MAX_CONNS=${DATABASE_MAX_CONNS:-8}
+TEMPORAL_HISTORY_CACHE_SIZE=${TEMPORAL_HISTORY_CACHE_SIZE:-4096}
 FRONTEND=$((BASE + 233))
 API1=$((BASE + 1081))
 API2=$((BASE + 1082))
@@ -47,12 +50,16 @@ if [[ ! "$PREFIX" =~ ^[a-z_][a-z0-9_]*$ ]]; then
   echo "CLUSTER_DB_PREFIX=$PREFIX: want lower-case letters, digits and _" >&2
   exit 2
 fi
-for name in TEMPORAL_SQL_MAX_CONNS TEMPORAL_VISIBILITY_MAX_CONNS DATABASE_MAX_CONNS; do
-  if [[ ! "${!name}" =~ ^[1-9][0-9]{0,3}$ ]]; then
-    echo "$name=${!name}: want a pool size of at least 1" >&2
+for name in TEMPORAL_SQL_MAX_CONNS TEMPORAL_VISIBILITY_MAX_CONNS DATABASE_MAX_CONNS TEMPORAL_HISTORY_CACHE_SIZE; do
+  if [[ ! "${!name}" =~ ^[1-9][0-9]{0,5}$ ]]; then
+    echo "$name=${!name}: want a whole number of at least 1" >&2
     exit 2
   fi
 done
+if [ "$DATABASE_MAX_CONNS" -lt 2 ]; then
+  echo "DATABASE_MAX_CONNS=$DATABASE_MAX_CONNS: want at least 2 (a migration holds one connection for its lock and works on another)" >&2
+  exit 2
+fi
 # Temporal keeps membership ports (BASE+933..939) in a SMALLINT column.
 if [[ ! "$BASE" =~ ^[0-9]+$ ]] || [ "$BASE" -lt 1024 ] || [ $((BASE + 939)) -gt 32767 ]; then
   echo "CLUSTER_PORT_BASE=$BASE: want 1024..31828 (Temporal stores its membership ports, base+933..939, as SMALLINT)" >&2
@@ -68,17 +75,26 @@ log() { printf '[cluster] %s\n' "$*"; }
 # With 20 everywhere, a fill at 11 000 subscriptions reached Postgres's
 # 100 and requests failed with "sorry, too many clients already".
 check_connection_budget() {
-  local max reserved ours
-  max=$(psql "$PGURL/postgres" -qtAc "SHOW max_connections")
-  reserved=$(psql "$PGURL/postgres" -qtAc "SHOW superuser_reserved_connections")
+  local max reserved others ours
+  # -X: no ~/.psqlrc, whose settings would add lines to the answers.
+  read -r max reserved others < <(psql -X "$PGURL/postgres" -qtA -F ' ' -c "SELECT
+      current_setting('max_connections'),
+      current_setting('superuser_reserved_connections')::int
+        + coalesce(current_setting('reserved_connections', true), '0')::int,
+      (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+         AND datname NOT IN ('$TEMPORAL_DB', '$VISIBILITY_DB', '$APP_DB'))") || true
+  if [[ ! "$max" =~ ^[0-9]+$ || ! "$reserved" =~ ^[0-9]+$ || ! "$others" =~ ^[0-9]+$ ]]; then
+    echo "could not read max_connections from $PGURL/postgres" >&2
+    exit 1
+  fi
   ours=$((4 * (TEMPORAL_SQL_MAX_CONNS + TEMPORAL_VISIBILITY_MAX_CONNS) + 4 * DATABASE_MAX_CONNS))
-  if [ "$ours" -gt $((max - reserved - 5)) ]; then
+  if [ "$ours" -gt $((max - reserved - others - 5)) ]; then
     echo "the pools can open $ours Postgres connections (Temporal: 4 services x ($TEMPORAL_SQL_MAX_CONNS + $TEMPORAL_VISIBILITY_MAX_CONNS), app: 4 processes x $DATABASE_MAX_CONNS)" >&2
-    echo "but Postgres accepts $max, $reserved of them kept for superusers, and 5 are left for psql and maintenance:" >&2
+    echo "but Postgres accepts $max, $reserved of them reserved, $others held by other clients now, and 5 are left for psql and maintenance:" >&2
     echo "raise max_connections or lower TEMPORAL_SQL_MAX_CONNS, TEMPORAL_VISIBILITY_MAX_CONNS or DATABASE_MAX_CONNS" >&2
     exit 2
   fi
-  log "connections: at most $ours of Postgres's $max (Temporal 4 x ($TEMPORAL_SQL_MAX_CONNS + $TEMPORAL_VISIBILITY_MAX_CONNS), app 4 x $DATABASE_MAX_CONNS)"
+  log "connections: at most $ours of Postgres's $max ($others held by other clients; Temporal 4 x ($TEMPORAL_SQL_MAX_CONNS + $TEMPORAL_VISIBILITY_MAX_CONNS), app 4 x $DATABASE_MAX_CONNS)"
 }
 
 stop_all() {
@@ -117,8 +133,8 @@ app_env() {
 
 up() {
   mkdir -p "$DIR/data"
-  stop_all
   check_connection_budget
+  stop_all
   log "building the Temporal server, its SQL schema tool and the product"
   go build -o "$DIR/temporal-server" go.temporal.io/server/cmd/server
   go build -o "$DIR/temporal-sql-tool" go.temporal.io/server/cmd/tools/sql
@@ -155,7 +171,7 @@ system.enableActivityEagerExecution:
 # server's memory grew with the subscriptions (697 MiB at 10 000 during a
 # fill). A workflow not cached is read from Postgres on its next task.
 history.hostLevelCacheMaxSize:
-  - value: ${TEMPORAL_HISTORY_CACHE_SIZE:-4096}
+  - value: $TEMPORAL_HISTORY_CACHE_SIZE
 EOF
   cat >"$DIR/config/production.yaml" <<EOF
 log:

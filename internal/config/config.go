@@ -43,8 +43,10 @@ type Config struct {
 	// WorkflowCacheSize (WORKFLOW_CACHE_SIZE) bounds how many workflows
 	// a worker keeps in memory between their tasks; default 2000.
 	WorkflowCacheSize int
-	// DatabaseMaxConns (DATABASE_MAX_CONNS) bounds this process's pool of
-	// Postgres connections; 0 keeps the store's default (10). Every API
+	// DatabaseMaxConns (DATABASE_MAX_CONNS, at least 2: migrating holds
+	// one connection for its lock and works on another) bounds this
+	// process's pool of Postgres connections; unset (0) keeps the store's
+	// default (10). SQLite always uses one connection. Every API
 	// and worker process has one pool, and Temporal's services have their
 	// own on the same server: together they must stay under Postgres's
 	// max_connections, or new connections fail with "too many clients"
@@ -117,15 +119,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	for _, setting := range []struct {
-		name string
-		dst  *int
-		def  int
+		name     string
+		dst      *int
+		least    int
+		fallback int
 	}{
-		{"WORKFLOW_CACHE_SIZE", &c.WorkflowCacheSize, 2000},
-		{"AUTH_FAILURE_LIMIT", &c.AuthFailureLimit, c.AuthFailureLimit},
-		{"DATABASE_MAX_CONNS", &c.DatabaseMaxConns, 0},
+		{"WORKFLOW_CACHE_SIZE", &c.WorkflowCacheSize, 1, 2000},
+		{"AUTH_FAILURE_LIMIT", &c.AuthFailureLimit, 1, c.AuthFailureLimit},
+		{"DATABASE_MAX_CONNS", &c.DatabaseMaxConns, 2, 0},
 	} {
-		if *setting.dst, err = positive(getenv, setting.name, setting.def); err != nil {
+		if *setting.dst, err = atLeast(getenv, setting.name, setting.least, setting.fallback); err != nil {
 			return c, err
 		}
 	}
@@ -171,15 +174,15 @@ func port(getenv func(string) string, name string, def int, zeroOK bool) (int, e
 	return n, nil
 }
 
-// positive reads a whole number of at least 1, def when unset.
-func positive(getenv func(string) string, name string, def int) (int, error) {
+// atLeast reads a whole number of at least least, fallback when unset.
+func atLeast(getenv func(string) string, name string, least, fallback int) (int, error) {
 	v := strings.TrimSpace(getenv(name))
 	if v == "" {
-		return def, nil
+		return fallback, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%s=%q: want a positive whole number", name, v)
+	if err != nil || n < least {
+		return 0, fmt.Errorf("%s=%q: want a whole number of at least %d", name, v, least)
 	}
 	return n, nil
 }

@@ -47,6 +47,14 @@ func TestBadValuesAreClearErrors(t *testing.T) {
 	}
 }
 
+// One connection would deadlock the migration (it holds one for its lock
+// and works on another): refused at start instead.
+func TestAPostgresPoolOfOneIsRefused(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{"DATABASE_MAX_CONNS": "1"}))
+	assert.ErrorContains(t, err, "DATABASE_MAX_CONNS")
+	assert.ErrorContains(t, err, "at least 2")
+}
+
 func TestLifecycleDelays(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{"ACTIVATION_DEADLINE": "90s", "CANCELLATION_APPROVAL_TIMEOUT": "1h", "RENEWAL_NOTICE": "30s"}))
 	require.NoError(t, err)

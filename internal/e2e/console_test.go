@@ -92,7 +92,7 @@ func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Voi
 // navigations a form submission makes.
 func waitOnPage(t *testing.T, ctx context.Context, condition string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool](condition))

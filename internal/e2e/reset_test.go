@@ -73,11 +73,13 @@ func TestAnOperatorResetRewindsTheSubscription(t *testing.T) {
 }
 
 // slowCommit holds the first attempt of the commit activity of one step
-// version for a while, and says when it started holding.
+// version for a while (or, with release, until release is closed), and
+// says when it started holding.
 type slowCommit struct {
 	interceptor.WorkerInterceptorBase
 	version int64
 	hold    time.Duration
+	release chan struct{}
 	holding chan struct{}
 	fired   atomic.Bool
 }
@@ -95,7 +97,11 @@ func (i *slowCommitInbound) ExecuteActivity(ctx context.Context, in *interceptor
 	if info := activity.GetInfo(ctx); !info.IsLocalActivity && info.ActivityType.Name == "CommitTransition" && len(in.Args) == 1 {
 		if t, ok := in.Args[0].(activities.Transition); ok && t.Subscription.Version == i.s.version && i.s.fired.CompareAndSwap(false, true) {
 			close(i.s.holding)
-			time.Sleep(i.s.hold)
+			if i.s.release != nil {
+				<-i.s.release
+			} else {
+				time.Sleep(i.s.hold)
+			}
 		}
 	}
 	return i.Next.ExecuteActivity(ctx, in)

@@ -350,12 +350,17 @@ func TestOneIdempotencyKeyOnConcurrentChangesAppliesOneRequest(t *testing.T) {
 // change_pending; the client repeats it with its Idempotency-Key, as the
 // answer says, and the change is applied and charged once. (CI's loaded
 // machine answered 503 to one of twenty concurrent changes; nothing
-// checked what a repeat then does.) The commit is held past the deadline
-// here, so the 503 comes every time.
+// checked what a repeat then does.) The change's commit is held until the
+// first answer has come, so the 503 comes every time.
 func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	t.Parallel()
-	slow := &slowCommit{version: 3, hold: 8 * time.Second, holding: make(chan struct{})}
-	p := startProductWith(t, app.Parts{WorkerInterceptors: []interceptor.WorkerInterceptor{slow}}, "", "PURCHASE_TIMEOUT", "5s")
+	slow := &slowCommit{version: 3, release: make(chan struct{}), holding: make(chan struct{})}
+	t.Cleanup(func() {
+		if !isClosed(slow.release) {
+			close(slow.release)
+		}
+	})
+	p := startProductWith(t, app.Parts{WorkerInterceptors: []interceptor.WorkerInterceptor{slow}}, "", "PURCHASE_TIMEOUT", "8s")
 	c := p.customer("Deadline")
 	sub := p.buy(c, "contoso-crm", "monthly", 3)
 	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", subscription.EventActivated, sub.ID, nil).status)
@@ -365,6 +370,7 @@ func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, first.status, string(first.body))
 	require.Equal(t, "change_pending", first.code(t))
 	require.NotEmpty(t, first.header.Get("Retry-After"))
+	close(slow.release)
 
 	repeated := p.patchUntilConfirmed(sub, map[string]any{"quantity": 5}, "slow-1")
 	require.Equal(t, http.StatusOK, repeated.status, string(repeated.body))
@@ -376,4 +382,13 @@ func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	final := p.waitStatus(c, sub.ID, subscription.StatusActive)
 	require.EqualValues(t, 3, final.Version, "one change applied")
 	checkLedgerAgainstAudit(t, p, c, sub.ID, 3, 5)
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
