@@ -355,11 +355,8 @@ func TestOneIdempotencyKeyOnConcurrentChangesAppliesOneRequest(t *testing.T) {
 func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	t.Parallel()
 	slow := &slowCommit{version: 3, release: make(chan struct{}), holding: make(chan struct{})}
-	t.Cleanup(func() {
-		if !isClosed(slow.release) {
-			close(slow.release)
-		}
-	})
+	release := sync.OnceFunc(func() { close(slow.release) })
+	t.Cleanup(release)
 	p := startProductWith(t, app.Parts{WorkerInterceptors: []interceptor.WorkerInterceptor{slow}}, "", "PURCHASE_TIMEOUT", "8s")
 	c := p.customer("Deadline")
 	sub := p.buy(c, "contoso-crm", "monthly", 3)
@@ -370,7 +367,7 @@ func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, first.status, string(first.body))
 	require.Equal(t, "change_pending", first.code(t))
 	require.NotEmpty(t, first.header.Get("Retry-After"))
-	close(slow.release)
+	release()
 
 	repeated := p.patchUntilConfirmed(sub, map[string]any{"quantity": 5}, "slow-1")
 	require.Equal(t, http.StatusOK, repeated.status, string(repeated.body))
@@ -382,13 +379,4 @@ func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	final := p.waitStatus(c, sub.ID, subscription.StatusActive)
 	require.EqualValues(t, 3, final.Version, "one change applied")
 	checkLedgerAgainstAudit(t, p, c, sub.ID, 3, 5)
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }

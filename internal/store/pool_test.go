@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,19 +50,17 @@ func TestAProcessOpensNoMorePostgresConnectionsThanItsPool(t *testing.T) {
 					assert.NoError(t, err)
 				}()
 			}
-			var busiest atomic.Int64
+			var busiest int64
 			done := make(chan struct{})
 			go func() { wg.Wait(); close(done) }()
 			for {
 				var n int64
 				require.NoError(t, watcher.QueryRowContext(ctx,
 					"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()").Scan(&n))
-				if n > busiest.Load() {
-					busiest.Store(n)
-				}
+				busiest = max(busiest, n)
 				select {
 				case <-done:
-					require.EqualValues(t, tc.want, busiest.Load(), "connections the process held at its busiest")
+					require.EqualValues(t, tc.want, busiest, "connections the process held at its busiest")
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
