@@ -21,6 +21,9 @@ import (
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/pgdriver"
 	"github.com/uptrace/bun/driver/sqliteshim"
+
+	// SQLite in this process allocates through it (see the package).
+	_ "github.com/cspmarket/orchestrator/internal/sqlitemem"
 	"github.com/uptrace/bun/migrate"
 
 	"github.com/cspmarket/orchestrator/internal/secretbox"
