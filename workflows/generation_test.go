@@ -44,12 +44,59 @@ func (s *LifecycleSuite) TestStatusIsUpsertedOnlyWhenAStepChangesIt() {
 	s.Equal([]string{"provisioned", "active", "cancelled"}, *upserts)
 }
 
+// The ISV's events that reach the run together (its `provisioned` and
+// `activated` in one workflow task, as under load) are each committed,
+// and the status operators search by is upserted once, for the last: one
+// visibility write instead of two. A run of generation 2 upserts after
+// each step, as its history says.
+func (s *LifecycleSuite) TestEventsOfOneTaskUpsertTheStatusOnce() {
+	for _, tc := range []struct {
+		generation workflow.Version
+		want       []string
+	}{
+		{generationNewest, []string{"active"}},
+		{generationLocalCommit, []string{"provisioned", "active"}},
+	} {
+		s.Run(fmt.Sprintf("generation %d", tc.generation), func() {
+			s.SetupTest()
+			s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(tc.generation)
+			in := purchaseInput("monthly", 2)
+			upserts := s.startedPending(in)
+			s.at(hour, func() {
+				s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "p1", Type: subscription.EventProvisioned, PublisherID: "isv-demo"})
+				s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "a1", Type: subscription.EventActivated, PublisherID: "isv-demo"})
+			})
+			s.change(2*hour, ChangeRequest{Cancel: true})
+			s.run(in)
+			s.ended(subscription.StatusCancelled)
+			s.Equal(append(tc.want, "cancelled"), *upserts)
+			s.Equal([]string{KindPurchased, KindISVEventApplied, KindISVEventApplied, KindInstallmentCharged, KindBillingStarted, KindCancelled}, s.eventKinds())
+			s.AfterTest("", "") // the ledger check, on this subtest's store
+		})
+	}
+	s.SetupTest() // the subtests' stores closed with them
+}
+
+// An event that takes no step (a repeat) after one that did: the status
+// the first left is published all the same.
+func (s *LifecycleSuite) TestAStatusLeftToARepeatedEventIsPublished() {
+	in := purchaseInput("monthly", 2)
+	upserts := s.startedPending(in)
+	s.at(hour, func() {
+		s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "p1", Type: subscription.EventProvisioned, PublisherID: "isv-demo"})
+		s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "p1", Type: subscription.EventProvisioned, PublisherID: "isv-demo"})
+	})
+	s.change(3*hour, ChangeRequest{Cancel: true})
+	s.run(in)
+	s.Equal([]string{"provisioned", "cancelled"}, *upserts)
+}
+
 // A run recorded before versionGeneration1 asks GetVersion for each
 // change; one recorded before versionStatusOnChange keeps upserting the
 // status after every step, as its history says.
 func (s *LifecycleSuite) TestARunRecordedBeforeKeepsUpsertingAsItsHistorySays() {
 	in := purchaseInput("monthly", 2)
-	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationLocalCommit).Return(workflow.DefaultVersion)
+	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(workflow.DefaultVersion)
 	s.env.OnGetVersion(versionStatusOnChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	upserts := s.startedPending(in)
 	s.event(hour, "p1", subscription.EventProvisioned)
@@ -75,7 +122,7 @@ func (s *LifecycleSuite) TestStepsOnHistoryEventsCommitLocallyAndUpdatesByActivi
 	} {
 		s.Run(fmt.Sprintf("generation %d", tc.generation), func() {
 			s.SetupTest()
-			s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationLocalCommit).Return(tc.generation)
+			s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(tc.generation)
 			var local, remote []int64
 			fences := map[string]bool{}
 			s.env.SetOnLocalActivityStartedListener(func(_ *activity.Info, _ context.Context, args []any) {

@@ -104,11 +104,12 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 func (w *subscriptionRun) versions(ctx workflow.Context) {
 	generation := workflow.Version(generationChanges)
 	if w.in.Generation < generationInputFlags {
-		generation = workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, generationLocalCommit)
+		generation = workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, generationNewest)
 	}
 	if generation >= generationChanges {
 		w.timers, w.durableCommit, w.lotWindows, w.statusOnChange = true, true, true, true
 		w.localCommit = generation >= generationLocalCommit
+		w.statusAfterEvents = generation >= generationStatusAfterEvents
 	} else {
 		w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
 		w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
@@ -142,8 +143,12 @@ type subscriptionRun struct {
 	// it changes (see versionStatusOnChange); publishedStatus is its value.
 	statusOnChange  bool
 	publishedStatus string
-	recorded        bool  // the purchase transition is durable
-	refused         error // the purchase input broke a field rule: nothing is recorded
+	// statusAfterEvents: a step leaves the status to the ISV events
+	// waiting behind it (see generationStatusAfterEvents).
+	statusAfterEvents bool
+	events            workflow.ReceiveChannel // the ISV's events (SignalISVEvent)
+	recorded          bool                    // the purchase transition is durable
+	refused           error                   // the purchase input broke a field rule: nothing is recorded
 
 	termNumber  int
 	termCharges []billing.Charge // charges of the current term, for refunds
@@ -179,6 +184,7 @@ func newSubscriptionRun(ctx workflow.Context, in PurchaseInput) *subscriptionRun
 	w := &subscriptionRun{
 		in: in, settings: in.Settings.withDefaults(), sub: in.Subscription, plan: in.Plan,
 		steps: workflow.NewMutex(ctx), wake: workflow.NewBufferedChannel(ctx, 1),
+		events: workflow.GetSignalChannel(ctx, SignalISVEvent),
 	}
 	if c := in.Continued; c != nil {
 		// Set before the handlers are registered: updates that waited for
@@ -225,10 +231,17 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 }
 
 func (w *subscriptionRun) run(ctx workflow.Context) (subscription.Subscription, error) {
-	events := workflow.GetSignalChannel(ctx, SignalISVEvent)
+	events := w.events
 	for !w.sub.Status.Terminal() {
 		if w.renewed || (w.timers && workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			return w.sub, w.continueAsNew(ctx, events)
+		}
+		if w.statusAfterEvents && !w.statusWaitsForEvents() {
+			// A step left its status to the events behind it, and the
+			// last of them took no step (a repeat, a refusal): shown now.
+			if err := w.publishStatus(ctx); err != nil {
+				return w.sub, err
+			}
 		}
 		var stepErr error
 		timerFired := false
@@ -263,6 +276,13 @@ func (w *subscriptionRun) run(ctx workflow.Context) (subscription.Subscription, 
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return w.sub, err
 	}
+	if w.statusAfterEvents {
+		// The last step may have left its status to events that came
+		// behind it and that the ended subscription does not take.
+		if err := w.publishStatus(ctx); err != nil {
+			return w.sub, err
+		}
+	}
 	return w.sub, nil
 }
 
@@ -295,6 +315,12 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.Re
 	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
+	}
+	if w.statusAfterEvents {
+		// The next run starts with the search attributes of this one.
+		if err := w.publishStatus(ctx); err != nil {
+			return err
+		}
 	}
 	if w.timerCancel != nil {
 		w.timerCancel()
@@ -574,8 +600,10 @@ func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transiti
 			return err
 		}
 	}
-	if err := w.publishStatus(ctx); err != nil {
-		return err
+	if !w.statusWaitsForEvents() {
+		if err := w.publishStatus(ctx); err != nil {
+			return err
+		}
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
 	return nil
@@ -605,6 +633,15 @@ func (w *subscriptionRun) publishStatus(ctx workflow.Context) error {
 	}
 	w.publishedStatus = status
 	return nil
+}
+
+// statusWaitsForEvents says whether a step leaves its status to the ISV
+// events waiting in this task (from generationStatusAfterEvents): the
+// step of the last of them publishes what they leave, one visibility
+// write for all of them. Whether events wait is part of the history (the
+// task's signals), so a replay decides the same.
+func (w *subscriptionRun) statusWaitsForEvents() bool {
+	return w.statusAfterEvents && w.events.Len() > 0
 }
 
 // CommitRetryMax is the longest wait between two attempts of a step's

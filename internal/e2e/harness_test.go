@@ -261,7 +261,7 @@ func (p *product) patchUntilConfirmed(sub subscriptionJSON, body map[string]any,
 // historyGeneration names the newest workflows/versions.go change the
 // histories recorded now carry: each generation is recorded beside the
 // older ones, which stay as they are (they stand for running workflows).
-const historyGeneration = "local-commit"
+const historyGeneration = "status-after-events"
 
 // recordHistory writes a workflow's history to
 // RECORD_HISTORIES/<name>.<historyGeneration>.json when that variable names
