@@ -1,10 +1,12 @@
 package loadgen
 
 import (
+	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Nearest rank: the p99 of 90 samples is the largest, of 160 the 159th.
@@ -22,3 +24,27 @@ func TestPercentileIsTheNearestRank(t *testing.T) {
 	}
 	assert.Zero(t, Percentile(nil, 99))
 }
+
+// CPU reads a process's processor time from /proc: this test's own grows
+// while it computes, and a process that is not there is an error that
+// CPUOf counts as nothing.
+func TestCPUIsReadFromProc(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	before, err := CPU(os.Getpid())
+	require.NoError(t, err)
+	selfBefore := SelfCPU()
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+		spins++
+	}
+	after, err := CPU(os.Getpid())
+	require.NoError(t, err)
+	require.Greater(t, after-before, 100*time.Millisecond, "a busy loop of 300 ms")
+	require.Greater(t, SelfCPU()-selfBefore, 100*time.Millisecond)
+	_, err = CPU(1 << 30)
+	require.Error(t, err)
+	require.GreaterOrEqual(t, CPUOf([]int{os.Getpid(), 1 << 30}), after)
+}
+
+var spins int

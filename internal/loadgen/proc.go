@@ -106,3 +106,44 @@ func (s *RSSSampler) Stop() int64 {
 	s.done.Wait()
 	return s.max
 }
+
+// userHz is the kernel's clock tick for /proc/<pid>/stat times; Linux
+// reports them in USER_HZ, which is 100 on every architecture it runs.
+const userHz = 100
+
+// CPU reads the processor time a process has used, user and system
+// together (/proc/<pid>/stat, fields 14 and 15).
+func CPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: count from after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad times %q %q", pid, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * time.Second / userHz, nil
+}
+
+// CPUOf sums the processor time of pids; a process that cannot be read
+// (gone, another user's) counts nothing.
+func CPUOf(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		if d, err := CPU(pid); err == nil {
+			total += d
+		}
+	}
+	return total
+}

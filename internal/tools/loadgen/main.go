@@ -17,10 +17,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -77,17 +79,35 @@ func run() error {
 	out := map[string]any{"n": cfg.N, "concurrency": cfg.Concurrency, "arrivalRate": cfg.Rate, "purchaseOnly": cfg.PurchaseOnly}
 
 	var baseRate float64
+	var baseCPU time.Duration // per lifecycle, server and driver together
 	if *baseline != "" {
+		bin, err := buildBaseline(ctx, *baseline)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(filepath.Dir(bin))
 		modes := []bool{true}
 		if *regular {
 			modes = append(modes, false)
 		}
+		server := serverPIDs(*temporal)
 		for _, local := range modes {
-			rate, line, err := runBaseline(ctx, *baseline, *temporal, cfg.N, cfg.Concurrency, local)
+			before := loadgen.CPUOf(server)
+			rate, line, driverCPU, err := runBaseline(ctx, bin, *temporal, cfg.N, cfg.Concurrency, local)
 			if err != nil {
 				return err
 			}
+			serverCPU := loadgen.CPUOf(server) - before
 			fmt.Println("baseline:", line)
+			if len(server) > 0 {
+				perLifecycle := (serverCPU + driverCPU) / time.Duration(cfg.N)
+				fmt.Printf("baseline CPU per lifecycle: %s (Temporal server %s, its driver and worker %s)\n",
+					ms(perLifecycle), ms(serverCPU/time.Duration(cfg.N)), ms(driverCPU/time.Duration(cfg.N)))
+				if local {
+					baseCPU = perLifecycle
+					out["baselineLocalCPUMs"] = msf(perLifecycle)
+				}
+			}
 			if local {
 				baseRate = rate
 				out["baselineLocalRate"] = rate
@@ -98,6 +118,7 @@ func run() error {
 	}
 
 	watched := watch(cfg.URL, *pids)
+	productBefore, selfBefore := loadgen.CPUOf(watched), loadgen.SelfCPU()
 	samplers := map[int]*loadgen.RSSSampler{}
 	for _, pid := range watched {
 		samplers[pid] = loadgen.SampleRSS(pid, 200*time.Millisecond)
@@ -115,6 +136,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	productCPU, loadCPU := loadgen.CPUOf(watched)-productBefore, loadgen.SelfCPU()-selfBefore
 	p := loadgen.Percentile
 	fmt.Printf("%s/s: %.1f (%d done, %d errors) in %.1f s\n", what, res.Rate(), res.Done, res.Errors, res.Elapsed.Seconds())
 	if cfg.Rate > 0 && res.Dispatched > 0 {
@@ -130,6 +152,19 @@ func run() error {
 	out["rate"], out["done"], out["errors"], out["pending"] = res.Rate(), res.Done, res.Errors, res.Pending
 	out["purchaseP50Ms"], out["purchaseP99Ms"] = msf(p(res.Purchase, 50)), msf(p(res.Purchase, 99))
 	out["toActiveP50Ms"], out["toActiveP99Ms"] = msf(p(res.ToActive, 50)), msf(p(res.ToActive, 99))
+	if len(watched) > 0 && res.Done > 0 {
+		// On a machine every process shares, CPU per lifecycle moves less
+		// from run to run than the rate does.
+		n := time.Duration(res.Done)
+		perLifecycle := (productCPU + loadCPU) / n
+		fmt.Printf("CPU per %s: %s (product processes watched %s, this load command %s)\n",
+			strings.TrimSuffix(what, "s"), ms(perLifecycle), ms(productCPU/n), ms(loadCPU/n))
+		out["cpuMs"] = msf(perLifecycle)
+		if baseCPU > 0 && !cfg.PurchaseOnly {
+			fmt.Printf("bare local-activity baseline CPU / product CPU per lifecycle: %.2fx\n", float64(baseCPU)/float64(perLifecycle))
+			out["cpuRatio"] = float64(baseCPU) / float64(perLifecycle)
+		}
+	}
 	if baseRate > 0 && !cfg.PurchaseOnly {
 		fmt.Printf("product / bare local-activity baseline: %.2fx\n", res.Rate()/baseRate)
 		out["ratio"] = res.Rate() / baseRate
@@ -190,20 +225,38 @@ func watch(api, pids string) []int {
 
 var rateLine = regexp.MustCompile(`rate=([0-9.]+)/s`)
 
+// buildBaseline compiles the bare-Temporal reference once, so that the
+// processor time of its run is its own and not the compiler's.
+func buildBaseline(ctx context.Context, dir string) (string, error) {
+	tmp, err := os.MkdirTemp("", "baretemporal")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(tmp, "baretemporal")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", fmt.Errorf("build the baseline in %s: %w", dir, err)
+	}
+	return bin, nil
+}
+
 // runBaseline runs the bare-Temporal reference as its README says, with
-// the same size and concurrency, and returns its rate and its line.
-func runBaseline(ctx context.Context, dir, temporal string, n, c int, local bool) (float64, string, error) {
-	args := []string{"run", ".", "-addr", temporal, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c)}
+// the same size and concurrency, and returns its rate, its line and the
+// processor time it used (its driver and worker).
+func runBaseline(ctx context.Context, bin, temporal string, n, c int, local bool) (float64, string, time.Duration, error) {
+	args := []string{"-addr", temporal, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c)}
 	if local {
 		args = append(args, "-local")
 	}
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stderr = os.Stderr
 	b, err := cmd.Output()
 	if err != nil {
-		return 0, "", fmt.Errorf("baseline in %s: %w", dir, err)
+		return 0, "", 0, fmt.Errorf("baseline %s: %w", bin, err)
 	}
+	used := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	// Its SDK logs on stdout too: the figures are the line with the rate.
 	var line string
 	var m []string
@@ -214,10 +267,24 @@ func runBaseline(ctx context.Context, dir, temporal string, n, c int, local bool
 		}
 	}
 	if m == nil {
-		return 0, "", fmt.Errorf("baseline printed no rate: %q", b)
+		return 0, "", 0, fmt.Errorf("baseline printed no rate: %q", b)
 	}
 	rate, err := strconv.ParseFloat(m[1], 64)
-	return rate, line, err
+	return rate, line, used, err
+}
+
+// serverPIDs is the local process serving the Temporal frontend at addr
+// (the starter itself in the embedded default), if there is one.
+func serverPIDs(addr string) []int {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	p, _ := strconv.Atoi(port)
+	if pid := loadgen.PIDListening(p); pid != 0 {
+		return []int{pid}
+	}
+	return nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", msf(d)) }
