@@ -412,30 +412,6 @@ func serverConfig(opts Options, sqlConf *config.SQL, frontendHTTPPort int) (*con
 
 var startMu sync.Mutex
 
-// freePortPair finds a free port p whose p+10 (the frontend's HTTP port by
-// convention) is free too.
-func freePortPair(ip string) (int, error) {
-	for range 50 {
-		p, err := freePort(ip)
-		if err != nil {
-			return 0, err
-		}
-		if p+10 <= 65535 && checkPortFree(ip, p+10) == nil {
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("no free pair of ports p and p+10 on %s", ip)
-}
-
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func waitListening(addr string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -445,12 +421,4 @@ func waitListening(addr string, within time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func checkPortFree(ip string, port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-	if err != nil {
-		return err
-	}
-	return l.Close()
 }
