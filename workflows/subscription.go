@@ -600,7 +600,11 @@ func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transiti
 			return err
 		}
 	}
-	if !w.statusWaitsForEvents() {
+	// Only a step committed inside this task leaves its status to the
+	// events behind it: one that waited for the commit activity (an
+	// Update's, or a local commit's fallback during an outage) may have
+	// taken minutes, and the events behind it may wait as long.
+	if !committed || !w.statusWaitsForEvents() {
 		if err := w.publishStatus(ctx); err != nil {
 			return err
 		}

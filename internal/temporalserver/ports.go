@@ -34,7 +34,10 @@ var (
 // portRange is where ports are drawn from: [lowestPort, the ephemeral
 // range's bottom), or ok false when that is too narrow.
 func portRange() (lo, hi int, ok bool) {
-	hi = 32768 // Linux's default; other systems' ranges start higher
+	// Without /proc the range is not read: Linux's default bottom is
+	// assumed, right for macOS and Windows (49152 up), not for FreeBSD
+	// (10000 up), where a port may come from the range as before.
+	hi = 32768
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(b)); len(f) == 2 {
 			if n, err := strconv.Atoi(f[0]); err == nil {
@@ -53,10 +56,10 @@ func freePort(ip string) (int, error) { return freePortWith(ip, 0) }
 func freePortPair(ip string) (int, error) { return freePortWith(ip, 10) }
 
 func freePortWith(ip string, alsoPlus int) (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	lo, hi, ok := portRange()
 	if ok {
-		portsMu.Lock()
-		defer portsMu.Unlock()
 		for range 200 {
 			p := lo + rand.IntN(hi-lo-alsoPlus)
 			if claimed[p] || (alsoPlus > 0 && claimed[p+alsoPlus]) {
@@ -81,7 +84,14 @@ func freePortWith(ip string, alsoPlus int) (int, error) {
 		}
 		p := l.Addr().(*net.TCPAddr).Port
 		_ = l.Close()
+		if claimed[p] || (alsoPlus > 0 && claimed[p+alsoPlus]) {
+			continue
+		}
 		if alsoPlus == 0 || (p+alsoPlus <= 65535 && checkPortFree(ip, p+alsoPlus) == nil) {
+			claimed[p] = true
+			if alsoPlus > 0 {
+				claimed[p+alsoPlus] = true
+			}
 			return p, nil
 		}
 	}
