@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/store"
@@ -213,4 +215,32 @@ func (s *LifecycleSuite) TestTemporalCancelRequestKeepsTheTermTimers() {
 	s.change(3*hour, ChangeRequest{AutoRenew: ptr(false)})
 	s.run(purchaseInput("monthly", 1))
 	s.ended(subscription.StatusExpired)
+}
+
+// An ISV event that arrives while the run, its term renewed, waits for a
+// partner's change to finish before continuing as new is applied, not
+// dropped with the old run (found by a read-only review, session 8).
+func (s *LifecycleSuite) TestAnEventArrivingWhileRenewalWaitsForAChangeIsNotLost() {
+	real := &activities.Activities{Store: s.store}
+	var a *activities.Activities
+	slow := false // the change's commit activity takes 10 minutes
+	s.env.SetOnActivityStartedListener(func(*activity.Info, context.Context, converter.EncodedValues) { slow = true })
+	s.env.OnActivity(a.CommitTransition, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		if slow {
+			slow = false
+			return 10 * time.Minute
+		}
+		return 0
+	}).Return(func(ctx context.Context, t activities.Transition) (activities.CommitReceipt, error) {
+		return real.CommitTransition(ctx, t)
+	})
+	s.activateAt(0)
+	termEnd := s.start.AddDate(0, 1, 0).Sub(s.start)
+	change := s.change(termEnd, ChangeRequest{Quantity: ptr(2)})
+	s.event(termEnd+5*time.Minute, "mid-wait", subscription.EventSuspended)
+	s.run(purchaseInput("monthly", 1))
+	next := s.continued()
+	s.True(change.done)
+	s.Contains(next.Continued.RecentEventIDs, "mid-wait", "the event is applied by this run or carried to the next")
+	s.Equal(subscription.StatusSuspended, next.Continued.Subscription.Status)
 }

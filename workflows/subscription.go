@@ -305,16 +305,26 @@ func (w *subscriptionRun) timerFor(ctx workflow.Context, at time.Time) workflow.
 // applied and running updates finished, so nothing sent to this run is lost.
 func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.ReceiveChannel) error {
 	for {
-		var e subscription.ISVEvent
-		if !events.ReceiveAsync(&e) {
-			break
+		for {
+			var e subscription.ISVEvent
+			if !events.ReceiveAsync(&e) {
+				break
+			}
+			if err := w.onISVEvent(ctx, e); err != nil {
+				return err
+			}
 		}
-		if err := w.onISVEvent(ctx, e); err != nil {
+		// From generation 3, an event that comes while an update
+		// finishes is taken too: continuing as new would drop it. Runs of
+		// before continued after the handlers, as their histories say.
+		if err := workflow.Await(ctx, func() bool {
+			return workflow.AllHandlersFinished(ctx) || (w.statusAfterEvents && events.Len() > 0)
+		}); err != nil {
 			return err
 		}
-	}
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return err
+		if !w.statusAfterEvents || (workflow.AllHandlersFinished(ctx) && events.Len() == 0) {
+			break
+		}
 	}
 	if w.statusAfterEvents {
 		// The next run starts with the search attributes of this one.

@@ -74,7 +74,10 @@ const (
 //     one task; each upsert is a visibility write on the server (on the
 //     embedded default about 6 % of the CPU of a lifecycle under load, on
 //     Postgres an entry in each of the visibility table's indexes), and
-//     operators only ever see the task's last status anyway.
+//     operators only ever see the task's last status anyway. Also, a run
+//     continuing as new takes the ISV events that come while it waits for
+//     an update to finish; a run of before continued without them, and
+//     they were lost with it.
 const versionGeneration1 = "generation-1"
 
 const (
