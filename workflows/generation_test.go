@@ -62,10 +62,7 @@ func (s *LifecycleSuite) TestEventsOfOneTaskUpsertTheStatusOnce() {
 			s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(tc.generation)
 			in := purchaseInput("monthly", 2)
 			upserts := s.startedPending(in)
-			s.at(hour, func() {
-				s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "p1", Type: subscription.EventProvisioned, PublisherID: "isv-demo"})
-				s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "a1", Type: subscription.EventActivated, PublisherID: "isv-demo"})
-			})
+			s.eventsTogether(hour, [2]string{"p1", subscription.EventProvisioned}, [2]string{"a1", subscription.EventActivated})
 			s.change(2*hour, ChangeRequest{Cancel: true})
 			s.run(in)
 			s.ended(subscription.StatusCancelled)
@@ -82,10 +79,7 @@ func (s *LifecycleSuite) TestEventsOfOneTaskUpsertTheStatusOnce() {
 func (s *LifecycleSuite) TestAStatusLeftToARepeatedEventIsPublished() {
 	in := purchaseInput("monthly", 2)
 	upserts := s.startedPending(in)
-	s.at(hour, func() {
-		s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "p1", Type: subscription.EventProvisioned, PublisherID: "isv-demo"})
-		s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: "p1", Type: subscription.EventProvisioned, PublisherID: "isv-demo"})
-	})
+	s.eventsTogether(hour, [2]string{"p1", subscription.EventProvisioned}, [2]string{"p1", subscription.EventProvisioned})
 	s.change(3*hour, ChangeRequest{Cancel: true})
 	s.run(in)
 	s.Equal([]string{"provisioned", "cancelled"}, *upserts)

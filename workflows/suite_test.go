@@ -107,6 +107,16 @@ func (s *LifecycleSuite) event(d time.Duration, id, typ string, mods ...func(*su
 	})
 }
 
+// eventsTogether sends the ISV's events (id and type each) at start+d,
+// at the same moment: the run takes them in one workflow task.
+func (s *LifecycleSuite) eventsTogether(d time.Duration, idsAndTypes ...[2]string) {
+	s.at(d, func() {
+		for _, e := range idsAndTypes {
+			s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: e[0], Type: e[1], PublisherID: "isv-demo"})
+		}
+	})
+}
+
 // activateAt sends the ISV's activation at start+d.
 func (s *LifecycleSuite) activateAt(d time.Duration) { s.event(d, "act", subscription.EventActivated) }
 
