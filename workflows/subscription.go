@@ -231,10 +231,9 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 }
 
 func (w *subscriptionRun) run(ctx workflow.Context) (subscription.Subscription, error) {
-	events := w.events
 	for !w.sub.Status.Terminal() {
 		if w.renewed || (w.timers && workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
-			return w.sub, w.continueAsNew(ctx, events)
+			return w.sub, w.continueAsNew(ctx)
 		}
 		if w.statusAfterEvents && !w.statusWaitsForEvents() {
 			// A step left its status to the events behind it, and the
@@ -246,7 +245,7 @@ func (w *subscriptionRun) run(ctx workflow.Context) (subscription.Subscription, 
 		var stepErr error
 		timerFired := false
 		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
+		sel.AddReceive(w.events, func(c workflow.ReceiveChannel, _ bool) {
 			var e subscription.ISVEvent
 			c.Receive(ctx, &e)
 			stepErr = w.onISVEvent(ctx, e)
@@ -303,11 +302,11 @@ func (w *subscriptionRun) timerFor(ctx workflow.Context, at time.Time) workflow.
 
 // continueAsNew hands the state to a fresh run once pending signals are
 // applied and running updates finished, so nothing sent to this run is lost.
-func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.ReceiveChannel) error {
+func (w *subscriptionRun) continueAsNew(ctx workflow.Context) error {
 	for {
 		for {
 			var e subscription.ISVEvent
-			if !events.ReceiveAsync(&e) {
+			if !w.events.ReceiveAsync(&e) {
 				break
 			}
 			if err := w.onISVEvent(ctx, e); err != nil {
@@ -318,11 +317,11 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context, events workflow.Re
 		// finishes is taken too: continuing as new would drop it. Runs of
 		// before continued after the handlers, as their histories say.
 		if err := workflow.Await(ctx, func() bool {
-			return workflow.AllHandlersFinished(ctx) || (w.statusAfterEvents && events.Len() > 0)
+			return workflow.AllHandlersFinished(ctx) || (w.statusAfterEvents && w.events.Len() > 0)
 		}); err != nil {
 			return err
 		}
-		if !w.statusAfterEvents || (workflow.AllHandlersFinished(ctx) && events.Len() == 0) {
+		if !w.statusAfterEvents || (workflow.AllHandlersFinished(ctx) && w.events.Len() == 0) {
 			break
 		}
 	}
