@@ -47,19 +47,24 @@ func (s *LifecycleSuite) TestStatusIsUpsertedOnlyWhenAStepChangesIt() {
 // The ISV's events that reach the run together (its `provisioned` and
 // `activated` in one workflow task, as under load) are each committed,
 // and the status operators search by is upserted once, for the last: one
-// visibility write instead of two. A run of generation 2 upserts after
-// each step, as its history says.
+// visibility write instead of two: a run of SubscriptionWorkflowType, or
+// of generation 3 by its marker. A run of generation 2 upserts after each
+// step, as its history says.
 func (s *LifecycleSuite) TestEventsOfOneTaskUpsertTheStatusOnce() {
 	for _, tc := range []struct {
-		generation workflow.Version
+		name       string
+		generation workflow.Version // by marker; 0: by the type
 		want       []string
 	}{
-		{generationNewest, []string{"active"}},
-		{generationLocalCommit, []string{"provisioned", "active"}},
+		{"by its type", 0, []string{"active"}},
+		{"generation 3 by marker", generationStatusAfterEvents, []string{"active"}},
+		{"generation 2 by marker", generationLocalCommit, []string{"provisioned", "active"}},
 	} {
-		s.Run(fmt.Sprintf("generation %d", tc.generation), func() {
+		s.Run(tc.name, func() {
 			s.SetupTest()
-			s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(tc.generation)
+			if tc.generation != 0 {
+				s.byMarker(tc.generation)
+			}
 			in := purchaseInput("monthly", 2)
 			upserts := s.startedPending(in)
 			s.eventsTogether(hour, [2]string{"p1", subscription.EventProvisioned}, [2]string{"a1", subscription.EventActivated})
@@ -68,6 +73,41 @@ func (s *LifecycleSuite) TestEventsOfOneTaskUpsertTheStatusOnce() {
 			s.ended(subscription.StatusCancelled)
 			s.Equal(append(tc.want, "cancelled"), *upserts)
 			s.Equal([]string{KindPurchased, KindISVEventApplied, KindISVEventApplied, KindInstallmentCharged, KindBillingStarted, KindCancelled}, s.eventKinds())
+			s.AfterTest("", "") // the ledger check, on this subtest's store
+		})
+	}
+	s.SetupTest() // the subtests' stores closed with them
+}
+
+// A run of SubscriptionWorkflowType takes its generation from its type: it
+// asks GetVersion nothing, so it records no marker and upserts no
+// TemporalChangeVersion (two events and a visibility write of every run
+// before it). Its renewal continues under that type, and so does the
+// renewal of a run started before the type, whose next term then records
+// no marker either.
+func (s *LifecycleSuite) TestTheWorkflowTypeSaysTheGenerationAndRenewalsTakeIt() {
+	for _, tc := range []struct {
+		name     string
+		byMarker bool
+	}{{"by its type", false}, {"started before the type", true}} {
+		s.Run(tc.name, func() {
+			s.SetupTest()
+			asked := 0
+			if tc.byMarker {
+				s.byMarker(generationNewest)
+			} else {
+				for _, maxSupported := range []workflow.Version{generationNewest, 1} {
+					s.env.OnGetVersion(mock.Anything, workflow.DefaultVersion, maxSupported).Maybe().
+						Run(func(mock.Arguments) { asked++ }).Return(maxSupported)
+				}
+			}
+			s.activateAt(hour)
+			s.run(purchaseInput("monthly", 2))
+			s.continued()
+			var can *workflow.ContinueAsNewError
+			s.Require().ErrorAs(s.env.GetWorkflowError(), &can)
+			s.Equal(SubscriptionWorkflowType, can.WorkflowType.Name, "the renewal's type")
+			s.Zero(asked, "GetVersion calls")
 			s.AfterTest("", "") // the ledger check, on this subtest's store
 		})
 	}
@@ -90,7 +130,7 @@ func (s *LifecycleSuite) TestAStatusLeftToARepeatedEventIsPublished() {
 // status after every step, as its history says.
 func (s *LifecycleSuite) TestARunRecordedBeforeKeepsUpsertingAsItsHistorySays() {
 	in := purchaseInput("monthly", 2)
-	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(workflow.DefaultVersion)
+	s.byMarker(workflow.DefaultVersion)
 	s.env.OnGetVersion(versionStatusOnChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	upserts := s.startedPending(in)
 	s.event(hour, "p1", subscription.EventProvisioned)
@@ -116,7 +156,7 @@ func (s *LifecycleSuite) TestStepsOnHistoryEventsCommitLocallyAndUpdatesByActivi
 	} {
 		s.Run(fmt.Sprintf("generation %d", tc.generation), func() {
 			s.SetupTest()
-			s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(tc.generation)
+			s.byMarker(tc.generation)
 			var local, remote []int64
 			fences := map[string]bool{}
 			s.env.SetOnLocalActivityStartedListener(func(_ *activity.Info, _ context.Context, args []any) {

@@ -453,7 +453,7 @@ func (s *LifecycleSuite) TestL37TenYearsOfMonthlyRenewalsStayBounded() {
 	for run := 1; ; run++ {
 		steps := 0
 		s.env.SetOnLocalActivityCompletedListener(func(*activity.Info, converter.EncodedValue, error) { steps++ })
-		s.env.ExecuteWorkflow(SubscriptionWorkflow, in)
+		s.env.ExecuteWorkflow(SubscriptionWorkflowType, in)
 		maxSteps = max(maxSteps, steps)
 		if run == 120 {
 			break

@@ -25,12 +25,12 @@ import (
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 84, "recorded histories are missing")
+	require.GreaterOrEqual(t, len(files), 97, "recorded histories are missing")
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
-			replayer.RegisterWorkflow(SubscriptionWorkflow)
+			RegisterSubscriptionWorkflow(replayer)
 			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(logger, file))
 		})
 	}

@@ -99,11 +99,16 @@ func SubscriptionWorkflow(ctx workflow.Context, in PurchaseInput) (subscription.
 }
 
 // versions decides the run's behaviour changes (versions.go): all of them
-// by one marker for a run started now, one by one as recorded for a run
-// started before. The order of the calls is part of the histories.
+// by the workflow type for a run started now, by one marker or one by one
+// as recorded for a run started before. The order of the calls is part of
+// the histories.
 func (w *subscriptionRun) versions(ctx workflow.Context) {
-	generation := workflow.Version(generationChanges)
-	if w.in.Generation < generationInputFlags {
+	generation, byType := generationOfType(workflow.GetInfo(ctx).WorkflowType.Name)
+	switch {
+	case byType:
+	case w.in.Generation >= generationInputFlags:
+		generation = generationChanges
+	default:
 		generation = workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, generationNewest)
 	}
 	if generation >= generationChanges {
@@ -336,7 +341,7 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context) error {
 	}
 	next := w.in
 	next.Settings = w.settings
-	// The new run chooses its behaviour by its own marker (versions.go).
+	// The new run takes the newest generation by its type (versions.go).
 	next.Generation = 0
 	next.AuthorizationCodeHash = ""
 	next.Continued = &Carried{
@@ -345,7 +350,7 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context) error {
 		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs, Lots: w.lots, Run: w.runNumber,
 		AfterReset: w.afterReset(ctx),
 	}
-	return workflow.NewContinueAsNewError(ctx, SubscriptionWorkflow, next)
+	return workflow.NewContinueAsNewError(ctx, SubscriptionWorkflowType, next)
 }
 
 func (w *subscriptionRun) purchase(ctx workflow.Context) error {

@@ -35,6 +35,9 @@ type LifecycleSuite struct {
 	env   *testsuite.TestWorkflowEnvironment
 	store *store.Store
 	start time.Time
+	// workflowType is what run starts: SubscriptionWorkflowType unless a
+	// test plays a run started before it (byMarker).
+	workflowType string
 }
 
 func TestLifecycle(t *testing.T) { suite.Run(t, new(LifecycleSuite)) }
@@ -46,12 +49,13 @@ func (s *LifecycleSuite) SetupTest() {
 	s.Require().NoError(s.store.SyncCatalog(ctx, catalog.Dev()))
 	s.Require().NoError(s.store.EnsureCustomer(ctx, "cus_1", "partner-demo", "Fabrikam"))
 	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	s.workflowType = SubscriptionWorkflowType
 	s.newEnv()
 }
 
 func (s *LifecycleSuite) newEnv() {
 	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterWorkflow(SubscriptionWorkflow)
+	RegisterSubscriptionWorkflow(s.env)
 	s.env.RegisterActivity(&activities.Activities{Store: s.store})
 	s.start = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	s.env.SetStartTime(s.start)
@@ -188,8 +192,15 @@ func (s *LifecycleSuite) chargesAt(d time.Duration) *[]store.ChargeRow {
 }
 
 func (s *LifecycleSuite) run(in PurchaseInput) {
-	s.env.ExecuteWorkflow(SubscriptionWorkflow, in)
+	s.env.ExecuteWorkflow(s.workflowType, in)
 	s.Require().True(s.env.IsWorkflowCompleted())
+}
+
+// byMarker plays a run of the type started before SubscriptionWorkflowType,
+// whose marker (versionGeneration1) says it has this generation.
+func (s *LifecycleSuite) byMarker(generation workflow.Version) {
+	s.workflowType = subscriptionWorkflowByMarker
+	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(generation)
 }
 
 // ended asserts the workflow finished (not continued) with this status.

@@ -1,9 +1,17 @@
 package workflows
 
+import (
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
 // Behaviour changes guarded by workflow.GetVersion, newest last. A change ID
 // stays here as long as a history recorded before it may still replay.
 //
-// A run started now records one marker, versionGeneration1, and has every
+// A run started now runs under the workflow type SubscriptionWorkflowType,
+// whose name says its generation (generationOfType): it records no marker
+// at all. A run of the type SubscriptionWorkflow was started before that
+// type existed: it records one marker, versionGeneration1, and has every
 // change below from its first task: each GetVersion records a marker and
 // upserts the TemporalChangeVersion search attribute (a visibility write
 // on the server), and asking for the four changes one by one made four of
@@ -86,6 +94,38 @@ const (
 	generationStatusAfterEvents = 3
 	generationNewest            = generationStatusAfterEvents
 )
+
+// Workflow types SubscriptionWorkflow is registered under
+// (RegisterSubscriptionWorkflow). A new run, and every run continuing as
+// new, takes SubscriptionWorkflowType, so that its generation comes from
+// its type: GetVersion would record a marker and upsert the
+// TemporalChangeVersion search attribute, two history events and one
+// visibility write per run (on Postgres an entry in each index of the
+// visibility table). A later generation gets a type of its own; the types
+// of before stay registered as long as runs of theirs may be open.
+const (
+	// SubscriptionWorkflowType runs generationStatusAfterEvents.
+	SubscriptionWorkflowType = "SubscriptionGeneration3"
+	// subscriptionWorkflowByMarker is the type of the runs started before
+	// SubscriptionWorkflowType: their markers say their generation.
+	subscriptionWorkflowByMarker = "SubscriptionWorkflow"
+)
+
+// generationOfType is the generation a workflow type stands for; false
+// for the type whose runs choose by their marker.
+func generationOfType(workflowType string) (workflow.Version, bool) {
+	if workflowType == SubscriptionWorkflowType {
+		return generationStatusAfterEvents, true
+	}
+	return 0, false
+}
+
+// RegisterSubscriptionWorkflow registers SubscriptionWorkflow under every
+// type its runs may have (a worker's, a replayer's, a test's registry).
+func RegisterSubscriptionWorkflow(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(SubscriptionWorkflow, workflow.RegisterOptions{Name: SubscriptionWorkflowType})
+	r.RegisterWorkflowWithOptions(SubscriptionWorkflow, workflow.RegisterOptions{Name: subscriptionWorkflowByMarker})
+}
 
 // generationInputFlags is the PurchaseInput.Generation of the runs that
 // took every change above by their input (see the top of this file).

@@ -196,7 +196,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes:    workflows.SearchAttributesOf(sub),
 		StaticSummary:            fmt.Sprintf("%s / %s × %d for %s (%s)", offer.ID, plan.ID, sub.Quantity, customer.Name, a.PartnerID),
-	}, workflows.SubscriptionWorkflow, input)
+	}, workflows.SubscriptionWorkflowType, input)
 	handle, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{

@@ -157,7 +157,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 
 	if parts.Worker {
 		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{Interceptors: parts.WorkerInterceptors})
-		a.worker.RegisterWorkflow(workflows.SubscriptionWorkflow)
+		workflows.RegisterSubscriptionWorkflow(a.worker)
 		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)
 		a.worker.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: activities.DeliveryWorkflowName})
 		st := a.Store

@@ -185,6 +185,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	require.NoError(t, q.Get(&state))
 	assert.Equal(t, subscription.StatusActive, state.Status)
 	assertUIListsWorkflow(t, p, wfID, sub.CustomerID)
+	p.assertGenerationByType(wfID, "")
 
 	// Operators' metrics: what this product did, counted once each.
 	m := scrape(t, p.base+"/metrics")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
@@ -25,6 +26,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/signature"
 	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // product is one running product under test.
@@ -261,7 +263,7 @@ func (p *product) patchUntilConfirmed(sub subscriptionJSON, body map[string]any,
 // historyGeneration names the newest workflows/versions.go change the
 // histories recorded now carry: each generation is recorded beside the
 // older ones, which stay as they are (they stand for running workflows).
-const historyGeneration = "status-after-events"
+const historyGeneration = "generation-by-type"
 
 // recordHistory writes a workflow's history to
 // RECORD_HISTORIES/<name>.<historyGeneration>.json when that variable names
@@ -282,16 +284,42 @@ func (p *product) recordRun(name, workflowID, runID string) {
 		p.t.Logf("history %s exists; not re-recorded", path)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	iter := p.app.Client.GetWorkflowHistory(ctx, workflowID, runID, false, 0)
-	hist := &historypb.History{}
-	for iter.HasNext() {
-		e, err := iter.Next()
-		require.NoError(p.t, err)
-		hist.Events = append(hist.Events, e)
-	}
+	hist := &historypb.History{Events: p.history(workflowID, runID)}
 	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	require.NoError(p.t, err)
 	require.NoError(p.t, os.WriteFile(path, b, 0o644))
+}
+
+// history reads one run of a workflow ("" is the latest).
+func (p *product) history(workflowID, runID string) []*historypb.HistoryEvent {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := p.app.Client.GetWorkflowHistory(ctx, workflowID, runID, false, 0)
+	var events []*historypb.HistoryEvent
+	for iter.HasNext() {
+		e, err := iter.Next()
+		require.NoError(p.t, err)
+		events = append(events, e)
+	}
+	return events
+}
+
+// assertGenerationByType checks that runs of a subscription started now
+// (or continued as new) carry their generation in their workflow type
+// and record no version marker: no GetVersion marker, no upsert of
+// TemporalChangeVersion (workflows/versions.go).
+func (p *product) assertGenerationByType(workflowID string, runIDs ...string) {
+	p.t.Helper()
+	for _, runID := range runIDs {
+		events := p.history(workflowID, runID)
+		require.NotEmpty(p.t, events)
+		started := events[0].GetWorkflowExecutionStartedEventAttributes()
+		assert.Equal(p.t, workflows.SubscriptionWorkflowType, started.GetWorkflowType().GetName(), "run %s", runID)
+		for _, e := range events {
+			assert.NotEqual(p.t, "Version", e.GetMarkerRecordedEventAttributes().GetMarkerName(), "run %s: event %d is a version marker", runID, e.GetEventId())
+			_, changeVersion := e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]
+			assert.False(p.t, changeVersion, "run %s: event %d upserts TemporalChangeVersion", runID, e.GetEventId())
+		}
+	}
 }

@@ -168,6 +168,7 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 
 	runs := p.runsOf(wfID)
 	require.Len(t, runs, 2, "one run per term")
+	p.assertGenerationByType(wfID, runs...)
 	p.recordRun("quick-renewal-first-term", wfID, runs[1])
 	p.recordRun("quick-renewal-second-term-expires", wfID, runs[0])
 	p.recordHistory("quick-changes-then-refunded-cancel", workflows.WorkflowID(changed.ID))

@@ -27,6 +27,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // size is how much the suite does: CI runs the small size on every
@@ -492,14 +493,15 @@ func (c *cluster) check(t *testing.T, customerID string, lifecycles []*lifecycle
 	tc, err := client.Dial(client.Options{HostPort: c.temporal, Logger: nil})
 	require.NoError(t, err)
 	defer tc.Close()
-	failed := 0
+	failed, runs := 0, 0
 	var next []byte
 	for {
 		resp, err := tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Query: `WorkflowType = "SubscriptionWorkflow"`, NextPageToken: next,
+			Query: fmt.Sprintf("WorkflowType = %q", workflows.SubscriptionWorkflowType), NextPageToken: next,
 		})
 		require.NoError(t, err)
 		for _, e := range resp.GetExecutions() {
+			runs++
 			switch e.GetStatus() {
 			case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
 			default:
@@ -511,6 +513,8 @@ func (c *cluster) check(t *testing.T, customerID string, lifecycles []*lifecycle
 			break
 		}
 	}
+
+	require.GreaterOrEqual(t, runs, len(lifecycles), "a run of every subscription is listed")
 
 	tl := c.tally
 	t.Logf("figures: lifecycles=%d lost=%d duplicated=%d extra=%d wrong_ledgers=%d failed_workflows=%d internal_errors=%d "+
