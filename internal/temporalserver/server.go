@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,7 +151,10 @@ func startOnce(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	nsConf, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, nil)
+	// A namespace created now has its search attributes from the start
+	// (registerSearchAttributes then finds them all and need not wait for
+	// the services to see them); one that exists keeps what it has.
+	nsConf, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, opts.SearchAttributes)
 	if err != nil {
 		return nil, err
 	}
@@ -300,13 +305,72 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 	var exists *serviceerror.AlreadyExists
 	if errors.As(err, &exists) {
 		// Another process added them meanwhile: check their types.
-		_, err = RegisterSearchAttributes(ctx, c, namespace, attrs)
-		return false, err
+		if _, err = RegisterSearchAttributes(ctx, c, namespace, attrs); err != nil {
+			return false, err
+		}
+		return false, waitUntilMapped(ctx, c, namespace, missing)
 	}
 	if err != nil {
 		return false, fmt.Errorf("add search attributes: %w", err)
 	}
-	return true, nil
+	return true, waitUntilMapped(ctx, c, namespace, missing)
+}
+
+// namespaceCacheRefresh is how often each Temporal service reloads its
+// namespaces (system.namespaceCacheRefreshInterval, 2 s by default).
+const namespaceCacheRefresh = 2 * time.Second
+
+// waitUntilMapped returns once the frontend maps every attribute of
+// attrs, and one refresh later. An attribute added through the operator
+// API becomes an alias in the namespace, which each service sees only
+// when it next reloads its namespaces: until then a start naming it fails
+// with "no mapping defined for search attribute" (a purchase answered 500
+// on a cluster just set up). A visibility count naming them all fails the
+// same way until the frontend that answers has reloaded; the others
+// (history, other frontends) reload within one more refresh.
+func waitUntilMapped(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) error {
+	query := probeQuery(attrs)
+	for {
+		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
+		if err == nil {
+			break
+		}
+		var invalid *serviceerror.InvalidArgument
+		if !errors.As(err, &invalid) {
+			return fmt.Errorf("check search attributes: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("search attributes registered but not usable yet: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(namespaceCacheRefresh):
+		return nil
+	}
+}
+
+// probeQuery is a visibility query naming every attribute, each compared
+// with a value of its type.
+func probeQuery(attrs map[string]enumspb.IndexedValueType) string {
+	names := slices.Sorted(maps.Keys(attrs))
+	terms := make([]string, 0, len(names))
+	for _, name := range names {
+		value := `"probe"`
+		switch attrs[name] {
+		case enumspb.INDEXED_VALUE_TYPE_INT, enumspb.INDEXED_VALUE_TYPE_DOUBLE:
+			value = "0"
+		case enumspb.INDEXED_VALUE_TYPE_BOOL:
+			value = "false"
+		case enumspb.INDEXED_VALUE_TYPE_DATETIME:
+			value = `"1970-01-01T00:00:00Z"`
+		}
+		terms = append(terms, name+" = "+value)
+	}
+	return strings.Join(terms, " AND ")
 }
 
 // ErrSearchAttributeType is a search attribute registered with another
