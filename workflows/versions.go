@@ -100,9 +100,12 @@ const (
 // new, takes SubscriptionWorkflowType, so that its generation comes from
 // its type: GetVersion would record a marker and upsert the
 // TemporalChangeVersion search attribute, two history events and one
-// visibility write per run (on Postgres an entry in each index of the
-// visibility table). A later generation gets a type of its own; the types
-// of before stay registered as long as runs of theirs may be open.
+// visibility task per run. (Not a row written: that upsert comes in the
+// first workflow task, whose completion also sets the server's BuildIds
+// attribute, and the visibility store writes a row only for a newer
+// version of it; measured on Postgres, docs/performance.md.) A later
+// generation gets a type of its own; the types of before stay registered
+// as long as runs of theirs may be open.
 const (
 	// SubscriptionWorkflowType runs generationStatusAfterEvents.
 	SubscriptionWorkflowType = "SubscriptionGeneration3"
