@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -133,8 +134,15 @@ func run() error {
 	}
 	fmt.Printf("loadgen: %d %s at %s against %s\n", cfg.N, what, mode, cfg.URL)
 	res, err := loadgen.Run(ctx, cfg)
-	if err != nil {
+	// Interrupted (^C, SIGINT: a fill stopped where it is), the figures
+	// of what was done are still worth printing.
+	interrupted := err != nil && ctx.Err() != nil
+	if err != nil && !interrupted {
 		return err
+	}
+	if interrupted {
+		stop() // a second ^C ends the process at once
+		fmt.Printf("interrupted after %d %s: the figures are of those (%s in flight then count as errors)\n", res.Done, what, what)
 	}
 	productCPU, loadCPU := loadgen.CPUOf(watched)-productBefore, loadgen.SelfCPU()-selfBefore
 	p := loadgen.Percentile
@@ -178,7 +186,7 @@ func run() error {
 		fmt.Printf("product pid %d: RSS now %s, largest during the run %s, peak since start (VmHWM) %s\n", pid, mib(rss), mib(seen), mib(peak))
 		out["rssPeakMiB_"+strconv.Itoa(pid)] = peak >> 20
 	}
-	if *list > 0 {
+	if *list > 0 && !interrupted {
 		customers := make([]string, 0, len(res.SubscriptionsByCustomer))
 		for c := range res.SubscriptionsByCustomer {
 			customers = append(customers, c)
@@ -194,6 +202,9 @@ func run() error {
 	if *jsonOut {
 		b, _ := json.Marshal(out)
 		fmt.Println(string(b))
+	}
+	if interrupted {
+		return errors.New("interrupted")
 	}
 	if res.Errors > 0 {
 		return fmt.Errorf("%d of %d %s failed", res.Errors, cfg.N, what)
