@@ -81,7 +81,7 @@ func (s *LifecycleSuite) TestEventsOfOneTaskUpsertTheStatusOnce() {
 
 // A run of SubscriptionWorkflowType takes its generation from its type: it
 // asks GetVersion nothing, so it records no marker and upserts no
-// TemporalChangeVersion (two events and a visibility write of every run
+// TemporalChangeVersion (two events and a visibility task of every run
 // before it). Its renewal continues under that type, and so does the
 // renewal of a run started before the type, whose next term then records
 // no marker either.
