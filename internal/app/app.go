@@ -106,7 +106,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 			return nil, err
 		}
 		a.temporal, err = temporalserver.Start(ctx, temporalserver.Options{
-			DatabaseFile: cfg.TemporalDatabaseFile(), FrontendPort: cfg.TemporalDevPort, UIPort: cfg.TemporalUIPort,
+			DatabaseFile: cfg.TemporalDatabaseFile(), VisibilityDatabaseFile: cfg.TemporalVisibilityDatabaseFile(), FrontendPort: cfg.TemporalDevPort, UIPort: cfg.TemporalUIPort,
 			Namespace: cfg.TemporalNamespace, SearchAttributes: workflows.SearchAttributes, Logger: logger,
 		})
 		if err != nil {
@@ -146,10 +146,11 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 	}
 
 	a.Client, err = client.DialContext(ctx, client.Options{
-		HostPort:       temporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-		MetricsHandler: a.Metrics.SDKHandler(),
+		HostPort:          temporalAddress,
+		Namespace:         cfg.TemporalNamespace,
+		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		MetricsHandler:    a.Metrics.SDKHandler(),
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: grpcCompression(cfg.TemporalGzip)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)
@@ -391,4 +392,12 @@ func RunInvoicing(ctx context.Context, c client.Client, month string, closeEarly
 	}
 	result.AlreadyRun = result.AlreadyRun || already
 	return result, nil
+}
+
+// grpcCompression is the SDK's setting for TEMPORAL_GRPC_GZIP.
+func grpcCompression(gzip bool) client.GrpcCompression {
+	if gzip {
+		return &client.GrpcCompressionGzip{}
+	}
+	return &client.GrpcCompressionNone{}
 }

@@ -65,6 +65,12 @@ type Config struct {
 	// its workflow to record it before answering 202 purchase_pending;
 	// zero keeps the API's default (15 s).
 	PurchaseTimeout time.Duration
+	// TemporalGzip (TEMPORAL_GRPC_GZIP) compresses this process's gRPC
+	// requests to Temporal (and so the answers). It pays across a network
+	// with large payloads and costs processor time on both ends for
+	// nothing on loopback, where the embedded server is: default true
+	// only with TEMPORAL_ADDRESS set. Measured in docs/performance.md.
+	TemporalGzip bool
 	// AuthFailureLimit (AUTH_FAILURE_LIMIT) is how many failed
 	// authentications one client address may make per minute before it
 	// is answered 429; zero keeps the API's default (30).
@@ -76,6 +82,12 @@ func (c Config) Embedded() bool { return c.TemporalAddress == "" }
 
 // TemporalDatabaseFile is the embedded server's SQLite file.
 func (c Config) TemporalDatabaseFile() string { return filepath.Join(c.DataDir, "temporal.db") }
+
+// TemporalVisibilityDatabaseFile is the embedded server's SQLite file of
+// its visibility records (what the Web UI lists and searches).
+func (c Config) TemporalVisibilityDatabaseFile() string {
+	return filepath.Join(c.DataDir, "temporal-visibility.db")
+}
 
 // SecretsKeyFile is where the embedded default keeps its secrets key.
 func (c Config) SecretsKeyFile() string { return filepath.Join(c.DataDir, "secrets.key") }
@@ -107,6 +119,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.EmbeddedWorker, err = boolean(getenv, "EMBEDDED_WORKER", c.Embedded()); err != nil {
+		return c, err
+	}
+	if c.TemporalGzip, err = boolean(getenv, "TEMPORAL_GRPC_GZIP", !c.Embedded()); err != nil {
 		return c, err
 	}
 	if c.Pprof, err = boolean(getenv, "PPROF", false); err != nil {

@@ -20,6 +20,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	assert.Equal(t, 7233, c.TemporalDevPort)
 	assert.Equal(t, 8233, c.TemporalUIPort)
 	assert.Equal(t, "sqlite://data/app.db", c.DatabaseURL)
+	assert.False(t, c.TemporalGzip, "no compression on loopback to the embedded server")
 }
 
 func TestProductionShape(t *testing.T) {
@@ -28,6 +29,7 @@ func TestProductionShape(t *testing.T) {
 	assert.False(t, c.Embedded())
 	assert.False(t, c.DevSeed, "fixtures never seed production by default")
 	assert.False(t, c.EmbeddedWorker)
+	assert.True(t, c.TemporalGzip, "the SDK's default across a network")
 
 	assert.Zero(t, c.DatabaseMaxConns, "unset: the store's default pool")
 	c, err = FromEnv(env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "DATABASE_URL": "postgres://u@db/app", "DATABASE_MAX_CONNS": "4"}))
@@ -38,10 +40,14 @@ func TestProductionShape(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, c.EmbeddedWorker)
 	assert.Equal(t, 0, c.TemporalUIPort)
+
+	c, err = FromEnv(env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "TEMPORAL_GRPC_GZIP": "false"}))
+	require.NoError(t, err)
+	assert.False(t, c.TemporalGzip)
 }
 
 func TestBadValuesAreClearErrors(t *testing.T) {
-	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud", "ACTIVATION_DEADLINE": "soon", "RENEWAL_NOTICE": "-1h", "WORKFLOW_CACHE_SIZE": "0", "PPROF": "sometimes", "DATABASE_MAX_CONNS": "-2", "AUTH_FAILURE_LIMIT": "many"} {
+	for k, v := range map[string]string{"TEMPORAL_DEV_PORT": "abc", "TEMPORAL_UI_PORT": "70000", "DEV_SEED": "maybe", "DATABASE_URL": "mysql://x", "LOG_LEVEL": "loud", "ACTIVATION_DEADLINE": "soon", "RENEWAL_NOTICE": "-1h", "WORKFLOW_CACHE_SIZE": "0", "PPROF": "sometimes", "DATABASE_MAX_CONNS": "-2", "AUTH_FAILURE_LIMIT": "many", "TEMPORAL_GRPC_GZIP": "zip"} {
 		_, err := FromEnv(env(map[string]string{k: v}))
 		assert.ErrorContains(t, err, k, "%s=%s", k, v)
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	// DatabaseFile is the SQLite file of the server's state; empty keeps
 	// the state in memory (tests).
 	DatabaseFile string
+	// VisibilityDatabaseFile is the SQLite file of the server's visibility
+	// records (visibility.go); empty keeps them in DatabaseFile.
+	VisibilityDatabaseFile string
 	// IP the listeners bind to; default 127.0.0.1.
 	IP string
 	// FrontendPort is the gRPC port clients dial (7233 by convention); 0
@@ -165,7 +168,11 @@ func startOnce(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
 	}
 
-	conf, err := serverConfig(opts, sqlConf, frontendHTTPPort)
+	visConf, err := visibilityConfig(opts, sqlConf)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := serverConfig(opts, sqlConf, visConf, frontendHTTPPort)
 	if err != nil {
 		return nil, err
 	}
@@ -425,14 +432,14 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 	return conf, nil
 }
 
-func serverConfig(opts Options, sqlConf *config.SQL, frontendHTTPPort int) (*config.Config, error) {
+func serverConfig(opts Options, sqlConf, visConf *config.SQL, frontendHTTPPort int) (*config.Config, error) {
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = opts.IP
 	conf.Persistence.DefaultStore = "sqlite-default"
-	conf.Persistence.VisibilityStore = "sqlite-default"
+	conf.Persistence.VisibilityStore = "sqlite-visibility"
 	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
+	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}, "sqlite-visibility": {SQL: visConf}}
 	frontend := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
 	conf.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,

@@ -1,0 +1,187 @@
+package temporalserver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/server/common/config"
+)
+
+// visibilityColumns are the columns of a visibility record that hold
+// data; the others are generated from search_attributes by SQLite (and
+// may not be written). The schema of Temporal v1.32.1
+// (schema/sqlite/v3/visibility).
+const visibilityColumns = `namespace_id, run_id, _version, start_time, execution_time, workflow_id,
+	workflow_type_name, status, close_time, history_length, history_size_bytes, execution_duration,
+	state_transition_count, memo, encoding, task_queue, search_attributes, parent_workflow_id,
+	parent_run_id, root_workflow_id, root_run_id`
+
+// visibilityConfig is the store of the server's visibility records (what
+// the Web UI and the operator API list and search): the file
+// opts.VisibilityDatabaseFile when it names one, else the state's own.
+//
+// Why a file of its own: the server's SQLite store has one connection,
+// so every write waits for the one before it. Visibility writes are most
+// of the server's database work (SQLite's REPLACE rewrites a record's
+// entry in each of the table's 59 indexes and its two full-text tables),
+// and with them in the same file a purchase's start and workflow task
+// queued behind the visibility writes of every other subscription's
+// steps. In a file of their own they have a connection and a writer of
+// their own (docs/performance.md: purchase p99 at 17/s 96-105 ms in one
+// file, 88-89 ms in two).
+//
+// A data directory of before keeps its records in the state file; the
+// first start that names a visibility file moves them there.
+func visibilityConfig(opts Options, state *config.SQL) (*config.SQL, error) {
+	if opts.DatabaseFile == "" || opts.VisibilityDatabaseFile == "" {
+		return state, nil
+	}
+	conf := *state
+	conf.ConnectAttributes = maps.Clone(state.ConnectAttributes)
+	conf.DatabaseName = opts.VisibilityDatabaseFile
+	if _, err := os.Stat(conf.DatabaseName); err == nil {
+		return &conf, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := moveVisibility(opts.DatabaseFile, &conf, opts.Logger); err != nil {
+		return nil, fmt.Errorf("move the visibility records of %s to %s: %w", opts.DatabaseFile, conf.DatabaseName, err)
+	}
+	return &conf, nil
+}
+
+// moveVisibility builds the visibility file under a temporary name, with
+// the schema and the records of the state file's visibility table, and
+// renames it into place: the file exists only whole, so a start
+// interrupted at any point starts over. Only then are the records
+// deleted from the state file (a crash in between leaves them there,
+// unused).
+//
+// The schema is copied from the state file (Temporal's setup made it
+// there, of the server's own version) rather than made by Temporal's
+// setup, whose connection to a file stays open for the life of the
+// process.
+func moveVisibility(stateFile string, conf *config.SQL, logger *slog.Logger) error {
+	final := conf.DatabaseName
+	partial := final + ".partial"
+	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
+		if err := os.Remove(partial + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	started := time.Now()
+	moved, err := copyVisibility(stateFile, partial)
+	if err != nil {
+		return err
+	}
+	if err := syncFile(partial); err != nil {
+		return err
+	}
+	if err := os.Rename(partial, final); err != nil {
+		return err
+	}
+	if err := syncFile(filepath.Dir(final)); err != nil {
+		return err
+	}
+	if moved > 0 {
+		logger.Info("moved the Temporal visibility records to a file of their own (once)",
+			"records", moved, "from", stateFile, "to", final, "took", time.Since(started).Round(time.Millisecond))
+	}
+	return forgetVisibility(stateFile)
+}
+
+// visibilitySchema selects the statements that made the state file's
+// visibility table: the table, its full-text tables (whose own tables
+// they make), its indexes and its triggers, in that order.
+const visibilitySchema = `SELECT sql FROM state.sqlite_master WHERE sql IS NOT NULL AND (
+	(type = 'table' AND (name = 'executions_visibility' OR (name LIKE 'executions_visibility_fts_%' AND sql LIKE 'CREATE VIRTUAL TABLE%')))
+	OR (type IN ('index', 'trigger') AND tbl_name = 'executions_visibility'))
+	ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid`
+
+// copyVisibility makes the file to (which does not exist) with the
+// schema and every record of stateFile's visibility table, and closes it.
+func copyVisibility(stateFile, to string) (int64, error) {
+	// A rollback journal (not write-ahead logging): once closed, the
+	// file is whole by itself when it is renamed. The server turns
+	// write-ahead logging on when it opens it.
+	db, err := sql.Open("sqlite", "file:"+to+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(delete)")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = db.Close() }()
+	db.SetMaxOpenConns(1) // ATTACH holds for one connection
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "ATTACH DATABASE ? AS state", stateFile); err != nil {
+		return 0, fmt.Errorf("attach: %w", err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var statements []string
+	rows, err := tx.QueryContext(ctx, visibilitySchema)
+	if err != nil {
+		return 0, fmt.Errorf("read the schema: %w", err)
+	}
+	for rows.Next() {
+		var statement string
+		if err := rows.Scan(&statement); err != nil {
+			_ = rows.Close()
+			return 0, err
+		}
+		statements = append(statements, statement)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	if len(statements) == 0 {
+		return 0, fmt.Errorf("%s has no visibility table", stateFile)
+	}
+	for _, statement := range statements {
+		if _, err := tx.ExecContext(ctx, statement); err != nil {
+			return 0, fmt.Errorf("make the schema: %q: %w", statement, err)
+		}
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO main.executions_visibility ("+visibilityColumns+") SELECT "+visibilityColumns+" FROM state.executions_visibility")
+	if err != nil {
+		return 0, fmt.Errorf("copy: %w", err)
+	}
+	moved, _ := res.RowsAffected()
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	if _, err := db.ExecContext(ctx, "DETACH DATABASE state"); err != nil {
+		return 0, err
+	}
+	return moved, db.Close()
+}
+
+// forgetVisibility deletes the visibility records left in the state file.
+func forgetVisibility(stateFile string) error {
+	db, err := sql.Open("sqlite", "file:"+stateFile+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	if _, err := db.Exec("DELETE FROM executions_visibility"); err != nil {
+		return fmt.Errorf("delete the moved records from %s: %w", stateFile, err)
+	}
+	return db.Close()
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	return f.Sync()
+}

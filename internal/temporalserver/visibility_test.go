@@ -1,0 +1,139 @@
+package temporalserver
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+)
+
+// A data directory of before keeps its visibility records in the state
+// file; the first start with a visibility file of its own moves them
+// there, so that the Web UI still lists and searches every workflow, and
+// later starts find them where they are.
+func TestVisibilityRecordsMoveToAFileOfTheirOwn(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{
+		DatabaseFile:     filepath.Join(dir, "temporal.db"),
+		SearchAttributes: map[string]enumspb.IndexedValueType{"CustomerId": enumspb.INDEXED_VALUE_TYPE_KEYWORD},
+		Logger:           slog.New(slog.DiscardHandler),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// Before: one file.
+	run(t, opts, func(c client.Client) {
+		start(ctx, t, c, "before", "cus-1")
+		requireListed(ctx, t, c, "CustomerId = 'cus-1'", "before")
+	})
+	before := visibilityRecords(t, opts.DatabaseFile)
+	require.Contains(t, fmt.Sprint(before), "before {", "the record of the workflow started")
+
+	// The first start with a file of their own moves them (seen here
+	// before the server starts: it may write a record again from its
+	// own queue of visibility tasks).
+	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
+	state, err := sqlConfig(opts)
+	require.NoError(t, err)
+	_, err = visibilityConfig(opts, state)
+	require.NoError(t, err)
+	require.Equal(t, before, visibilityRecords(t, opts.VisibilityDatabaseFile))
+	require.Empty(t, visibilityRecords(t, opts.DatabaseFile), "the moved records are deleted from the state file")
+	run(t, opts, func(c client.Client) {
+		requireListed(ctx, t, c, "CustomerId = 'cus-1'", "before")
+		start(ctx, t, c, "after", "cus-2")
+		requireListed(ctx, t, c, "CustomerId = 'cus-2'", "after")
+	})
+	require.Empty(t, visibilityRecords(t, opts.DatabaseFile), "the state file is not written again")
+	leftovers, err := filepath.Glob(filepath.Join(dir, "*.partial*"))
+	require.NoError(t, err)
+	require.Empty(t, leftovers)
+
+	// Later starts read them where they are.
+	run(t, opts, func(c client.Client) {
+		requireListed(ctx, t, c, "CustomerId = 'cus-1'", "before")
+		requireListed(ctx, t, c, "CustomerId = 'cus-2'", "after")
+	})
+}
+
+// A start interrupted while it built the visibility file leaves a
+// partial one: the next start builds it again from the state file.
+func TestAnInterruptedMoveStartsOver(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{DatabaseFile: filepath.Join(dir, "temporal.db"), Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run(t, opts, func(c client.Client) { start(ctx, t, c, "before", "") })
+	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
+	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile+".partial", []byte("not a database"), 0o600))
+	run(t, opts, func(c client.Client) { requireListed(ctx, t, c, "WorkflowId = 'before'", "before") })
+}
+
+func run(t *testing.T, opts Options, body func(client.Client)) {
+	t.Helper()
+	srv, err := Start(context.Background(), opts)
+	require.NoError(t, err)
+	defer srv.Stop()
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Logger: quietSDKLogger{}})
+	require.NoError(t, err)
+	defer c.Close()
+	body(c)
+}
+
+func start(ctx context.Context, t *testing.T, c client.Client, id, customer string) {
+	t.Helper()
+	o := client.StartWorkflowOptions{ID: id, TaskQueue: "nobody-polls"}
+	if customer != "" {
+		o.TypedSearchAttributes = temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyKeyword("CustomerId").ValueSet(customer))
+	}
+	_, err := c.ExecuteWorkflow(ctx, o, "Probe")
+	require.NoError(t, err)
+}
+
+// requireListed waits for the visibility query to list exactly the
+// workflow id (visibility records are written after the start returns).
+func requireListed(ctx context.Context, t *testing.T, c client.Client, query, id string) {
+	t.Helper()
+	var got []string
+	require.Eventually(t, func() bool {
+		res, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			return false
+		}
+		got = got[:0]
+		for _, e := range res.GetExecutions() {
+			got = append(got, e.GetExecution().GetWorkflowId())
+		}
+		return len(got) == 1 && got[0] == id
+	}, 20*time.Second, 100*time.Millisecond, "%s lists %v", query, got)
+}
+
+// visibilityRecords reads a file's visibility records: workflow id and
+// search attributes, by run id.
+func visibilityRecords(t *testing.T, file string) map[string]string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+file)
+	require.NoError(t, err)
+	defer func() { _ = db.Close() }()
+	rows, err := db.Query("SELECT run_id, workflow_id, COALESCE(search_attributes, '') FROM executions_visibility")
+	require.NoError(t, err)
+	defer func() { _ = rows.Close() }()
+	records := map[string]string{}
+	for rows.Next() {
+		var run, id, attrs string
+		require.NoError(t, rows.Scan(&run, &id, &attrs))
+		records[run] = id + " " + attrs
+	}
+	require.NoError(t, rows.Err())
+	return records
+}
