@@ -90,11 +90,14 @@ func moveVisibility(stateFile string, conf *config.SQL, logger *slog.Logger) err
 	if err := syncFile(filepath.Dir(final)); err != nil {
 		return err
 	}
+	if err := forgetVisibility(stateFile); err != nil {
+		return err
+	}
 	if moved > 0 {
 		logger.Info("moved the Temporal visibility records to a file of their own (once)",
-			"records", moved, "from", stateFile, "to", final, "took", time.Since(started).Round(time.Millisecond))
+			"records", moved, "from", stateFile, "to", final, "took", time.Since(started).Round(time.Millisecond).String())
 	}
-	return forgetVisibility(stateFile)
+	return nil
 }
 
 // visibilitySchema selects the statements that made the state file's
