@@ -38,7 +38,10 @@ const visibilityColumns = `namespace_id, run_id, _version, start_time, execution
 // file, 88-89 ms in two).
 //
 // A data directory of before keeps its records in the state file; the
-// first start that names a visibility file moves them there.
+// first start that names a visibility file moves them there. Records
+// found in the state file later were written by an older build run on
+// this directory since (a downgrade): they are newer than the file's,
+// and are moved over them.
 func visibilityConfig(opts Options, state *config.SQL) (*config.SQL, error) {
 	if opts.DatabaseFile == "" || opts.VisibilityDatabaseFile == "" {
 		return state, nil
@@ -47,6 +50,9 @@ func visibilityConfig(opts Options, state *config.SQL) (*config.SQL, error) {
 	conf.ConnectAttributes = maps.Clone(state.ConnectAttributes)
 	conf.DatabaseName = opts.VisibilityDatabaseFile
 	if _, err := os.Stat(conf.DatabaseName); err == nil {
+		if err := mergeVisibility(opts.DatabaseFile, conf.DatabaseName, opts.Logger); err != nil {
+			return nil, fmt.Errorf("move the visibility records of %s to %s: %w", opts.DatabaseFile, conf.DatabaseName, err)
+		}
 		return &conf, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -61,8 +67,8 @@ func visibilityConfig(opts Options, state *config.SQL) (*config.SQL, error) {
 // the schema and the records of the state file's visibility table, and
 // renames it into place: the file exists only whole, so a start
 // interrupted at any point starts over. Only then are the records
-// deleted from the state file (a crash in between leaves them there,
-// unused).
+// deleted from the state file (after a crash in between, the next start
+// finds them there and moves them again: mergeVisibility).
 //
 // The schema is copied from the state file (Temporal's setup made it
 // there, of the server's own version) rather than made by Temporal's
@@ -165,6 +171,43 @@ func copyVisibility(stateFile, to string) (int64, error) {
 		return 0, err
 	}
 	return moved, db.Close()
+}
+
+// mergeVisibility moves the records of stateFile's visibility table, if
+// it holds any, into the visibility file, over those of the same runs.
+func mergeVisibility(stateFile, visibilityFile string, logger *slog.Logger) error {
+	db, err := sql.Open("sqlite", "file:"+visibilityFile+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	db.SetMaxOpenConns(1) // ATTACH holds for one connection
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "ATTACH DATABASE ? AS state", stateFile); err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	var leftover bool
+	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM state.executions_visibility)").Scan(&leftover); err != nil {
+		return err
+	}
+	if !leftover {
+		return db.Close()
+	}
+	res, err := db.ExecContext(ctx, "REPLACE INTO main.executions_visibility ("+visibilityColumns+") SELECT "+visibilityColumns+" FROM state.executions_visibility")
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	moved, _ := res.RowsAffected()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	// A crash before this delete moves the same records again next time.
+	if err := forgetVisibility(stateFile); err != nil {
+		return err
+	}
+	logger.Warn("moved visibility records an older build wrote in the Temporal state file to the visibility file",
+		"records", moved, "from", stateFile, "to", visibilityFile)
+	return nil
 }
 
 // forgetVisibility deletes the visibility records left in the state file.

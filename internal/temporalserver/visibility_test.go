@@ -137,3 +137,47 @@ func visibilityRecords(t *testing.T, file string) map[string]string {
 	require.NoError(t, rows.Err())
 	return records
 }
+
+// An older build started on the directory since (a downgrade) wrote its
+// records in the state file again: the next start moves them over the
+// file's, so the Web UI lists what was started meanwhile and the newest
+// state of each workflow.
+func TestRecordsAnOlderBuildWroteAreMovedAtTheNextStart(t *testing.T) {
+	dir := t.TempDir()
+	newer := Options{
+		DatabaseFile:           filepath.Join(dir, "temporal.db"),
+		VisibilityDatabaseFile: filepath.Join(dir, "temporal-visibility.db"),
+		SearchAttributes:       map[string]enumspb.IndexedValueType{"CustomerId": enumspb.INDEXED_VALUE_TYPE_KEYWORD},
+		Logger:                 slog.New(slog.DiscardHandler),
+	}
+	older := newer
+	older.VisibilityDatabaseFile = ""
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	run(t, newer, func(c client.Client) {
+		start(ctx, t, c, "first", "cus-1")
+		requireListed(ctx, t, c, "CustomerId = 'cus-1'", "first")
+	})
+	run(t, older, func(c client.Client) {
+		start(ctx, t, c, "meanwhile", "cus-2")
+		requireListed(ctx, t, c, "CustomerId = 'cus-2'", "meanwhile")
+	})
+	meanwhile := visibilityRecords(t, newer.DatabaseFile)
+	require.Contains(t, fmt.Sprint(meanwhile), "meanwhile {")
+
+	state, err := sqlConfig(newer)
+	require.NoError(t, err)
+	_, err = visibilityConfig(newer, state)
+	require.NoError(t, err)
+	records := visibilityRecords(t, newer.VisibilityDatabaseFile)
+	for run, record := range meanwhile {
+		require.Equal(t, record, records[run])
+	}
+	require.Contains(t, fmt.Sprint(records), "first {")
+	require.Empty(t, visibilityRecords(t, newer.DatabaseFile))
+	run(t, newer, func(c client.Client) {
+		requireListed(ctx, t, c, "CustomerId = 'cus-1'", "first")
+		requireListed(ctx, t, c, "CustomerId = 'cus-2'", "meanwhile")
+	})
+}
