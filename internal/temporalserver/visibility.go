@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/server/common/config"
@@ -50,10 +51,23 @@ func visibilityConfig(opts Options, state *config.SQL) (*config.SQL, error) {
 	conf.ConnectAttributes = maps.Clone(state.ConnectAttributes)
 	conf.DatabaseName = opts.VisibilityDatabaseFile
 	if _, err := os.Stat(conf.DatabaseName); err == nil {
-		if err := mergeVisibility(opts.DatabaseFile, conf.DatabaseName, opts.Logger); err != nil {
-			return nil, fmt.Errorf("move the visibility records of %s to %s: %w", opts.DatabaseFile, conf.DatabaseName, err)
+		whole, err := hasVisibilityTable(conf.DatabaseName)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", conf.DatabaseName, err)
 		}
-		return &conf, nil
+		if whole {
+			if err := mergeVisibility(opts.DatabaseFile, conf.DatabaseName, opts.Logger); err != nil {
+				return nil, fmt.Errorf("move the visibility records of %s to %s: %w", opts.DatabaseFile, conf.DatabaseName, err)
+			}
+			return &conf, nil
+		}
+		// A file with no table holds no record (an empty one is what a
+		// tool opening a path that did not exist leaves): the server
+		// would answer every list with "no such table". Built again.
+		opts.Logger.Warn("the Temporal visibility file has no visibility table: building it again from the state file", "file", conf.DatabaseName)
+		if err := removeDatabase(conf.DatabaseName); err != nil {
+			return nil, err
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -77,10 +91,8 @@ func visibilityConfig(opts Options, state *config.SQL) (*config.SQL, error) {
 func moveVisibility(stateFile string, conf *config.SQL, logger *slog.Logger) error {
 	final := conf.DatabaseName
 	partial := final + ".partial"
-	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
-		if err := os.Remove(partial + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+	if err := removeDatabase(partial); err != nil {
+		return err
 	}
 	started := time.Now()
 	moved, err := copyVisibility(stateFile, partial)
@@ -151,7 +163,7 @@ func copyVisibility(stateFile, to string) (int64, error) {
 	if err := rows.Close(); err != nil {
 		return 0, err
 	}
-	if len(statements) == 0 {
+	if len(statements) == 0 || !strings.HasPrefix(statements[0], "CREATE TABLE executions_visibility") {
 		return 0, fmt.Errorf("%s has no visibility table", stateFile)
 	}
 	for _, statement := range statements {
@@ -221,6 +233,32 @@ func forgetVisibility(stateFile string) error {
 		return fmt.Errorf("delete the moved records from %s: %w", stateFile, err)
 	}
 	return db.Close()
+}
+
+// hasVisibilityTable says whether the SQLite file holds the visibility
+// table.
+func hasVisibilityTable(file string) (bool, error) {
+	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = db.Close() }()
+	var n int
+	err = db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'executions_visibility'").Scan(&n)
+	if err != nil {
+		return false, err
+	}
+	return n == 1, db.Close()
+}
+
+// removeDatabase removes a SQLite file and its journals, if they exist.
+func removeDatabase(file string) error {
+	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
+		if err := os.Remove(file + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func syncFile(path string) error {

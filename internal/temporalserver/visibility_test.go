@@ -181,3 +181,31 @@ func TestRecordsAnOlderBuildWroteAreMovedAtTheNextStart(t *testing.T) {
 		requireListed(ctx, t, c, "CustomerId = 'cus-2'", "meanwhile")
 	})
 }
+
+// An empty visibility file (what a tool opening a path that did not
+// exist leaves) holds no table: the server answered every list with "no
+// such table" while the records stayed in the state file. It is built
+// again; a file that is not a database is an error that names it.
+func TestAVisibilityFileWithNoTableIsBuiltAgain(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{DatabaseFile: filepath.Join(dir, "temporal.db"), Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run(t, opts, func(c client.Client) {
+		start(ctx, t, c, "before", "")
+		requireListed(ctx, t, c, "WorkflowId = 'before'", "before")
+	})
+	before := visibilityRecords(t, opts.DatabaseFile)
+
+	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
+	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile, nil, 0o600))
+	state, err := sqlConfig(opts)
+	require.NoError(t, err)
+	_, err = visibilityConfig(opts, state)
+	require.NoError(t, err)
+	require.Equal(t, before, visibilityRecords(t, opts.VisibilityDatabaseFile))
+
+	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile, []byte("not a database, but long enough to be read as one"), 0o600))
+	_, err = visibilityConfig(opts, state)
+	require.ErrorContains(t, err, opts.VisibilityDatabaseFile)
+}
