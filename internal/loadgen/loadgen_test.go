@@ -50,3 +50,28 @@ func TestCPUIsReadFromProc(t *testing.T) {
 }
 
 var spins int
+
+// The host's stolen time is /proc/stat's eighth figure; the share is of
+// every state's time between two readings.
+func TestStolenShareIsReadFromProcStat(t *testing.T) {
+	before, err := parseMachineTime("cpu  100 0 50 800 10 0 0 40 7 0")
+	require.NoError(t, err)
+	after, err := parseMachineTime("cpu  200 0 100 1500 20 0 0 130 9 0")
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, before.Total)
+	assert.Equal(t, 400*time.Millisecond, before.Stolen)
+	assert.InDelta(t, 90.0/950, before.StolenShare(after), 1e-9) // 90 of 950 ticks
+	assert.Zero(t, after.StolenShare(before))
+
+	_, err = parseMachineTime("cpu0 1 2 3 4 5 6 7 8")
+	assert.Error(t, err)
+	_, err = parseMachineTime("cpu 1 2 3 4 5 6 7")
+	assert.Error(t, err, "a kernel without the steal field")
+
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	now, err := ReadMachineTime()
+	require.NoError(t, err)
+	assert.Positive(t, now.Total)
+}

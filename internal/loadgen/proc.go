@@ -147,3 +147,56 @@ func CPUOf(pids []int) time.Duration {
 	}
 	return total
 }
+
+// MachineTime is the processor time of the whole machine, all cores, as
+// /proc/stat counts it since boot.
+type MachineTime struct {
+	// Total is every state's time: busy, idle, waiting and stolen.
+	Total time.Duration
+	// Stolen is the time a virtual machine's cores were ready to run but
+	// the host ran something else: a run that lost more of it had less
+	// machine, and its rate is not comparable with another's.
+	Stolen time.Duration
+}
+
+// StolenShare is the part of the time between m and later that the host
+// stole, from 0 to 1.
+func (m MachineTime) StolenShare(later MachineTime) float64 {
+	total := later.Total - m.Total
+	if total <= 0 {
+		return 0
+	}
+	return float64(later.Stolen-m.Stolen) / float64(total)
+}
+
+// ReadMachineTime reads /proc/stat's first line ("cpu user nice system
+// idle iowait irq softirq steal guest guest_nice", in USER_HZ).
+func ReadMachineTime() (MachineTime, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return MachineTime{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return parseMachineTime(line)
+}
+
+func parseMachineTime(line string) (MachineTime, error) {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return MachineTime{}, fmt.Errorf("/proc/stat: want the cpu line with a steal field, got %q", line)
+	}
+	var m MachineTime
+	// guest and guest_nice (fields 9 and 10) are already in user and nice.
+	for i, field := range f[1:9] {
+		ticks, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return MachineTime{}, fmt.Errorf("/proc/stat: field %d %q", i+1, field)
+		}
+		d := time.Duration(ticks) * time.Second / userHz
+		m.Total += d
+		if i == 7 {
+			m.Stolen = d
+		}
+	}
+	return m, nil
+}

@@ -93,13 +93,18 @@ func run() error {
 		}
 		server := serverPIDs(*temporal)
 		for _, local := range modes {
-			before := loadgen.CPUOf(server)
+			before, machineBefore := loadgen.CPUOf(server), readMachineTime()
 			rate, line, driverCPU, err := runBaseline(ctx, bin, *temporal, cfg.N, cfg.Concurrency, local)
 			if err != nil {
 				return err
 			}
 			serverCPU := loadgen.CPUOf(server) - before
 			fmt.Println("baseline:", line)
+			if local {
+				printStolen("baseline", "baselineLocalStolenPct", machineBefore, out)
+			} else {
+				printStolen("baseline (regular activities)", "baselineRegularStolenPct", machineBefore, out)
+			}
 			if len(server) > 0 {
 				perLifecycle := (serverCPU + driverCPU) / time.Duration(cfg.N)
 				fmt.Printf("baseline CPU per lifecycle: %s (Temporal server %s, its driver and worker %s)\n",
@@ -119,7 +124,7 @@ func run() error {
 	}
 
 	watched := watch(cfg.URL, *pids)
-	productBefore, selfBefore := loadgen.CPUOf(watched), loadgen.SelfCPU()
+	productBefore, selfBefore, machineBefore := loadgen.CPUOf(watched), loadgen.SelfCPU(), readMachineTime()
 	samplers := map[int]*loadgen.RSSSampler{}
 	for _, pid := range watched {
 		samplers[pid] = loadgen.SampleRSS(pid, 200*time.Millisecond)
@@ -157,6 +162,7 @@ func run() error {
 	for _, e := range res.ErrorSamples {
 		fmt.Println("error:", e)
 	}
+	printStolen("product", "stolenPct", machineBefore, out)
 	out["rate"], out["done"], out["errors"], out["pending"] = res.Rate(), res.Done, res.Errors, res.Pending
 	out["purchaseP50Ms"], out["purchaseP99Ms"] = msf(p(res.Purchase, 50)), msf(p(res.Purchase, 99))
 	out["toActiveP50Ms"], out["toActiveP99Ms"] = msf(p(res.ToActive, 50)), msf(p(res.ToActive, 99))
@@ -303,3 +309,26 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", msf(d)) }
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func mib(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
+
+// readMachineTime is the machine's processor time now, or nothing where
+// there is no /proc/stat (printStolen then prints nothing).
+func readMachineTime() *loadgen.MachineTime {
+	m, err := loadgen.ReadMachineTime()
+	if err != nil {
+		return nil
+	}
+	return &m
+}
+
+// printStolen prints the share of the machine's processor time the host
+// stole since before: on a virtual machine, two runs' rates compare only
+// when they lost about as much.
+func printStolen(run, key string, before *loadgen.MachineTime, out map[string]any) {
+	after := readMachineTime()
+	if before == nil || after == nil {
+		return
+	}
+	share := before.StolenShare(*after)
+	fmt.Printf("%s run: the host stole %.1f %% of this machine's processor time\n", run, 100*share)
+	out[key] = 100 * share
+}
