@@ -51,14 +51,11 @@ func visibilityConfig(opts Options, state *config.SQL) (*config.SQL, error) {
 	conf.ConnectAttributes = maps.Clone(state.ConnectAttributes)
 	conf.DatabaseName = opts.VisibilityDatabaseFile
 	if _, err := os.Stat(conf.DatabaseName); err == nil {
-		whole, err := hasVisibilityTable(conf.DatabaseName)
+		whole, err := mergeVisibility(opts.DatabaseFile, conf.DatabaseName, opts.Logger)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", conf.DatabaseName, err)
+			return nil, fmt.Errorf("move the visibility records of %s to %s: %w", opts.DatabaseFile, conf.DatabaseName, err)
 		}
 		if whole {
-			if err := mergeVisibility(opts.DatabaseFile, conf.DatabaseName, opts.Logger); err != nil {
-				return nil, fmt.Errorf("move the visibility records of %s to %s: %w", opts.DatabaseFile, conf.DatabaseName, err)
-			}
 			return &conf, nil
 		}
 		// A file with no table holds no record (an empty one is what a
@@ -132,16 +129,12 @@ func copyVisibility(stateFile, to string) (int64, error) {
 	// A rollback journal (not write-ahead logging): once closed, the
 	// file is whole by itself when it is renamed. The server turns
 	// write-ahead logging on when it opens it.
-	db, err := sql.Open("sqlite", "file:"+to+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(delete)")
+	db, err := openWithState(to, stateFile, "&_pragma=journal_mode(delete)")
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = db.Close() }()
-	db.SetMaxOpenConns(1) // ATTACH holds for one connection
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, "ATTACH DATABASE ? AS state", stateFile); err != nil {
-		return 0, fmt.Errorf("attach: %w", err)
-	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -179,52 +172,49 @@ func copyVisibility(stateFile, to string) (int64, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
-	if _, err := db.ExecContext(ctx, "DETACH DATABASE state"); err != nil {
-		return 0, err
-	}
 	return moved, db.Close()
 }
 
 // mergeVisibility moves the records of stateFile's visibility table, if
 // it holds any, into the visibility file, over those of the same runs.
-func mergeVisibility(stateFile, visibilityFile string, logger *slog.Logger) error {
-	db, err := sql.Open("sqlite", "file:"+visibilityFile+"?_pragma=busy_timeout(10000)")
+// A visibility file without the table is not whole: nothing is moved.
+func mergeVisibility(stateFile, visibilityFile string, logger *slog.Logger) (whole bool, err error) {
+	db, err := openWithState(visibilityFile, stateFile, "")
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() { _ = db.Close() }()
-	db.SetMaxOpenConns(1) // ATTACH holds for one connection
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, "ATTACH DATABASE ? AS state", stateFile); err != nil {
-		return fmt.Errorf("attach: %w", err)
+	var tables, leftover int
+	err = db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'executions_visibility'),
+		(SELECT EXISTS (SELECT 1 FROM state.executions_visibility))`).Scan(&tables, &leftover)
+	if err != nil {
+		return false, err
 	}
-	var leftover bool
-	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM state.executions_visibility)").Scan(&leftover); err != nil {
-		return err
-	}
-	if !leftover {
-		return db.Close()
+	if tables == 0 || leftover == 0 {
+		return tables == 1, db.Close()
 	}
 	res, err := db.ExecContext(ctx, "REPLACE INTO main.executions_visibility ("+visibilityColumns+") SELECT "+visibilityColumns+" FROM state.executions_visibility")
 	if err != nil {
-		return fmt.Errorf("copy: %w", err)
+		return false, fmt.Errorf("copy: %w", err)
 	}
 	moved, _ := res.RowsAffected()
 	if err := db.Close(); err != nil {
-		return err
+		return false, err
 	}
 	// A crash before this delete moves the same records again next time.
 	if err := forgetVisibility(stateFile); err != nil {
-		return err
+		return false, err
 	}
 	logger.Warn("moved visibility records an older build wrote in the Temporal state file to the visibility file",
 		"records", moved, "from", stateFile, "to", visibilityFile)
-	return nil
+	return true, nil
 }
 
 // forgetVisibility deletes the visibility records left in the state file.
 func forgetVisibility(stateFile string) error {
-	db, err := sql.Open("sqlite", "file:"+stateFile+"?_pragma=busy_timeout(10000)")
+	db, err := openSQLite(stateFile, "")
 	if err != nil {
 		return err
 	}
@@ -235,20 +225,24 @@ func forgetVisibility(stateFile string) error {
 	return db.Close()
 }
 
-// hasVisibilityTable says whether the SQLite file holds the visibility
-// table.
-func hasVisibilityTable(file string) (bool, error) {
-	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
+// openSQLite opens a SQLite file with more "&_pragma=…" parameters.
+func openSQLite(file, pragmas string) (*sql.DB, error) {
+	return sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)"+pragmas)
+}
+
+// openWithState opens file with stateFile attached as "state", on one
+// connection (an attachment holds for the connection that made it).
+func openWithState(file, stateFile, pragmas string) (*sql.DB, error) {
+	db, err := openSQLite(file, pragmas)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	defer func() { _ = db.Close() }()
-	var n int
-	err = db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'executions_visibility'").Scan(&n)
-	if err != nil {
-		return false, err
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("ATTACH DATABASE ? AS state", stateFile); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("attach %s: %w", stateFile, err)
 	}
-	return n == 1, db.Close()
+	return db, nil
 }
 
 // removeDatabase removes a SQLite file and its journals, if they exist.

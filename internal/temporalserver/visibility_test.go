@@ -43,10 +43,7 @@ func TestVisibilityRecordsMoveToAFileOfTheirOwn(t *testing.T) {
 	// before the server starts: it may write a record again from its
 	// own queue of visibility tasks).
 	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
-	state, err := sqlConfig(opts)
-	require.NoError(t, err)
-	_, err = visibilityConfig(opts, state)
-	require.NoError(t, err)
+	require.NoError(t, moveBeforeStart(opts))
 	require.Equal(t, before, visibilityRecords(t, opts.VisibilityDatabaseFile))
 	require.Empty(t, visibilityRecords(t, opts.DatabaseFile), "the moved records are deleted from the state file")
 	run(t, opts, func(c client.Client) {
@@ -77,6 +74,18 @@ func TestAnInterruptedMoveStartsOver(t *testing.T) {
 	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
 	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile+".partial", []byte("not a database"), 0o600))
 	run(t, opts, func(c client.Client) { requireListed(ctx, t, c, "WorkflowId = 'before'", "before") })
+}
+
+// moveBeforeStart does to opts's files what a start does before the
+// server runs: seen there, the records are not yet written again by the
+// server from its own queue of visibility tasks.
+func moveBeforeStart(opts Options) error {
+	state, err := sqlConfig(opts)
+	if err != nil {
+		return err
+	}
+	_, err = visibilityConfig(opts, state)
+	return err
 }
 
 func run(t *testing.T, opts Options, body func(client.Client)) {
@@ -166,10 +175,7 @@ func TestRecordsAnOlderBuildWroteAreMovedAtTheNextStart(t *testing.T) {
 	meanwhile := visibilityRecords(t, newer.DatabaseFile)
 	require.Contains(t, fmt.Sprint(meanwhile), "meanwhile {")
 
-	state, err := sqlConfig(newer)
-	require.NoError(t, err)
-	_, err = visibilityConfig(newer, state)
-	require.NoError(t, err)
+	require.NoError(t, moveBeforeStart(newer))
 	records := visibilityRecords(t, newer.VisibilityDatabaseFile)
 	for run, record := range meanwhile {
 		require.Equal(t, record, records[run])
@@ -199,13 +205,9 @@ func TestAVisibilityFileWithNoTableIsBuiltAgain(t *testing.T) {
 
 	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
 	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile, nil, 0o600))
-	state, err := sqlConfig(opts)
-	require.NoError(t, err)
-	_, err = visibilityConfig(opts, state)
-	require.NoError(t, err)
+	require.NoError(t, moveBeforeStart(opts))
 	require.Equal(t, before, visibilityRecords(t, opts.VisibilityDatabaseFile))
 
 	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile, []byte("not a database, but long enough to be read as one"), 0o600))
-	_, err = visibilityConfig(opts, state)
-	require.ErrorContains(t, err, opts.VisibilityDatabaseFile)
+	require.ErrorContains(t, moveBeforeStart(opts), opts.VisibilityDatabaseFile)
 }
