@@ -166,6 +166,10 @@ up() {
   cat >"$DIR/config/dynamicconfig.yaml" <<EOF
 system.enableActivityEagerExecution:
   - value: true
+# The transfer queue's reader polls each shard at most 20 times a second
+# by default: under load every new workflow task waited for the next poll.
+history.transferProcessorMaxPollRPS:
+  - value: 200
 # The history service caches the workflows it touched (an hour, up to
 # 128 000 of them by default): with every subscription a workflow, the
 # server's memory grew with the subscriptions (697 MiB at 10 000 during a
