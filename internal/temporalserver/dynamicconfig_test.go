@@ -1,4 +1,4 @@
-package deploy
+package temporalserver
 
 import (
 	"os"
@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
-
-	"github.com/cspmarket/orchestrator/internal/temporalserver"
 )
 
 // dynamicConfigValues reads a Temporal dynamic config file: each key's
@@ -35,7 +33,8 @@ func dynamicConfigValues(t *testing.T, text string) map[string]any {
 }
 
 // The embedded server, docker-compose.yml's server and the one
-// deploy/local-cluster.sh runs are tuned alike: a setting added to one
+// deploy/local-cluster.sh runs are tuned alike (kept here rather than in
+// internal/deploy, whose test binary would otherwise link the server): a setting added to one
 // and forgotten in another would make the production shape behave
 // unlike what was measured on the embedded default.
 func TestEveryShapeRunsTheSharedTemporalTuning(t *testing.T) {
@@ -51,8 +50,8 @@ func TestEveryShapeRunsTheSharedTemporalTuning(t *testing.T) {
 		"deploy/temporal/dynamicconfig.yaml": dynamicConfigValues(t, string(compose)),
 		"deploy/local-cluster.sh":            dynamicConfigValues(t, clusterText),
 	}
-	require.NotEmpty(t, temporalserver.SharedDynamicConfig)
-	for key, want := range temporalserver.SharedDynamicConfig {
+	require.NotEmpty(t, SharedDynamicConfig)
+	for key, want := range SharedDynamicConfig {
 		for file, values := range shapes {
 			assert.Equal(t, want, values[key.String()], "%s sets %s as the embedded server does", file, key)
 		}
