@@ -22,20 +22,8 @@ import (
 // there, so that the Web UI still lists and searches every workflow, and
 // later starts find them where they are.
 func TestVisibilityRecordsMoveToAFileOfTheirOwn(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{
-		DatabaseFile:     filepath.Join(dir, "temporal.db"),
-		SearchAttributes: map[string]enumspb.IndexedValueType{"CustomerId": enumspb.INDEXED_VALUE_TYPE_KEYWORD},
-		Logger:           slog.New(slog.DiscardHandler),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
-	// Before: one file.
-	run(t, opts, func(c client.Client) {
-		start(ctx, t, c, "before", "cus-1")
-		requireListed(ctx, t, c, "CustomerId = 'cus-1'", "before")
-	})
+	ctx, opts := dataDirOfBefore(t)
+	dir := filepath.Dir(opts.DatabaseFile)
 	before := visibilityRecords(t, opts.DatabaseFile)
 	require.Contains(t, fmt.Sprint(before), "before {", "the record of the workflow started")
 
@@ -66,14 +54,29 @@ func TestVisibilityRecordsMoveToAFileOfTheirOwn(t *testing.T) {
 // A start interrupted while it built the visibility file leaves a
 // partial one: the next start builds it again from the state file.
 func TestAnInterruptedMoveStartsOver(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{DatabaseFile: filepath.Join(dir, "temporal.db"), Logger: slog.New(slog.DiscardHandler)}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	run(t, opts, func(c client.Client) { start(ctx, t, c, "before", "") })
-	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
+	ctx, opts := dataDirOfBefore(t)
+	opts.VisibilityDatabaseFile = filepath.Join(filepath.Dir(opts.DatabaseFile), "temporal-visibility.db")
 	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile+".partial", []byte("not a database"), 0o600))
 	run(t, opts, func(c client.Client) { requireListed(ctx, t, c, "WorkflowId = 'before'", "before") })
+}
+
+// dataDirOfBefore is a data directory as a build before the visibility
+// file left it: one workflow, "before" (customer cus-1), with its record
+// in the state file. The options it returns name no visibility file yet.
+func dataDirOfBefore(t *testing.T) (context.Context, Options) {
+	t.Helper()
+	opts := Options{
+		DatabaseFile:     filepath.Join(t.TempDir(), "temporal.db"),
+		SearchAttributes: map[string]enumspb.IndexedValueType{"CustomerId": enumspb.INDEXED_VALUE_TYPE_KEYWORD},
+		Logger:           slog.New(slog.DiscardHandler),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	run(t, opts, func(c client.Client) {
+		start(ctx, t, c, "before", "cus-1")
+		requireListed(ctx, t, c, "CustomerId = 'cus-1'", "before")
+	})
+	return ctx, opts
 }
 
 // moveBeforeStart does to opts's files what a start does before the
@@ -193,17 +196,10 @@ func TestRecordsAnOlderBuildWroteAreMovedAtTheNextStart(t *testing.T) {
 // such table" while the records stayed in the state file. It is built
 // again; a file that is not a database is an error that names it.
 func TestAVisibilityFileWithNoTableIsBuiltAgain(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{DatabaseFile: filepath.Join(dir, "temporal.db"), Logger: slog.New(slog.DiscardHandler)}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	run(t, opts, func(c client.Client) {
-		start(ctx, t, c, "before", "")
-		requireListed(ctx, t, c, "WorkflowId = 'before'", "before")
-	})
+	_, opts := dataDirOfBefore(t)
 	before := visibilityRecords(t, opts.DatabaseFile)
 
-	opts.VisibilityDatabaseFile = filepath.Join(dir, "temporal-visibility.db")
+	opts.VisibilityDatabaseFile = filepath.Join(filepath.Dir(opts.DatabaseFile), "temporal-visibility.db")
 	require.NoError(t, os.WriteFile(opts.VisibilityDatabaseFile, nil, 0o600))
 	require.NoError(t, moveBeforeStart(opts))
 	require.Equal(t, before, visibilityRecords(t, opts.VisibilityDatabaseFile))
