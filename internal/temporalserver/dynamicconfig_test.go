@@ -33,10 +33,11 @@ func dynamicConfigValues(t *testing.T, text string) map[string]any {
 }
 
 // The embedded server, docker-compose.yml's server and the one
-// deploy/local-cluster.sh runs are tuned alike (kept here rather than in
-// internal/deploy, whose test binary would otherwise link the server): a setting added to one
+// deploy/local-cluster.sh runs are tuned alike: a setting added to one
 // and forgotten in another would make the production shape behave
-// unlike what was measured on the embedded default.
+// unlike what was measured on the embedded default. (The test lives here
+// rather than in internal/deploy, whose test binary would otherwise link
+// the whole server.)
 func TestEveryShapeRunsTheSharedTemporalTuning(t *testing.T) {
 	compose, err := os.ReadFile("../../deploy/temporal/dynamicconfig.yaml")
 	require.NoError(t, err)
