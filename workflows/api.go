@@ -153,6 +153,10 @@ type Carried struct {
 	// a reset of an earlier run must win over the later runs' fences,
 	// so the chain orders by time from then on.
 	AfterReset bool `json:"afterReset,omitempty"`
+	// ExactLines: the term in progress has exact ledger lines
+	// (generationExactLines); it keeps them to its end whatever run
+	// continues it.
+	ExactLines bool `json:"exactLines,omitempty"`
 }
 
 // PendingCancellation is a cancellation waiting for the ISV's approval.
@@ -200,6 +204,10 @@ const (
 	ErrInvalidState    = "invalid_state"              // 409
 	ErrWindowClosed    = "cancellation_window_closed" // 409
 	ErrVersionMismatch = "precondition_failed"        // 412
+	// ErrNothingToChange: every field of the change already has its
+	// value. Its detail is the ChangeResult of the subscription as it is,
+	// which the API answers (200, the same version): nothing is recorded.
+	ErrNothingToChange = "nothing_to_change"
 )
 
 // PurchaseResult answers UpdatePurchaseRecorded.

@@ -7,8 +7,10 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/period"
 	"github.com/cspmarket/orchestrator/internal/subscription"
@@ -101,6 +103,11 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 	if err := w.validateChange(now, req); err != nil {
 		return ChangeResult{}, err
 	}
+	if w.noOpChangesRecordNothing && w.changesNothing(req) {
+		// A change just like it was applied while this one waited:
+		// nothing to record, the subscription as it is.
+		return ChangeResult{Subscription: w.sub, Lots: w.windowedLots()}, nil
+	}
 	s := &w.sub
 	t := w.transition()
 	changed := map[string]any{}
@@ -121,23 +128,14 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 		changed["autoRenew"] = *a
 	}
 	if f := req.BillingFrequency; f != nil {
-		switch {
-		case s.Status == subscription.StatusPendingFulfillment || s.Status == subscription.StatusProvisioned:
-			// Nothing billed yet: the first term is billed the new way.
-			if *f != s.BillingFrequency {
-				s.BillingFrequency = *f
-				changed["billingFrequency"] = *f
-			}
-		case *f == s.BillingFrequency:
-			if s.NextBillingFrequency != "" {
-				s.NextBillingFrequency = ""
-				changed["nextBillingFrequency"] = ""
-			}
-		case *f != s.NextBillingFrequency:
-			// A term's installments are set at its start: the new
-			// frequency applies from the next renewal.
-			s.NextBillingFrequency = *f
-			changed["nextBillingFrequency"] = *f
+		frequency, next := frequenciesAfter(*s, *f)
+		if frequency != s.BillingFrequency {
+			s.BillingFrequency = frequency
+			changed["billingFrequency"] = frequency
+		}
+		if next != s.NextBillingFrequency {
+			s.NextBillingFrequency = next
+			changed["nextBillingFrequency"] = next
 		}
 	}
 	if q := req.Quantity; q != nil && *q != s.Quantity {
@@ -163,7 +161,10 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 			}})
 			t.Notifications = append(t.Notifications, w.toPublisher(NotifyCancellationRequested))
 		} else {
-			credited := w.cancel(&t, now, "cancelled inside the cancellation window")
+			credited, err := w.cancel(&t, now, "cancelled inside the cancellation window")
+			if err != nil {
+				return ChangeResult{}, err
+			}
 			t.Events = append(t.Events, activities.AuditEvent{Kind: KindCancelled, Actor: req.Actor, At: now, Detail: map[string]any{
 				"refunded": credited, "currency": s.Currency,
 			}})
@@ -180,6 +181,53 @@ func (w *subscriptionRun) applyChange(ctx workflow.Context, req ChangeRequest) (
 	}
 	w.wake.SendAsync(true)
 	return ChangeResult{Subscription: w.sub, Pending: pending, Lots: w.windowedLots()}, nil
+}
+
+// frequenciesAfter is the billing frequency and the next one a
+// subscription has once asked to be billed at f: before billing starts
+// the first term takes it; after, a term's installments are set at its
+// start, and f applies from the next renewal (or cancels a pending change
+// back to the current frequency).
+func frequenciesAfter(s subscription.Subscription, f string) (frequency, next string) {
+	switch {
+	case s.Status == subscription.StatusPendingFulfillment || s.Status == subscription.StatusProvisioned:
+		return f, s.NextBillingFrequency
+	case f == s.BillingFrequency:
+		return s.BillingFrequency, ""
+	}
+	return s.BillingFrequency, f
+}
+
+// changesNothing says whether the request leaves the subscription as it
+// is: every field it sets already has that value (a nickname compared as
+// stored, trimmed and in NFC). Such a change records nothing: no version,
+// no audit line, no notification (issue 25: it moved the ETag, so other
+// clients' If-Match went stale for nothing).
+func (w *subscriptionRun) changesNothing(req ChangeRequest) bool {
+	s := w.sub
+	if req.Cancel {
+		return false
+	}
+	if n := req.Nickname; n != nil {
+		if nickname, _ := fields.Nickname(*n); nickname != s.Nickname {
+			return false
+		}
+	}
+	if f := req.BillingFrequency; f != nil {
+		if frequency, next := frequenciesAfter(s, *f); frequency != s.BillingFrequency || next != s.NextBillingFrequency {
+			return false
+		}
+	}
+	return (req.Quantity == nil || *req.Quantity == s.Quantity) &&
+		(req.AutoRenew == nil || *req.AutoRenew == s.AutoRenew) &&
+		(req.ResellerPartnerID == nil || *req.ResellerPartnerID == s.ResellerPartnerID)
+}
+
+// nothingToChange is the validator's refusal of a change that changes
+// nothing: the API answers it with the subscription as it is.
+func (w *subscriptionRun) nothingToChange() error {
+	return temporal.NewApplicationError("the subscription already has these values", ErrNothingToChange,
+		ChangeResult{Subscription: w.sub, Lots: w.windowedLots()})
 }
 
 // removable says whether the newest n licences can be removed now: each
@@ -220,7 +268,7 @@ func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now ti
 		if !billed {
 			// Nothing charged yet: the batches still keep their windows.
 			if delta > 0 {
-				w.lots = lots.Add(delta, 0, addedUntil)
+				w.lots = lots.Add(delta, 0, addedUntil, time.Time{})
 			} else {
 				w.lots, _ = lots.Remove(-delta)
 			}
@@ -236,8 +284,20 @@ func (w *subscriptionRun) changeQuantity(t *activities.Transition, q int, now ti
 	}
 	if delta > 0 {
 		c := sched.LicencesAdded(*s, w.termNumber, *s.TermStart, *s.TermEnd, w.nextInstallment-1, delta, now)
-		w.lots = lots.Add(delta, c.Amount, addedUntil)
+		if w.exactLines {
+			c = sched.LicencesAddedPerLicence(*s, w.termNumber, *s.TermStart, *s.TermEnd, w.nextInstallment-1, delta, now)
+		}
+		w.lots = lots.Add(delta, c.Amount, addedUntil, now)
 		if c.Amount > 0 {
+			w.addCharge(t, c)
+		}
+		return nil
+	}
+	if w.exactLines {
+		// One credit per batch taken, at what it was charged per licence.
+		var taken billing.Lots
+		w.lots, taken = lots.Take(-delta)
+		for _, c := range sched.RemovalCredits(*s, w.termNumber, *s.TermStart, taken, w.chargedUntil(sched), now) {
 			w.addCharge(t, c)
 		}
 		return nil
@@ -264,7 +324,9 @@ func invalidPurchase(in PurchaseInput) error {
 	}
 	if nickname, e := fields.Nickname(s.Nickname); e != nil {
 		return refusedField(e)
-	} else if nickname != s.Nickname {
+	} else if nickname != norm.NFC.String(s.Nickname) {
+		// Compared in NFC: purchases recorded before nicknames were
+		// stored in NFC must replay as they ran.
 		return validationError("nickname", "must be trimmed")
 	}
 	if e := fields.ResellerPartnerID(s.ResellerPartnerID); e != nil {

@@ -148,9 +148,11 @@ func (w *subscriptionRun) endTerm(t *activities.Transition, now time.Time) error
 	if err := w.startTerm(t, w.termNumber+1, ended); err != nil {
 		return err
 	}
-	t.Events = append(t.Events, activities.AuditEvent{Kind: KindRenewed, Actor: actorSystem, At: now, Detail: map[string]any{
+	detail := map[string]any{
 		"term": w.termNumber, "termStart": s.TermStart, "termEnd": s.TermEnd, "cancellationWindowEndsAt": s.CancellationWindowEndsAt,
-	}})
+	}
+	w.noteExactLines(detail)
+	t.Events = append(t.Events, activities.AuditEvent{Kind: KindRenewed, Actor: actorSystem, At: now, Detail: detail})
 	t.Notifications = append(t.Notifications, w.toPartner(NotifyRenewed), w.toPublisher(NotifyRenewed))
 	w.renewed = true
 	return nil

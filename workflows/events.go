@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/audit"
 	"github.com/cspmarket/orchestrator/internal/fields"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
@@ -66,7 +67,10 @@ func (w *subscriptionRun) onISVEvent(ctx workflow.Context, e subscription.ISVEve
 		t.Notifications = append(t.Notifications, w.toPartner(NotifyCancelled))
 
 	case e.Type == subscription.EventCancellationApproved && from == subscription.StatusPendingCancellation:
-		credited := w.cancel(&t, now, "cancellation approved by the publisher")
+		credited, err := w.cancel(&t, now, "cancellation approved by the publisher")
+		if err != nil {
+			return err
+		}
 		t.Events = append(t.Events, activities.AuditEvent{Kind: KindCancelled, Actor: "publisher:" + e.PublisherID, At: now, Detail: map[string]any{
 			"refunded": credited, "currency": w.sub.Currency,
 		}})
@@ -124,10 +128,12 @@ func (w *subscriptionRun) activate(t *activities.Transition, e subscription.ISVE
 	if err := w.startTerm(t, 1, now); err != nil {
 		return err
 	}
-	t.Events = append(t.Events, activities.AuditEvent{Kind: KindBillingStarted, Actor: actorSystem, At: now, Detail: map[string]any{
+	detail := map[string]any{
 		"termEnd": w.sub.TermEnd, "cancellationWindowEndsAt": w.sub.CancellationWindowEndsAt,
 		"quantity": w.sub.Quantity, "planId": w.sub.PlanID, "unitPrice": w.sub.UnitPrice, "billingFrequency": w.sub.BillingFrequency,
-	}})
+	}
+	w.noteExactLines(detail)
+	t.Events = append(t.Events, activities.AuditEvent{Kind: KindBillingStarted, Actor: actorSystem, At: now, Detail: detail})
 	t.Notifications = append(t.Notifications, w.toPartner(NotifyActivated))
 	return nil
 }
@@ -165,11 +171,23 @@ func (w *subscriptionRun) reject(ctx workflow.Context, t activities.Transition, 
 
 // cancel ends the subscription with every charge of the current term
 // credited back; it returns the amount credited.
-func (w *subscriptionRun) cancel(t *activities.Transition, now time.Time, reason string) int64 {
-	credited := w.refundTerm(t, reason, now)
+func (w *subscriptionRun) cancel(t *activities.Transition, now time.Time, reason string) (int64, error) {
+	credited, err := w.refundTerm(t, reason, now)
+	if err != nil {
+		return 0, err
+	}
 	w.sub.Status = subscription.StatusCancelled
 	w.sub.ActionNeeded = false
 	w.pendingCancellation = nil
 	t.Notifications = append(t.Notifications, w.toPartner(NotifyCancelled), w.toPublisher(NotifyCancelled))
-	return credited
+	return credited, nil
+}
+
+// noteExactLines marks the audit line of a term's start when the term's
+// ledger lines are exact, so that the ledger check replays them by those
+// rules (audit.ExactLinesDetail).
+func (w *subscriptionRun) noteExactLines(detail map[string]any) {
+	if w.exactLines {
+		detail[audit.ExactLinesDetail] = true
+	}
 }

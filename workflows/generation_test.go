@@ -94,9 +94,9 @@ func (s *LifecycleSuite) TestTheWorkflowTypeSaysTheGenerationAndRenewalsTakeIt()
 			s.SetupTest()
 			asked := 0
 			if tc.byMarker {
-				s.byMarker(generationNewest)
+				s.byMarker(generationMarkerNewest)
 			} else {
-				for _, maxSupported := range []workflow.Version{generationNewest, 1} {
+				for _, maxSupported := range []workflow.Version{generationMarkerNewest, 1} {
 					s.env.OnGetVersion(mock.Anything, workflow.DefaultVersion, maxSupported).Maybe().
 						Run(func(mock.Arguments) { asked++ }).Return(maxSupported)
 				}

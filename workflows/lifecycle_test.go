@@ -475,7 +475,7 @@ func TestLifecycleTableHasATestPerRow(t *testing.T) {
 	require.NoError(t, err)
 	defer doc.Close()
 	sources := ""
-	for _, dir := range []string{".", filepath.Join("..", "internal", "e2e")} {
+	for _, dir := range []string{".", filepath.Join("..", "internal", "e2e"), filepath.Join("..", "internal", "api")} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 		for _, f := range files {
 			b, err := os.ReadFile(f)

@@ -45,9 +45,13 @@ func (s *LifecycleSuite) TestL44EachBatchHasItsOwnWindow() {
 	added, credit := (*charges)[1], (*charges)[2]
 	s.Equal(billing.ReasonLicencesAdded, added.Reason)
 	s.Equal(billing.ReasonLicencesRemoved, credit.Reason)
-	// 2 licences at 12.00 for the 673 h left of a 720 h period: 22.43.
-	s.Equal(int64(2243), added.Amount)
+	// 2 licences at 12.00 for the 673 h left of a 720 h period: 11.2167,
+	// 11.22 each (prorated per licence: exact lines), 22.44.
+	s.Equal(int64(1122), added.UnitPrice)
+	s.Equal(int64(2244), added.Amount)
 	s.Equal(added.Amount, credit.Amount, "the batch is credited what it was charged")
+	s.Equal(added.UnitPrice, credit.UnitPrice)
+	s.True(s.start.Add(2*day).Equal(credit.PeriodStart), "the batch's service period, from when it was added")
 }
 
 // Licences added before activation keep the window they got when added;

@@ -25,7 +25,7 @@ import (
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 97, "recorded histories are missing")
+	require.GreaterOrEqual(t, len(files), 111, "recorded histories are missing")
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {

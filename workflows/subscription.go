@@ -109,12 +109,14 @@ func (w *subscriptionRun) versions(ctx workflow.Context) {
 	case w.in.Generation >= generationInputFlags:
 		generation = generationChanges
 	default:
-		generation = workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, generationNewest)
+		generation = workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, generationMarkerNewest)
 	}
 	if generation >= generationChanges {
 		w.timers, w.durableCommit, w.lotWindows, w.statusOnChange = true, true, true, true
 		w.localCommit = generation >= generationLocalCommit
 		w.statusAfterEvents = generation >= generationStatusAfterEvents
+		w.exactLinesFromNextTerm = generation >= generationExactLines
+		w.noOpChangesRecordNothing = generation >= generationExactLines
 	} else {
 		w.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
 		w.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
@@ -151,9 +153,16 @@ type subscriptionRun struct {
 	// statusAfterEvents: a step leaves the status to the ISV events
 	// waiting behind it (see generationStatusAfterEvents).
 	statusAfterEvents bool
-	events            workflow.ReceiveChannel // the ISV's events (SignalISVEvent)
-	recorded          bool                    // the purchase transition is durable
-	refused           error                   // the purchase input broke a field rule: nothing is recorded
+	// exactLines: the current term's ledger lines are all exact (see
+	// generationExactLines); decided when a term starts, by
+	// exactLinesFromNextTerm, and carried with the term.
+	exactLines, exactLinesFromNextTerm bool
+	// noOpChangesRecordNothing: a change found to change nothing once it
+	// holds the lock commits nothing (see generationExactLines).
+	noOpChangesRecordNothing bool
+	events                   workflow.ReceiveChannel // the ISV's events (SignalISVEvent)
+	recorded                 bool                    // the purchase transition is durable
+	refused                  error                   // the purchase input broke a field rule: nothing is recorded
 
 	termNumber  int
 	termCharges []billing.Charge // charges of the current term, for refunds
@@ -199,6 +208,7 @@ func newSubscriptionRun(ctx workflow.Context, in PurchaseInput) *subscriptionRun
 		w.termNumber, w.termCharges, w.nextInstallment = c.TermNumber, c.TermCharges, c.NextInstallment
 		w.renewalNoticeSent, w.pendingCancellation, w.recentEventIDs = c.RenewalNoticeSent, c.PendingCancellation, c.RecentEventIDs
 		w.lots = c.Lots
+		w.exactLines = c.ExactLines
 		w.runNumber = c.Run + 1
 	}
 	return w
@@ -230,7 +240,16 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, applyChange, workflow.UpdateHandlerOptions{
 		Validator: func(ctx workflow.Context, req ChangeRequest) error {
-			return w.validateChange(workflow.Now(ctx).UTC(), req)
+			if err := w.validateChange(workflow.Now(ctx).UTC(), req); err != nil {
+				return err
+			}
+			// Validators never run on replay: refusing a change that
+			// changes nothing here leaves every recorded history as it
+			// replayed (runs of before accepted them and recorded a step).
+			if w.changesNothing(req) {
+				return w.nothingToChange()
+			}
+			return nil
 		},
 	})
 }
@@ -348,7 +367,7 @@ func (w *subscriptionRun) continueAsNew(ctx workflow.Context) error {
 		Subscription: w.sub, Plan: w.plan, TermNumber: w.termNumber, TermCharges: w.termCharges,
 		NextInstallment: w.nextInstallment, RenewalNoticeSent: w.renewalNoticeSent,
 		PendingCancellation: w.pendingCancellation, RecentEventIDs: w.recentEventIDs, Lots: w.lots, Run: w.runNumber,
-		AfterReset: w.afterReset(ctx),
+		AfterReset: w.afterReset(ctx), ExactLines: w.exactLines,
 	}
 	return workflow.NewContinueAsNewError(ctx, SubscriptionWorkflowType, next)
 }
@@ -425,6 +444,7 @@ func (w *subscriptionRun) startTerm(t *activities.Transition, n int, start time.
 		w.sub.CancellationWindowEndsAt = &windowEnd
 	}
 	w.termNumber, w.termCharges, w.nextInstallment, w.renewalNoticeSent = n, nil, 0, false
+	w.exactLines = w.exactLinesFromNextTerm
 	switch {
 	case n == 1 && w.lotWindows:
 		// The batches bought before activation keep their windows; the
@@ -456,7 +476,7 @@ func (w *subscriptionRun) chargeInstallment(t *activities.Transition, sched bill
 	}
 	c := sched.InstallmentCharge(w.sub, w.termNumber, *w.sub.TermStart, *w.sub.TermEnd, i)
 	c.PostedAt = at
-	w.lots = w.currentLots().ChargeInstallment(sched.PerLicence(i))
+	w.lots = w.currentLots().ChargeInstallment(sched.PerLicence(i), c.PeriodStart)
 	w.addCharge(t, c)
 	t.Events = append(t.Events, activities.AuditEvent{Kind: KindInstallmentCharged, Actor: actorSystem, At: at, Detail: map[string]any{
 		"chargeKey": c.Key, "amount": c.Amount, "currency": c.Currency, "term": w.termNumber, "installment": i,
@@ -499,14 +519,35 @@ func (w *subscriptionRun) addCharge(t *activities.Transition, c billing.Charge) 
 	w.termCharges = append(w.termCharges, c)
 }
 
-// refundTerm credits what the current term's lines net to (billing.Refund).
-func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string, at time.Time) int64 {
+// refundTerm credits what the current term's lines net to: every batch
+// still held, what it was charged (billing's RefundCredits), in a term of
+// exact lines; each charge, oldest first, in a term of before
+// (billing.Refund).
+func (w *subscriptionRun) refundTerm(t *activities.Transition, reason string, at time.Time) (int64, error) {
+	credits := billing.Refund(w.termCharges, reason, at)
+	if w.exactLines {
+		credits = nil
+		if w.nextInstallment > 0 {
+			sched, err := w.schedule()
+			if err != nil {
+				return 0, err
+			}
+			credits = sched.RefundCredits(w.sub, w.termNumber, *w.sub.TermStart, w.currentLots(), w.chargedUntil(sched), at, reason)
+		}
+	}
 	var credited int64
-	for _, c := range billing.Refund(w.termCharges, reason, at) {
-		credited += c.Amount
+	for _, c := range credits {
+		credited = billing.Add(credited, c.Amount)
 		w.addCharge(t, c)
 	}
-	return credited
+	return credited, nil
+}
+
+// chargedUntil is the end of the installment last charged (or skipped):
+// what the term has billed so far covers the time up to it.
+func (w *subscriptionRun) chargedUntil(sched billing.Schedule) time.Time {
+	_, end := sched.Period(*w.sub.TermStart, *w.sub.TermEnd, max(w.nextInstallment-1, 0))
+	return end
 }
 
 func (w *subscriptionRun) seen(id string) bool {

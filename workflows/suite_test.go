@@ -200,7 +200,7 @@ func (s *LifecycleSuite) run(in PurchaseInput) {
 // whose marker (versionGeneration1) says it has this generation.
 func (s *LifecycleSuite) byMarker(generation workflow.Version) {
 	s.workflowType = subscriptionWorkflowByMarker
-	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationNewest).Return(generation)
+	s.env.OnGetVersion(versionGeneration1, workflow.DefaultVersion, generationMarkerNewest).Return(generation)
 }
 
 // ended asserts the workflow finished (not continued) with this status.

@@ -60,7 +60,8 @@ const (
 )
 
 // versionGeneration1: every change above at once, by one marker. Its
-// version is the run's generation:
+// version is the run's generation (later generations come by workflow
+// type only):
 //
 //   - 1: every change above.
 //   - 2 (generationLocalCommit): also, a step taken on an event already in
@@ -92,7 +93,24 @@ const (
 	generationChanges           = 1
 	generationLocalCommit       = 2
 	generationStatusAfterEvents = 3
-	generationNewest            = generationStatusAfterEvents
+	// generationExactLines (issue 25; by its workflow type only, no run
+	// records it in a marker):
+	//   - every ledger line of a term that starts under it is exact:
+	//     quantity x unitPrice = amount. Licences added are charged their
+	//     installment price prorated per licence; a removal credits each
+	//     batch it takes, and a refund each batch still held, what that
+	//     batch was charged per licence, over the batch's own service
+	//     period (billing.Lots). Terms started before keep the lines of
+	//     before to their end (Carried.ExactLines): the ledger check tells
+	//     them apart by the billing.started or renewed line of the term.
+	//   - a change that changes nothing (every field at its value) records
+	//     nothing: no new version, no audit line, no notification. Its
+	//     validator refuses it before the history; one found to change
+	//     nothing only once it holds the lock (a change just like it was
+	//     applied meanwhile) answers the subscription as it is.
+	generationExactLines = 4
+	// generationMarkerNewest is the newest generation a marker may say.
+	generationMarkerNewest = generationStatusAfterEvents
 )
 
 // Workflow types SubscriptionWorkflow is registered under
@@ -107,17 +125,24 @@ const (
 // generation gets a type of its own; the types of before stay registered
 // as long as runs of theirs may be open.
 const (
-	// SubscriptionWorkflowType runs generationStatusAfterEvents.
-	SubscriptionWorkflowType = "SubscriptionGeneration3"
+	// SubscriptionWorkflowType runs generationExactLines.
+	SubscriptionWorkflowType = "SubscriptionGeneration4"
+	// subscriptionWorkflowGeneration3 is the type of the runs started
+	// before generationExactLines (and of none since): they run
+	// generationStatusAfterEvents until they continue as new.
+	subscriptionWorkflowGeneration3 = "SubscriptionGeneration3"
 	// subscriptionWorkflowByMarker is the type of the runs started before
-	// SubscriptionWorkflowType: their markers say their generation.
+	// the types said their generation: their markers say it.
 	subscriptionWorkflowByMarker = "SubscriptionWorkflow"
 )
 
 // generationOfType is the generation a workflow type stands for; false
 // for the type whose runs choose by their marker.
 func generationOfType(workflowType string) (workflow.Version, bool) {
-	if workflowType == SubscriptionWorkflowType {
+	switch workflowType {
+	case SubscriptionWorkflowType:
+		return generationExactLines, true
+	case subscriptionWorkflowGeneration3:
 		return generationStatusAfterEvents, true
 	}
 	return 0, false
@@ -126,8 +151,9 @@ func generationOfType(workflowType string) (workflow.Version, bool) {
 // RegisterSubscriptionWorkflow registers SubscriptionWorkflow under every
 // type its runs may have (a worker's, a replayer's, a test's registry).
 func RegisterSubscriptionWorkflow(r worker.WorkflowRegistry) {
-	r.RegisterWorkflowWithOptions(SubscriptionWorkflow, workflow.RegisterOptions{Name: SubscriptionWorkflowType})
-	r.RegisterWorkflowWithOptions(SubscriptionWorkflow, workflow.RegisterOptions{Name: subscriptionWorkflowByMarker})
+	for _, name := range []string{SubscriptionWorkflowType, subscriptionWorkflowGeneration3, subscriptionWorkflowByMarker} {
+		r.RegisterWorkflowWithOptions(SubscriptionWorkflow, workflow.RegisterOptions{Name: name})
+	}
 }
 
 // generationInputFlags is the PurchaseInput.Generation of the runs that

@@ -240,7 +240,7 @@ func (s *Server) listUnbilled(w http.ResponseWriter, r *http.Request, a auth.Age
 		if n := len(totals); n == 0 || totals[n-1].Currency != l.Currency {
 			totals = append(totals, unbilledTotal{Currency: l.Currency})
 		}
-		totals[len(totals)-1].Total += l.Signed()
+		totals[len(totals)-1].Total = billing.Add(totals[len(totals)-1].Total, l.Signed())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "totals": totals})
 }

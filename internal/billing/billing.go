@@ -165,6 +165,9 @@ func Prorate(amount int64, start, end, at time.Time) int64 {
 	num.Mul(num, big.NewInt(2))
 	num.Add(num, big.NewInt(total))
 	num.Quo(num, new(big.Int).Mul(big.NewInt(total), big.NewInt(2)))
+	if !num.IsInt64() {
+		overflow("prorated over", amount, total)
+	}
 	return num.Int64()
 }
 
@@ -201,7 +204,7 @@ func (s Schedule) InstallmentCharge(sub subscription.Subscription, termNumber in
 		SubscriptionID: sub.ID,
 		PartnerID:      sub.PartnerID,
 		Kind:           ChargeKind,
-		Amount:         int64(sub.Quantity) * s.PerLicence(i),
+		Amount:         times(int64(sub.Quantity), s.PerLicence(i)),
 		Currency:       s.Currency,
 		Quantity:       sub.Quantity,
 		PeriodStart:    start,
@@ -233,7 +236,7 @@ func (s Schedule) LicencesAdded(sub subscription.Subscription, termNumber int, t
 		SubscriptionID: sub.ID,
 		PartnerID:      sub.PartnerID,
 		Kind:           ChargeKind,
-		Amount:         Prorate(int64(delta)*s.PerLicence(i), start, end, at),
+		Amount:         Prorate(times(int64(delta), s.PerLicence(i)), start, end, at),
 		Currency:       s.Currency,
 		Quantity:       delta,
 		PeriodStart:    at,
@@ -265,6 +268,112 @@ func (s Schedule) LicencesRemoved(sub subscription.Subscription, termNumber int,
 	}
 }
 
+// LicencesAddedPerLicence is LicencesAdded with every line exact, as terms
+// of exact lines charge it: each added licence is charged its installment
+// price prorated to what remains of the period (Prorate, per licence), and
+// the line is quantity x that unit price.
+func (s Schedule) LicencesAddedPerLicence(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, i, delta int, at time.Time) Charge {
+	c := s.LicencesAdded(sub, termNumber, termStart, termEnd, i, delta, at)
+	start, end := s.Period(termStart, termEnd, i)
+	c.UnitPrice = Prorate(s.PerLicence(i), start, end, at)
+	c.Amount = times(int64(delta), c.UnitPrice)
+	return c
+}
+
+// RemovalCredits are the exact credit lines for licences removed, as
+// terms of exact lines credit them: one line per batch taken (Lots.Take),
+// its quantity at what the batch was charged per licence, over the
+// batch's service period, from when it was charged until chargedUntil (the
+// end of the installment now billed). A batch whose charge does not divide
+// by its licences (none under exact lines) is two lines, one cent apart
+// per licence, so that every line is exact.
+func (s Schedule) RemovalCredits(sub subscription.Subscription, termNumber int, termStart time.Time, taken Lots, chargedUntil, at time.Time) []Charge {
+	base := fmt.Sprintf("credit/%s/term-%d/quantity-v%d", sub.ID, termNumber, sub.Version)
+	return s.batchCredits(sub, termStart, taken, chargedUntil, at, ReasonLicencesRemoved, func(j int) string {
+		if j == 0 {
+			return base
+		}
+		return fmt.Sprintf("%s.%d", base, j)
+	}, func(n int) string {
+		return fmt.Sprintf("%d licences removed from %s %s inside their cancellation window", n, sub.OfferID, sub.PlanID)
+	})
+}
+
+// RefundCredits are the exact credit lines of a cancellation's refund, as
+// terms of exact lines refund: every batch still held credited what it was
+// charged this term (together what the term nets to), one line per batch
+// as RemovalCredits.
+func (s Schedule) RefundCredits(sub subscription.Subscription, termNumber int, termStart time.Time, lots Lots, chargedUntil, at time.Time, reason string) []Charge {
+	return s.batchCredits(sub, termStart, lots, chargedUntil, at, ReasonRefund, func(j int) string {
+		return fmt.Sprintf("credit/%s/term-%d/refund-%d", sub.ID, termNumber, j)
+	}, func(n int) string {
+		return fmt.Sprintf("credit: %s (%d licences of %s %s)", reason, n, sub.OfferID, sub.PlanID)
+	})
+}
+
+func (s Schedule) batchCredits(sub subscription.Subscription, termStart time.Time, batches Lots, chargedUntil, at time.Time, reason string,
+	key func(int) string, description func(int) string) []Charge {
+	var lines []Charge
+	for _, b := range mergeAlike(batches) {
+		if b.Charged <= 0 || b.Quantity <= 0 {
+			continue
+		}
+		from := b.ChargedFrom
+		if from.IsZero() {
+			from = termStart
+		}
+		for _, part := range ExactParts(b.Quantity, b.Charged) {
+			lines = append(lines, Charge{
+				Key: key(len(lines)), SubscriptionID: sub.ID, PartnerID: sub.PartnerID, Kind: CreditKind,
+				Amount: times(int64(part.Quantity), part.UnitPrice), Currency: s.Currency, Quantity: part.Quantity,
+				PeriodStart: from, PeriodEnd: chargedUntil, Description: description(part.Quantity),
+				Reason: reason, UnitPrice: part.UnitPrice, PostedAt: at,
+			})
+		}
+	}
+	return lines
+}
+
+// mergeAlike joins neighbouring batches charged the same per licence over
+// the same period: licences bought together at purchase and in increases
+// before billing started are batches of their own (each has its own
+// window) but one line of credit, the same line whichever batches hold
+// them.
+func mergeAlike(batches Lots) Lots {
+	var out Lots
+	for _, b := range batches {
+		if n := len(out); n > 0 && b.Quantity > 0 && out[n-1].Quantity > 0 && out[n-1].ChargedFrom.Equal(b.ChargedFrom) &&
+			b.Charged%int64(b.Quantity) == 0 && out[n-1].Charged%int64(out[n-1].Quantity) == 0 &&
+			b.Charged/int64(b.Quantity) == out[n-1].Charged/int64(out[n-1].Quantity) {
+			out[n-1].Quantity += b.Quantity
+			out[n-1].Charged = Add(out[n-1].Charged, b.Charged)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// Part is some licences at one price each.
+type Part struct {
+	Quantity  int
+	UnitPrice int64
+}
+
+// ExactParts splits amount over quantity licences into at most two parts
+// whose quantity x unit price are exact and sum to amount: the first part's
+// licences one minor unit dearer than the second's.
+func ExactParts(quantity int, amount int64) []Part {
+	if quantity <= 0 {
+		return nil
+	}
+	unit, rest := amount/int64(quantity), int(amount%int64(quantity))
+	if rest == 0 {
+		return []Part{{Quantity: quantity, UnitPrice: unit}}
+	}
+	return []Part{{Quantity: rest, UnitPrice: unit + 1}, {Quantity: quantity - rest, UnitPrice: unit}}
+}
+
 // MonthBounds is the calendar month YYYY-MM as the UTC instants
 // [start, end).
 func MonthBounds(month string) (start, end time.Time, err error) {
@@ -285,7 +394,7 @@ func PreviousMonth(at time.Time) string {
 func Net(lines []Charge) int64 {
 	var net int64
 	for _, c := range lines {
-		net += c.Signed()
+		net = Add(net, c.Signed())
 	}
 	return net
 }
@@ -305,7 +414,7 @@ func Refund(termLines []Charge, reason string, at time.Time) []Charge {
 		credit := Credit(c, reason)
 		credit.Amount = min(c.Amount, net-credited)
 		credit.PostedAt = at
-		credited += credit.Amount
+		credited = Add(credited, credit.Amount)
 		credits = append(credits, credit)
 	}
 	return credits

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -106,4 +107,35 @@ func TestEveryInstallmentPeriodOfAYearlyTerm(t *testing.T) {
 		}
 		prevEnd = e
 	}
+}
+
+// Amounts are computed in int64 with every product and sum checked: a
+// plan that escaped the catalog's bounds stops the computation (a failed
+// task, retried and visible) instead of wrapping a charge into a credit
+// (issue 25).
+func TestArithmeticNeverWraps(t *testing.T) {
+	require.NoError(t, PlanWithinBounds(MaxUnitPrice, MaxQuantity))
+	assert.Error(t, PlanWithinBounds(MaxUnitPrice+1, 1))
+	assert.Error(t, PlanWithinBounds(1, MaxQuantity+1))
+	assert.Error(t, PlanWithinBounds(-1, 1))
+
+	// At the bounds, the largest line and a year of them are exact.
+	sched := Schedule{Term: period.Period{Months: 12}, Installments: 1, UnitPrice: MaxUnitPrice, Currency: "USD"}
+	sub := subscription.Subscription{ID: "s", Quantity: MaxQuantity}
+	c := sched.InstallmentCharge(sub, 1, time.Unix(0, 0), time.Unix(0, 0).AddDate(1, 0, 0), 0)
+	assert.Equal(t, MaxUnitPrice*MaxQuantity, c.Amount)
+
+	huge := Schedule{Term: period.Period{Months: 1}, Installments: 1, UnitPrice: math.MaxInt64 / 2, Currency: "USD"}
+	assert.Panics(t, func() {
+		huge.InstallmentCharge(subscription.Subscription{Quantity: 3}, 1, time.Unix(0, 0), time.Unix(0, 0).AddDate(0, 1, 0), 0)
+	})
+	assert.Panics(t, func() { Add(math.MaxInt64, 1) })
+	assert.Panics(t, func() { Add(math.MinInt64, -1) })
+	assert.Panics(t, func() { Net([]Charge{{Kind: ChargeKind, Amount: math.MaxInt64}, {Kind: ChargeKind, Amount: 1}}) })
+	assert.Equal(t, int64(-1), Add(math.MaxInt64, math.MinInt64))
+	assert.Panics(t, func() { Lots{{Quantity: 3, Charged: math.MaxInt64}}.ChargeInstallment(1, time.Time{}) })
+	// Part of a batch: exact even where charged x removed exceeds int64.
+	lots, credit := Lots{{Quantity: 1000, Charged: math.MaxInt64 / 10 * 10}}.Remove(999)
+	assert.Equal(t, int64(9_214_148_664_817_921_024), credit, "floor(9 223 372 036 854 775 800 x 999 / 1000)")
+	assert.Equal(t, 1, lots.Quantity())
 }

@@ -16,6 +16,12 @@ type Lot struct {
 	// credited, only before it. Zero in runs recorded before batches had
 	// windows: they take the subscription's window (WithWindow).
 	AllowedUntil time.Time `json:"allowedUntil,omitzero"`
+	// ChargedFrom is when the service the batch was charged for began:
+	// the term's start for the licences it started with, the moment they
+	// were added for licences added while billed. Zero until the batch is
+	// first charged (and in runs recorded before it was kept). A credit
+	// for the batch covers its period from then.
+	ChargedFrom time.Time `json:"chargedFrom,omitzero"`
 }
 
 // Lots are a term's batches of licences, oldest first. Removing licences
@@ -30,20 +36,28 @@ func StartTerm(quantity int, allowedUntil time.Time) Lots {
 	return Lots{{Quantity: quantity, AllowedUntil: allowedUntil}}
 }
 
-// ChargeInstallment records an installment of perLicence on every licence.
-func (l Lots) ChargeInstallment(perLicence int64) Lots {
+// ChargeInstallment records an installment of perLicence on every
+// licence, for the installment period that starts at periodStart.
+func (l Lots) ChargeInstallment(perLicence int64, periodStart time.Time) Lots {
 	out := make(Lots, len(l))
 	for i, lot := range l {
 		out[i] = lot
-		out[i].Charged += int64(lot.Quantity) * perLicence
+		out[i].Charged = Add(out[i].Charged, times(int64(lot.Quantity), perLicence))
+		if out[i].ChargedFrom.IsZero() {
+			out[i].ChargedFrom = periodStart
+		}
 	}
 	return out
 }
 
-// Add records a batch of quantity licences charged amount, removable
-// until allowedUntil.
-func (l Lots) Add(quantity int, amount int64, allowedUntil time.Time) Lots {
-	return append(append(Lots{}, l...), Lot{Quantity: quantity, Charged: amount, AllowedUntil: allowedUntil})
+// Add records a batch of quantity licences charged amount (from
+// chargedFrom; zero when nothing is charged yet), removable until
+// allowedUntil.
+func (l Lots) Add(quantity int, amount int64, allowedUntil, chargedFrom time.Time) Lots {
+	if amount == 0 {
+		chargedFrom = time.Time{}
+	}
+	return append(append(Lots{}, l...), Lot{Quantity: quantity, Charged: amount, AllowedUntil: allowedUntil, ChargedFrom: chargedFrom})
 }
 
 // Resize is the lots with nothing charged, made quantity licences: a
@@ -57,7 +71,7 @@ func (l Lots) Resize(quantity int, allowedUntil time.Time) Lots {
 	}
 	switch have := out.Quantity(); {
 	case quantity > have:
-		out = out.Add(quantity-have, 0, allowedUntil)
+		out = out.Add(quantity-have, 0, allowedUntil, time.Time{})
 	case quantity < have:
 		out, _ = out.Remove(have - quantity)
 	}
@@ -113,18 +127,32 @@ func (l Lots) RefundableAt(at time.Time) Refundable {
 // share, rounded down, so the remainder stays with the licences kept and
 // no credit ever exceeds a charge.
 func (l Lots) Remove(quantity int) (Lots, int64) {
-	out := append(Lots{}, l...)
+	kept, taken := l.Take(quantity)
 	var credit int64
+	for _, t := range taken {
+		credit = Add(credit, t.Charged)
+	}
+	return kept, credit
+}
+
+// Take takes quantity licences away, newest first, and returns the lots
+// kept and what was taken of each batch touched (newest first), with its
+// share of the batch's charge (Remove's rounding).
+func (l Lots) Take(quantity int) (Lots, Lots) {
+	out := append(Lots{}, l...)
+	var taken Lots
 	for i := len(out) - 1; i >= 0 && quantity > 0; i-- {
 		lot := &out[i]
 		n := min(quantity, lot.Quantity)
-		share := lot.Charged
+		part := lot.Charged
 		if n < lot.Quantity {
-			share = lot.Charged * int64(n) / int64(lot.Quantity)
+			part = share(lot.Charged, n, lot.Quantity)
+		}
+		if n > 0 {
+			taken = append(taken, Lot{Quantity: n, Charged: part, AllowedUntil: lot.AllowedUntil, ChargedFrom: lot.ChargedFrom})
 		}
 		lot.Quantity -= n
-		lot.Charged -= share
-		credit += share
+		lot.Charged -= part
 		quantity -= n
 	}
 	kept := out[:0]
@@ -133,7 +161,7 @@ func (l Lots) Remove(quantity int) (Lots, int64) {
 			kept = append(kept, lot)
 		}
 	}
-	return kept, credit
+	return kept, taken
 }
 
 // Quantity is the number of licences in the lots.

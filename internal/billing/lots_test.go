@@ -10,10 +10,10 @@ import (
 // Adding licences late in a period and removing them credits what they
 // were charged, never the full price: adding and removing earns nothing.
 func TestRemovingLicencesCreditsWhatTheirBatchWasCharged(t *testing.T) {
-	lots := StartTerm(1, time.Time{}).ChargeInstallment(100)
+	lots := StartTerm(1, time.Time{}).ChargeInstallment(100, time.Time{})
 	for range 3 {
 		var credit int64
-		lots = lots.Add(50, 4579, time.Time{})
+		lots = lots.Add(50, 4579, time.Time{}, time.Time{})
 		lots, credit = lots.Remove(50)
 		assert.Equal(t, int64(4579), credit)
 	}
@@ -21,7 +21,7 @@ func TestRemovingLicencesCreditsWhatTheirBatchWasCharged(t *testing.T) {
 
 	// Newest first, across batches, part of a batch by its share rounded
 	// down.
-	lots = StartTerm(3, time.Time{}).ChargeInstallment(1200).Add(2, 1999, time.Time{})
+	lots = StartTerm(3, time.Time{}).ChargeInstallment(1200, time.Time{}).Add(2, 1999, time.Time{}, time.Time{})
 	lots, credit := lots.Remove(3)
 	assert.Equal(t, int64(1999+1200), credit)
 	assert.Equal(t, Lots{{Quantity: 2, Charged: 2400}}, lots)
@@ -36,8 +36,8 @@ func TestRemovingLicencesCreditsWhatTheirBatchWasCharged(t *testing.T) {
 // batch hides the open ones behind it, since removal takes the newest first.
 func TestRefundableIsTheNewestOpenBatches(t *testing.T) {
 	t0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	lots := StartTerm(3, t0.Add(72*time.Hour)).ChargeInstallment(100).
-		Add(2, 150, t0.Add(120*time.Hour)).Add(1, 40, t0.Add(200*time.Hour))
+	lots := StartTerm(3, t0.Add(72*time.Hour)).ChargeInstallment(100, time.Time{}).
+		Add(2, 150, t0.Add(120*time.Hour), time.Time{}).Add(1, 40, t0.Add(200*time.Hour), time.Time{})
 	assert.Equal(t, t0.Add(72*time.Hour), lots[0].AllowedUntil, "charging keeps the window")
 	assert.Equal(t, 6, lots.RefundableAt(t0).Total)
 	r := lots.RefundableAt(t0.Add(100 * time.Hour))
@@ -46,7 +46,7 @@ func TestRefundableIsTheNewestOpenBatches(t *testing.T) {
 	assert.Equal(t, 0, lots.RefundableAt(t0.Add(200*time.Hour)).Total, "the window is half-open")
 	assert.Equal(t, 0, Lots{{Quantity: 1, AllowedUntil: t0}, {Quantity: 1, AllowedUntil: t0.Add(-time.Hour)}}.RefundableAt(t0).Total)
 	// Resize at activation: more licences are a new batch, fewer leave the newest.
-	resized := StartTerm(3, t0).Add(2, 0, t0.Add(time.Hour)).Resize(4, t0.Add(9*time.Hour))
+	resized := StartTerm(3, t0).Add(2, 0, t0.Add(time.Hour), time.Time{}).Resize(4, t0.Add(9*time.Hour))
 	assert.Equal(t, Lots{{Quantity: 3, AllowedUntil: t0}, {Quantity: 1, AllowedUntil: t0.Add(time.Hour)}}, resized)
 	assert.Equal(t, 6, resized.Resize(6, t0.Add(9*time.Hour)).Quantity())
 	assert.Equal(t, Lots{{Quantity: 2, AllowedUntil: t0}}, Lots{{Quantity: 2}}.WithWindow(t0))

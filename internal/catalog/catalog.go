@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/period"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
@@ -178,8 +179,8 @@ func (c Catalog) Validate() error {
 					errs = append(errs, fmt.Errorf("%s: billing frequency %q: want monthly or annual", where, f))
 				}
 			}
-			if p.UnitPrice < 0 {
-				errs = append(errs, fmt.Errorf("%s: negative unitPrice", where))
+			if err := billing.PlanWithinBounds(p.UnitPrice, p.MaxQuantity); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			}
 			if !currencyPattern.MatchString(p.Currency) {
 				errs = append(errs, fmt.Errorf("%s: currency %q: want an ISO-4217 code", where, p.Currency))

@@ -34,11 +34,20 @@ func TestParseRejectsBrokenCatalogs(t *testing.T) {
 		"bad frequency":     `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["weekly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":2}]}]}`,
 		"unknown field":     `{"publishers":[{"id":"x","secret":"s"}],"offers":[]}`,
 		"no plans":          `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[]}]}`,
+		// Issue 25: "unlimited" as a huge maxQuantity (or price) could
+		// wrap price x quantity x installments into a credit.
+		"maxQuantity as unlimited": `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":9223372036854775807}]}]}`,
+		"huge unit price":          `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":922337203685477580,"currency":"USD","minQuantity":1,"maxQuantity":2}]}]}`,
+		"negative unit price":      `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":-1,"currency":"USD","minQuantity":1,"maxQuantity":2}]}]}`,
 	}
 	for name, doc := range cases {
 		_, err := Parse([]byte(doc))
 		assert.Error(t, err, name)
 	}
+	_, err := Parse([]byte(`{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":2000000}]}]}`))
+	assert.ErrorContains(t, err, "maxQuantity 2000000: want at most 1000000", "the error says what to do")
+	_, err = Parse([]byte(`{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":10000000000,"currency":"USD","minQuantity":1,"maxQuantity":1000000}]}]}`))
+	assert.NoError(t, err, "the bounds themselves are allowed")
 }
 
 func TestLoadFillsDefaultWindow(t *testing.T) {

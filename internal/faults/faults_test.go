@@ -563,6 +563,7 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 	r.decode(t, &charges)
 
 	const unitPrice = 1200 // contoso-crm/monthly, one installment per term
+	schedule := billing.Schedule{Installments: 1, UnitPrice: unitPrice, Currency: "USD"}
 	var want []string
 	var lots billing.Lots
 	q, refunded := 3, int64(-1)
@@ -575,7 +576,7 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 		_ = json.Unmarshal(e.Detail, &d)
 		switch {
 		case e.Kind == "billing.installment_charged" && d.Amount != nil:
-			lots = billing.StartTerm(q, time.Time{}).ChargeInstallment(unitPrice)
+			lots = billing.StartTerm(q, time.Time{}).ChargeInstallment(unitPrice, *sub.TermStart)
 			want = append(want, fmt.Sprintf("charge %d x%d", int64(q)*unitPrice, q))
 		case e.Kind == "changed" && d.Quantity != nil:
 			delta := *d.Quantity - q
@@ -583,17 +584,21 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 			if lots == nil {
 				continue // nothing billed before activation
 			}
+			// Exact lines: licences added are prorated per licence; a
+			// removal credits each batch it takes, at what the batch was
+			// charged per licence (billing.Lots, RemovalCredits).
 			switch {
 			case delta > 0:
-				amount := billing.Prorate(int64(delta)*unitPrice, *sub.TermStart, *sub.TermEnd, e.At)
-				lots = lots.Add(delta, amount, time.Time{})
+				amount := int64(delta) * billing.Prorate(unitPrice, *sub.TermStart, *sub.TermEnd, e.At)
+				lots = lots.Add(delta, amount, time.Time{}, e.At)
 				if amount > 0 {
 					want = append(want, fmt.Sprintf("charge %d x%d", amount, delta))
 				}
 			case delta < 0:
-				var credit int64
-				if lots, credit = lots.Remove(-delta); credit > 0 {
-					want = append(want, fmt.Sprintf("credit %d x%d", credit, -delta))
+				var taken billing.Lots
+				lots, taken = lots.Take(-delta)
+				for _, c := range schedule.RemovalCredits(subscription.Subscription{ID: sub.ID}, 1, *sub.TermStart, taken, *sub.TermEnd, e.At) {
+					want = append(want, fmt.Sprintf("credit %d x%d", c.Amount, c.Quantity))
 				}
 			}
 		case e.Kind == "cancelled" && d.Refunded != nil:

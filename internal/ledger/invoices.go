@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/store"
 )
 
@@ -30,7 +31,7 @@ func verifyInvoices(ctx context.Context, s *store.Store) ([]string, int, error) 
 		}
 		var sum int64
 		for _, l := range lines {
-			sum += l.Signed()
+			sum = billing.Add(sum, l.Signed())
 			c, err := s.Charge(ctx, l.ChargeKey)
 			if err != nil {
 				diffs = append(diffs, fmt.Sprintf("invoice %s: line %d invoices %s, which is not in the ledger", inv.ID, l.Position, l.ChargeKey))

@@ -70,6 +70,11 @@ type line struct {
 	kind     string
 	amount   int64
 	quantity int
+	// unitPrice is checked when known: installments always, every line
+	// of a term of exact lines (whose lines are quantity x unitPrice).
+	unitPrice int64
+	unitKnown bool
+	exact     bool
 }
 
 // VerifySubscription compares one subscription's ledger with the lines its
@@ -102,6 +107,10 @@ func VerifySubscription(ctx context.Context, s *store.Store, sub store.Subscript
 		case c.Kind != w.kind || c.Amount != w.amount || c.Quantity != w.quantity:
 			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s is %s %d x%d, the audit trail says %s %d x%d",
 				sub.ID, w.key, c.Kind, c.Amount, c.Quantity, w.kind, w.amount, w.quantity))
+		case w.unitKnown && c.UnitPrice != w.unitPrice:
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s has unit price %d, the audit trail says %d", sub.ID, w.key, c.UnitPrice, w.unitPrice))
+		case w.exact && int64(c.Quantity)*c.UnitPrice != c.Amount:
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s is %d x %d, not its amount %d", sub.ID, w.key, c.Quantity, c.UnitPrice, c.Amount))
 		}
 	}
 	for _, c := range charges {
@@ -126,6 +135,7 @@ type detail struct {
 	TermEnd              *time.Time `json:"termEnd"`
 	UnitPrice            *int64     `json:"unitPrice"`
 	Refunded             *int64     `json:"refunded"`
+	ExactLines           bool       `json:"exactLines"`
 	To                   string     `json:"to"`
 	Status               string     `json:"status"`
 }
@@ -140,6 +150,8 @@ type replay struct {
 	term               int
 	termStart, termEnd time.Time
 	nextInstallment    int
+	// exact: the term's lines are exact (audit.ExactLinesDetail).
+	exact bool
 	// first is what happened to the installment 0 of a term starting:
 	// its audit line comes just before the term's own in the same step.
 	first     string
@@ -212,6 +224,7 @@ func (r *replay) apply(e event, d detail) {
 		if d.Term != nil {
 			r.term = *d.Term
 		}
+		r.exact = d.ExactLines
 		r.termStart = e.row.CreatedAt.UTC()
 		if d.TermStart != nil {
 			r.termStart = d.TermStart.UTC()
@@ -284,9 +297,27 @@ func (r *replay) charge(i int) {
 		return
 	}
 	per := sched.PerLicence(i)
+	start, _ := sched.Period(r.termStart, r.termEnd, i)
 	r.nextInstallment = i + 1
-	r.lots = r.lots.ChargeInstallment(per)
-	r.add(line{key: fmt.Sprintf("%s/term-%d/installment-%d", r.sub.ID, r.term, i), kind: billing.ChargeKind, amount: int64(r.quantity) * per, quantity: r.quantity})
+	r.lots = r.lots.ChargeInstallment(per, start)
+	r.add(line{key: fmt.Sprintf("%s/term-%d/installment-%d", r.sub.ID, r.term, i), kind: billing.ChargeKind, amount: int64(r.quantity) * per, quantity: r.quantity,
+		unitPrice: per, unitKnown: true, exact: true})
+}
+
+// addCharge adds a line billing computed for this subscription.
+func (r *replay) addCharge(c billing.Charge) {
+	r.add(line{key: c.Key, kind: c.Kind, amount: c.Amount, quantity: c.Quantity, unitPrice: c.UnitPrice, unitKnown: r.exact, exact: r.exact})
+}
+
+// chargedUntil is the end of the installment last charged or skipped.
+func (r *replay) chargedUntil(sched billing.Schedule) time.Time {
+	_, end := sched.Period(r.termStart, r.termEnd, max(r.nextInstallment-1, 0))
+	return end
+}
+
+// asBilled is the subscription as billing names its lines at a step.
+func (r *replay) asBilled(version int64) subscription.Subscription {
+	return subscription.Subscription{ID: r.sub.ID, PartnerID: r.sub.PartnerID, OfferID: r.sub.OfferID, PlanID: r.sub.PlanID, Quantity: r.quantity, Version: version}
 }
 
 func (r *replay) changeQuantity(e event, q int) {
@@ -300,13 +331,30 @@ func (r *replay) changeQuantity(e event, q int) {
 		return
 	}
 	key := fmt.Sprintf("%s/term-%d/quantity-v%d", r.sub.ID, r.term, e.version)
+	at := e.row.CreatedAt.UTC()
 	if delta > 0 {
 		current := r.nextInstallment - 1
 		start, end := sched.Period(r.termStart, r.termEnd, current)
-		amount := billing.Prorate(int64(delta)*sched.PerLicence(current), start, end, e.row.CreatedAt.UTC())
-		r.lots = r.lots.Add(delta, amount, time.Time{})
+		amount := billing.Prorate(int64(delta)*sched.PerLicence(current), start, end, at)
+		if r.exact {
+			c := sched.LicencesAddedPerLicence(r.asBilled(e.version), r.term, r.termStart, r.termEnd, current, delta, at)
+			r.lots = r.lots.Add(delta, c.Amount, time.Time{}, at)
+			if c.Amount > 0 {
+				r.addCharge(c)
+			}
+			return
+		}
+		r.lots = r.lots.Add(delta, amount, time.Time{}, at)
 		if amount > 0 {
 			r.add(line{key: key, kind: billing.ChargeKind, amount: amount, quantity: delta})
+		}
+		return
+	}
+	if r.exact {
+		var taken billing.Lots
+		r.lots, taken = r.lots.Take(-delta)
+		for _, c := range sched.RemovalCredits(r.asBilled(e.version), r.term, r.termStart, taken, r.chargedUntil(sched), at) {
+			r.addCharge(c)
 		}
 		return
 	}
@@ -317,8 +365,20 @@ func (r *replay) changeQuantity(e event, q int) {
 	}
 }
 
-// refund credits what the term's lines net to, as billing.Refund does.
+// refund credits what the term's lines net to: each batch still held in a
+// term of exact lines (billing's RefundCredits), each charge oldest first
+// in a term of before (billing.Refund).
 func (r *replay) refund() int64 {
+	if r.exact {
+		var credited int64
+		if sched, ok := r.schedule(); ok && r.nextInstallment > 0 {
+			for _, c := range sched.RefundCredits(r.asBilled(0), r.term, r.termStart, r.lots, r.chargedUntil(sched), time.Time{}, "") {
+				credited = billing.Add(credited, c.Amount)
+				r.addCharge(c)
+			}
+		}
+		return credited
+	}
 	term := make([]billing.Charge, len(r.termLines))
 	for i, l := range r.termLines {
 		term[i] = billing.Charge{Key: l.key, Kind: l.kind, Amount: l.amount, Quantity: l.quantity}

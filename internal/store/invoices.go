@@ -96,7 +96,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 			l.InvoiceID, l.Position = id, i+1
 			l.PeriodStart, l.PeriodEnd, l.PostedAt = utc(l.PeriodStart), utc(l.PeriodEnd), utc(l.PostedAt)
 			keys[i] = l.ChargeKey
-			inv.Subtotal += l.Signed()
+			inv.Subtotal = billing.Add(inv.Subtotal, l.Signed())
 		}
 		inv.Total = billing.InvoiceTotal(inv.Subtotal)
 		if _, err := tx.NewInsert().Model(&inv).Exec(ctx); err != nil {
