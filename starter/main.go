@@ -66,8 +66,8 @@ func run(args []string) error {
 	if args[0] == "healthcheck" {
 		return healthcheck(cfg)
 	}
-	if args[0] == "publishers" && len(args) > 1 && args[1] == "rotate-secret" {
-		return rotateSecret(os.Stdout, cfg, args[2:])
+	if args[0] == "publishers" && len(args) > 1 {
+		return publishers(os.Stdout, cfg, args[1], args[2:])
 	}
 	if args[0] == "isv-sim" {
 		return isvSim(logger, args[1:])
@@ -81,7 +81,7 @@ func run(args []string) error {
 	if args[0] == "temporal" && len(args) > 1 && args[1] == "setup" {
 		return setUpTemporal(os.Stdout, cfg, args[2:])
 	}
-	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, healthcheck, isv-sim, invoices run, ledger verify, temporal setup", args[0])
+	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, publishers secrets, publishers revoke-secret, healthcheck, isv-sim, invoices run, ledger verify, temporal setup", args[0])
 }
 
 // runInvoices invoices a month through Temporal (TEMPORAL_ADDRESS, or the
@@ -141,11 +141,14 @@ func verifyLedger(out io.Writer, cfg config.Config) error {
 	return nil
 }
 
-// rotateSecret gives a publisher a new webhook secret, printed once; the
-// previous one stays valid until the next rotation.
-func rotateSecret(out io.Writer, cfg config.Config, args []string) error {
-	fs := flag.NewFlagSet("publishers rotate-secret", flag.ContinueOnError)
+// publishers manages a publisher's webhook secrets: rotate-secret prints a
+// new one once (the previous one keeps verifying for --overlap), secrets
+// lists them without their values, revoke-secret stops one now.
+func publishers(out io.Writer, cfg config.Config, command string, args []string) error {
+	fs := flag.NewFlagSet("publishers "+command, flag.ContinueOnError)
 	publisher := fs.String("publisher", "", "publisher id")
+	overlap := fs.Duration("overlap", 24*time.Hour, "rotate-secret: how long the previous secret keeps verifying (0 stops it now)")
+	secretID := fs.String("id", "", "revoke-secret: the secret's id (publishers secrets lists them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -161,12 +164,48 @@ func rotateSecret(out io.Writer, cfg config.Config, args []string) error {
 	if _, err := s.Publisher(ctx, *publisher); err != nil {
 		return fmt.Errorf("publisher %s: %w (publishers come from the catalog)", *publisher, err)
 	}
-	secret := "whsec_" + auth.NewToken()[4:]
-	id, err := s.RotatePublisherSecret(ctx, *publisher, []byte(secret))
-	if err != nil {
-		return err
+	switch command {
+	case "rotate-secret":
+		if *overlap < 0 {
+			return errors.New("--overlap must not be negative")
+		}
+		secret := "whsec_" + auth.NewToken()[4:]
+		id, err := s.RotatePublisherSecret(ctx, *publisher, []byte(secret), *overlap)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "publisher %s secret %s\n%s\nShown only now; stored encrypted. The previous secret keeps verifying until %s (publishers revoke-secret stops it sooner).\n",
+			*publisher, id, secret, time.Now().UTC().Add(*overlap).Format(time.RFC3339))
+	case "secrets":
+		list, err := s.PublisherSecretList(ctx, *publisher)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		for _, sec := range list {
+			state := "current"
+			switch {
+			case sec.RevokedAt == nil:
+			case sec.RevokedAt.After(now):
+				state = "verifies until " + sec.RevokedAt.Format(time.RFC3339)
+			default:
+				state = "revoked " + sec.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(out, "%s\tcreated %s\t%s\n", sec.ID, sec.CreatedAt.Format(time.RFC3339), state)
+		}
+	case "revoke-secret":
+		if *secretID == "" {
+			return errors.New("--id is required (publishers secrets lists them)")
+		}
+		if err := s.RevokePublisherSecret(ctx, *publisher, *secretID); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("publisher %s has no secret %s that still verifies", *publisher, *secretID)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "publisher %s secret %s revoked: it no longer verifies\n", *publisher, *secretID)
+	default:
+		return fmt.Errorf("unknown command publishers %s; commands: rotate-secret, secrets, revoke-secret", command)
 	}
-	fmt.Fprintf(out, "publisher %s secret %s\n%s\nShown only now; stored encrypted. The previous secret stays valid until the next rotation.\n", *publisher, id, secret)
 	return nil
 }
 

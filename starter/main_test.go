@@ -53,7 +53,7 @@ func TestAgentTokensAreShownOnceStoredHashedAndRevocable(t *testing.T) {
 	assert.Error(t, agents(&out, cfg, "revoke", []string{"--id", "agt_nope"}))
 }
 
-func TestRotateSecretPrintsTheNewSecretOnce(t *testing.T) {
+func TestRotateSecretPrintsTheNewSecretOnceAndRevokeStopsTheOldOne(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.FromEnv(func(k string) string { return map[string]string{"DATA_DIR": dir}[k] })
 	require.NoError(t, err)
@@ -63,15 +63,28 @@ func TestRotateSecretPrintsTheNewSecretOnce(t *testing.T) {
 	require.NoError(t, s.EnsurePublisherSecret(context.Background(), "sec_old", "isv-demo", []byte("old")))
 
 	var out bytes.Buffer
-	require.NoError(t, rotateSecret(&out, cfg, []string{"--publisher", "isv-demo"}))
+	require.NoError(t, publishers(&out, cfg, "rotate-secret", []string{"--publisher", "isv-demo", "--overlap", "1h"}))
 	secret := regexp.MustCompile(`whsec_\S+`).FindString(out.String())
 	require.NotEmpty(t, secret, out.String())
 	secrets, err := s.PublisherSecrets(context.Background(), "isv-demo")
 	require.NoError(t, err)
 	require.Len(t, secrets, 2)
 	assert.Equal(t, secret, string(secrets[0]), "the new secret signs from now on")
-	assert.Equal(t, "old", string(secrets[1]), "the old one still verifies")
+	assert.Equal(t, "old", string(secrets[1]), "the old one still verifies, for the overlap")
+
+	out.Reset()
+	require.NoError(t, publishers(&out, cfg, "secrets", []string{"--publisher", "isv-demo"}))
+	assert.Contains(t, out.String(), "sec_old\tcreated")
+	assert.Contains(t, out.String(), "verifies until")
+	assert.NotContains(t, out.String(), secret, "secrets are never listed")
+	require.NoError(t, publishers(&out, cfg, "revoke-secret", []string{"--publisher", "isv-demo", "--id", "sec_old"}))
+	secrets, err = s.PublisherSecrets(context.Background(), "isv-demo")
+	require.NoError(t, err)
+	require.Len(t, secrets, 1)
+	assert.Equal(t, secret, string(secrets[0]))
 	require.NoError(t, s.Close())
 
-	assert.Error(t, rotateSecret(&out, cfg, []string{"--publisher", "nobody"}))
+	assert.Error(t, publishers(&out, cfg, "revoke-secret", []string{"--publisher", "isv-demo", "--id", "sec_old"}), "revoked already")
+	assert.Error(t, publishers(&out, cfg, "rotate-secret", []string{"--publisher", "nobody"}))
+	assert.Error(t, publishers(&out, cfg, "rotate-secret", []string{"--publisher", "isv-demo", "--overlap", "-1h"}))
 }

@@ -44,7 +44,14 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string, 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // as clients send it; a header "" below removes it
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -87,6 +94,11 @@ func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
 		{"plain text body", "POST", "/v1/customers", admin, `{"name":"x"}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type", ""},
 		{"form body", "POST", "/v1/customers", admin, `name=x`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
 		{"unknown method on a known path", "DELETE", "/v1/customers", admin, "", nil, 405, "method_not_allowed", ""},
+		{"change without a Content-Type", "PATCH", sub, admin, `{"nickname":"x"}`, []string{"Content-Type", ""}, 415, "unsupported_media_type", ""},
+		{"change as a JSON Patch", "PATCH", sub, admin, `[{"op":"replace","path":"/nickname","value":"x"}]`, []string{"Content-Type", "application/json-patch+json"}, 415, "unsupported_media_type", ""},
+		{"purchase with a key twice", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":1,"quantity":1000}`, nil, 422, "validation_failed", "quantity"},
+		{"change with a key twice", "PATCH", sub, admin, `{"status":"cancelled","nickname":"x","status":"active"}`, nil, 422, "validation_failed", "status"},
+		{"customer with a nested key twice", "POST", "/v1/customers", admin, `{"name":"x","meta":{"a":1,"a":2}}`, nil, 422, "validation_failed", "meta.a"},
 		{"NUL in a customer name", "POST", "/v1/customers", admin, `{"name":"a\u0000b"}`, nil, 422, "validation_failed", "name"},
 		{"escape in a customer name", "POST", "/v1/customers", admin, `{"name":"a\u001b[31mb"}`, nil, 422, "validation_failed", "name"},
 		{"NUL in a nickname", "POST", purchase, admin, `{"offerId":"contoso-crm","planId":"monthly","quantity":1,"nickname":"x\u0000y"}`, nil, 422, "validation_failed", "nickname"},
@@ -258,7 +270,11 @@ func TestAPublisherCannotTouchAnotherPublishersSubscription(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
-func TestPublisherSecretRotationKeepsTwoActive(t *testing.T) {
+// A rotation's previous secret keeps verifying for the overlap, then stops
+// by itself, and an operator can stop it sooner; a revoked secret never
+// verifies again (hostile pass, issue 25: the old one stayed valid until
+// the next rotation, with no way to revoke it).
+func TestPublisherSecretRotationOverlapEndsAndCanBeRevoked(t *testing.T) {
 	srv, s := newTestServer(t)
 	ctx := context.Background()
 	body := `{"authorizationCode":"ac_unknown"}`
@@ -267,16 +283,39 @@ func TestPublisherSecretRotationKeepsTwoActive(t *testing.T) {
 		resp, _ := call(t, srv, "POST", "/isv/v1/subscriptions/resolve", "", body, signature.PublisherHeader, fixtures.PublisherDemo, signature.Header, sig)
 		return resp.StatusCode
 	}
-	assert.Equal(t, http.StatusNotFound, send(fixtures.PublisherDemoSecret), "verified, then the code is unknown")
-	_, err := s.RotatePublisherSecret(ctx, fixtures.PublisherDemo, []byte("second-secret"))
+	const verified, refused = http.StatusNotFound, http.StatusUnauthorized // verified, then the code is unknown
+	assert.Equal(t, verified, send(fixtures.PublisherDemoSecret))
+
+	_, err := s.RotatePublisherSecret(ctx, fixtures.PublisherDemo, []byte("second-secret"), 300*time.Millisecond)
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusNotFound, send(fixtures.PublisherDemoSecret), "the old secret still works during the rotation")
-	assert.Equal(t, http.StatusNotFound, send("second-secret"))
-	_, err = s.RotatePublisherSecret(ctx, fixtures.PublisherDemo, []byte("third-secret"))
+	assert.Equal(t, verified, send(fixtures.PublisherDemoSecret), "the previous secret verifies during the overlap")
+	assert.Equal(t, verified, send("second-secret"))
+	time.Sleep(400 * time.Millisecond)
+	assert.Equal(t, refused, send(fixtures.PublisherDemoSecret), "the overlap has ended")
+	assert.Equal(t, verified, send("second-secret"))
+
+	third, err := s.RotatePublisherSecret(ctx, fixtures.PublisherDemo, []byte("third-secret"), time.Hour)
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusUnauthorized, send(fixtures.PublisherDemoSecret), "at most two secrets are active")
-	assert.Equal(t, http.StatusNotFound, send("second-secret"))
-	assert.Equal(t, http.StatusNotFound, send("third-secret"))
+	assert.Equal(t, verified, send("second-secret"))
+	list, err := s.PublisherSecretList(ctx, fixtures.PublisherDemo)
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	assert.Equal(t, third, list[0].ID)
+	assert.Nil(t, list[0].RevokedAt, "the current secret")
+	require.NotNil(t, list[1].RevokedAt)
+	assert.WithinDuration(t, time.Now().Add(time.Hour), *list[1].RevokedAt, time.Minute, "the previous one, until the overlap's end")
+
+	require.NoError(t, s.RevokePublisherSecret(ctx, fixtures.PublisherDemo, list[1].ID))
+	assert.Equal(t, refused, send("second-secret"), "revoked before its overlap ended")
+	assert.Equal(t, verified, send("third-secret"))
+	assert.ErrorIs(t, s.RevokePublisherSecret(ctx, fixtures.PublisherDemo, list[1].ID), store.ErrNotFound, "revoked already")
+	assert.ErrorIs(t, s.RevokePublisherSecret(ctx, "partner-other", third), store.ErrNotFound, "another publisher's")
+
+	// A rotation with no overlap stops the previous secret at once.
+	_, err = s.RotatePublisherSecret(ctx, fixtures.PublisherDemo, []byte("fourth-secret"), 0)
+	require.NoError(t, err)
+	assert.Equal(t, refused, send("third-secret"))
+	assert.Equal(t, verified, send("fourth-secret"))
 }
 
 func authcodeHash(code string) string { return authcode.Hash(code) }

@@ -90,6 +90,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		req.IfVersion = v
 	}
 
+	updateID := ""
 	if idemKey != "" {
 		scope := r.Method + " " + r.URL.Path
 		hash := requestHash(scope, r.Header.Get("If-Match"), body)
@@ -106,18 +107,18 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 			return
 		}
 		// This request holds the key, or repeats one that holds it and is
-		// still running (or died): the Update below has an id derived
-		// from the key, so Temporal gives both the same outcome.
+		// still running, or got no answer worth keeping (a 5xx): the
+		// Update's id is the reservation's, so Temporal gives every send
+		// of it the same outcome and the change is applied once.
+		updateID = changeUpdateID(a.PartnerID, idemKey, held.CreatedAt)
 		rec := &capture{ResponseWriter: w}
 		defer func() {
-			ctx := context.WithoutCancel(r.Context())
-			var err error
-			if rec.status != 0 && rec.status < 500 {
-				err = s.Store.CompleteIdempotentKey(ctx, a.PartnerID, idemKey, rec.status, rec.body.Bytes())
-			} else if reserved {
-				err = s.Store.ReleaseIdempotencyKey(ctx, a.PartnerID, idemKey)
+			if rec.status == 0 || rec.status >= 500 {
+				// Kept reserved, without an answer: a repeat sends the
+				// same Update again and learns its outcome.
+				return
 			}
-			if err != nil {
+			if err := s.Store.CompleteIdempotentKey(context.WithoutCancel(r.Context()), a.PartnerID, idemKey, rec.status, rec.body.Bytes()); err != nil {
 				s.Logger.Error("store idempotent response", "requestId", requestID(r), "error", err)
 			}
 		}()
@@ -127,24 +128,19 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
 	defer cancel()
 	opts := client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(row.ID), UpdateName: workflows.UpdateChange,
+		WorkflowID: workflows.WorkflowID(row.ID), UpdateName: workflows.UpdateChange, UpdateID: updateID,
 		Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	}
-	if idemKey != "" {
-		// Temporal keeps one outcome per update id: a repeat gets it again.
-		sum := sha256.Sum256([]byte(a.PartnerID + "\n" + idemKey))
-		opts.UpdateID = "patch-" + hex.EncodeToString(sum[:12])
 	}
 	result, err := s.updateCurrentRun(ctx, opts)
 	if err != nil {
-		s.changeFailed(w, r, row.Status, err)
+		s.changeFailed(w, r, a, row.Status, err)
 		return
 	}
 	status := http.StatusOK
 	if result.Pending {
 		status = http.StatusAccepted
 	}
-	s.writeSubscription(w, status, result.Subscription, result.Lots)
+	s.writeSubscription(w, a, status, result.Subscription, result.Lots)
 }
 
 // updateCurrentRun sends the change to the subscription's current run.
@@ -194,12 +190,21 @@ func (s *Server) updateCurrentRun(ctx context.Context, opts client.UpdateWorkflo
 }
 
 // changeFailed maps a refused or failed change to its problem.
-func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, status string, err error) {
+func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, a auth.Agent, status string, err error) {
 	var appErr *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &appErr):
 		switch appErr.Type() {
+		case workflows.ErrNothingToChange:
+			// Every field already had its value: nothing was recorded,
+			// the answer is the subscription as it is (same ETag).
+			var current workflows.ChangeResult
+			if !appErr.HasDetails() || appErr.Details(&current) != nil {
+				s.writeError(w, r, fmt.Errorf("change: a refusal without the subscription: %w", err))
+				return
+			}
+			s.writeSubscription(w, a, http.StatusOK, current.Subscription, current.Lots)
 		case workflows.ErrValidation:
 			var field string
 			if appErr.HasDetails() {
@@ -224,6 +229,17 @@ func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, status str
 	default:
 		s.writeError(w, r, fmt.Errorf("change: %w", err))
 	}
+}
+
+// changeUpdateID is the Update id of a change sent with an
+// Idempotency-Key: the key's reservation, not the key alone. Temporal keeps
+// an Update's outcome for the life of its run (a month, a year): a key used
+// again once its reservation has expired (store.IdempotencyTTL) is a new
+// request, and an id derived from the key alone made Temporal answer it
+// with the first change's outcome and apply nothing (issue 25).
+func changeUpdateID(partnerID, key string, reservedAt time.Time) string {
+	sum := sha256.Sum256([]byte(partnerID + "\n" + key + "\n" + reservedAt.UTC().Format(time.RFC3339Nano)))
+	return "patch-" + hex.EncodeToString(sum[:12])
 }
 
 // parseETag reads `"5"`, `W/"5"` or `5`.

@@ -21,41 +21,62 @@ import (
 )
 
 // Guessing tokens or signatures is slowed down per client address: past
-// the limit every request of that address answers 429 with Retry-After,
-// good credentials included, until the window has passed.
-func TestFailedAuthenticationsAreRateLimitedPerClient(t *testing.T) {
+// the limit, that address's failing requests answer 429 with Retry-After.
+// Valid credentials from the same address are always served: behind a
+// load balancer every client shares one address, and 31 bad tokens used
+// to lock out every agent and every correctly signed ISV (issue 25).
+func TestFailedAuthenticationsThrottleOnlyWhatFails(t *testing.T) {
 	s := storetest.SQLite(t)
 	ctx := context.Background()
 	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
 	require.NoError(t, fixtures.Seed(ctx, s))
 	clock := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	api := &Server{Store: s, Logger: slog.New(slog.DiscardHandler), AuthFailureLimit: 5, Now: func() time.Time { return clock },
+	api := &Server{Store: s, Logger: slog.New(slog.DiscardHandler), AuthFailureLimit: 30, Now: func() time.Time { return clock },
 		CheckTemporal: func(context.Context) error { return nil }}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
+	badSignature := func() (*http.Response, Problem) {
+		return call(t, srv, "GET", "/isv/v1/notifications", "", "", signature.PublisherHeader, fixtures.PublisherDemo,
+			signature.Header, signature.Sign([]byte("wrong"), clock, nil))
+	}
+	goodSignature := func() (*http.Response, Problem) {
+		return call(t, srv, "GET", "/isv/v1/notifications", "", "", signature.PublisherHeader, fixtures.PublisherDemo,
+			signature.Header, signature.Sign([]byte(fixtures.PublisherDemoSecret), clock, nil))
+	}
 
-	for i := range 5 {
+	for i := range 30 {
 		resp, p := call(t, srv, "GET", "/v1/offers", "guess-"+strconv.Itoa(i), "")
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, p.Code)
 	}
-	resp, p := call(t, srv, "GET", "/v1/offers", fixtures.AdminToken, "")
-	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	resp, p := call(t, srv, "GET", "/v1/offers", "guess-31", "")
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the 31st failure in a minute")
 	assert.Equal(t, "too_many_failed_authentications", p.Code)
 	assert.Equal(t, "61", resp.Header.Get("Retry-After"))
-	resp, _ = call(t, srv, "POST", "/isv/v1/webhook", "", `{}`, signature.PublisherHeader, fixtures.PublisherDemo,
-		signature.Header, signature.Sign([]byte("wrong"), clock, []byte(`{}`)))
-	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the ISV API shares the limit")
+	resp, _ = badSignature()
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a bad signature from that address is throttled too")
+
+	for _, token := range []string{fixtures.AdminToken, fixtures.SalesToken, fixtures.OtherAdminToken} {
+		resp, p = call(t, srv, "GET", "/v1/offers", token, "")
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "a valid token is served while its address is throttled: %s", p.Code)
+	}
+	resp, p = goodSignature()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a correctly signed ISV request is served while its address is throttled: %s", p.Code)
+
+	// Failures go on counting while throttled: a sender that keeps
+	// failing stays throttled, without locking anyone else out.
+	for range 40 {
+		clock = clock.Add(time.Second)
+		resp, _ = call(t, srv, "GET", "/v1/offers", "guess", "")
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+		resp, _ = call(t, srv, "GET", "/v1/offers", fixtures.AdminToken, "")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
 
 	clock = clock.Add(time.Minute)
-	resp, _ = call(t, srv, "GET", "/v1/offers", fixtures.AdminToken, "")
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "the window has passed")
-	for range 4 {
-		resp, _ = call(t, srv, "POST", "/isv/v1/webhook", "", `{}`, signature.PublisherHeader, fixtures.PublisherDemo,
-			signature.Header, signature.Sign([]byte("wrong"), clock, []byte(`{}`)))
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	}
-	resp, _ = call(t, srv, "GET", "/v1/offers", fixtures.AdminToken, "")
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "successes are never counted")
+	resp, p = call(t, srv, "GET", "/v1/offers", "guess", "")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the window has passed: a failure is a 401 again (%s)", p.Code)
+	resp, _ = badSignature()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
 
 // Answers carry per-agent data and secrets (authorization codes): no cache
@@ -119,4 +140,42 @@ func TestReplacedAuthorizationCodeNoLongerResolves(t *testing.T) {
 	assert.Equal(t, "authorization_code_expired", p.Code)
 	resp, _ = resolve("ac_new")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// A key given twice in any object is refused, named by its path; the same
+// key in sibling objects, and malformed JSON (the decoder's to report),
+// are not this check's.
+func TestDuplicateKeysAreRefusedAtAnyDepth(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"a":1,"a":1}`:                        "a",
+		`{"a":{"b":[1,{"c":1,"c":2}]}}`:        "a.b.c",
+		`{"data":{"planId":"x","planId":"y"}}`: "data.planId",
+		`{"x":[{"k":1},{"k":2}],"y":{"k":1}}`:  "",
+		`{"a":"a","b":{"a":1}}`:                "",
+		`[{"a":1},{"a":1}]`:                    "",
+		`{"a":1,`:                              "",
+		`{"a":[{"b":1}],"a":2}`:                "a",
+	} {
+		err := refuseDuplicateKeys([]byte(body))
+		if field == "" {
+			assert.NoError(t, err, body)
+			continue
+		}
+		var v *validationError
+		if assert.ErrorAs(t, err, &v, body) {
+			assert.Equal(t, field, v.field, body)
+		}
+	}
+}
+
+// A signed ISV event naming a key twice is refused before anything is
+// read from it: which of the two the ISV meant is not for this API to
+// guess.
+func TestASignedEventWithAKeyTwiceIsRefused(t *testing.T) {
+	srv, _ := newTestServer(t)
+	body := `{"id":"e1","type":"subscription.activated","subscriptionId":"sub_1","type":"subscription.unsubscribed"}`
+	resp, p := call(t, srv, "POST", "/isv/v1/webhook", "", body, signature.PublisherHeader, fixtures.PublisherDemo,
+		signature.Header, signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body)))
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Equal(t, "type", p.Field)
 }

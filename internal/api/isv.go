@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -26,9 +27,6 @@ var publisherIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 // active secrets within the tolerance. Every failure is the same 401.
 func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byte)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.refuseWhileBlocked(w, r) {
-			return
-		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			s.writeError(w, r, jsonProblem(err))
@@ -43,9 +41,8 @@ func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byt
 			}
 		}
 		if err := signature.Verify(r.Header.Get(signature.Header), secrets, body, s.Now(), signature.Tolerance); err != nil {
-			s.authFailures.failed(r)
 			s.Logger.Warn("ISV request refused", "requestId", requestID(r), "publisher", strconv.Quote(publisherID), "reason", err.Error())
-			writeProblem(w, r, http.StatusUnauthorized, "invalid_signature",
+			s.refuseFailedAuthentication(w, r, "invalid_signature",
 				"The request must carry X-Marketplace-Publisher and a valid X-Marketplace-Signature made within 300 s.")
 			return
 		}
@@ -122,6 +119,10 @@ type webhookEvent struct {
 // no worker runs), and 200 for an event id this publisher sent before.
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
 	var e webhookEvent
+	if err := refuseDuplicateKeys(body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := json.Unmarshal(body, &e); err != nil {
 		s.writeError(w, r, jsonProblem(err))
 		return
@@ -164,21 +165,25 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
 		return
 	}
-	event := subscription.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC(), PlanID: e.Data.PlanID, Quantity: e.Data.Quantity}
-	if e.Type == subscription.EventActivated && e.Data.PlanID != "" && e.Data.PlanID != sub.PlanID {
-		offer, err := s.Store.Offer(r.Context(), sub.OfferID)
-		if err != nil {
-			s.writeError(w, r, err)
+	if e.Type == subscription.EventActivated {
+		// An activation confirms what the partner bought: the plan and
+		// quantity the subscription has now. The ISV may name them (as
+		// Microsoft's activate does) but cannot change them: that would
+		// re-price the purchase without the partner's consent (issue 25).
+		// The event reaches the workflow without them, so it activates
+		// the subscription as the partner left it.
+		if e.Data.PlanID != "" && e.Data.PlanID != sub.PlanID {
+			writeProblemField(w, r, http.StatusConflict, "activation_mismatch", "data.planId",
+				fmt.Sprintf("The partner bought plan %s; an activation confirms it and cannot change it (omit data.planId, or name %s).", sub.PlanID, sub.PlanID))
 			return
 		}
-		plan, ok := offer.Plan(e.Data.PlanID)
-		if !ok {
-			s.writeError(w, r, invalid("data.planId", "offer %s has no plan %q", sub.OfferID, e.Data.PlanID))
+		if e.Data.Quantity != 0 && e.Data.Quantity != sub.Quantity {
+			writeProblemField(w, r, http.StatusConflict, "activation_mismatch", "data.quantity",
+				fmt.Sprintf("The subscription has %d licences; an activation confirms them and cannot change them (omit data.quantity, or resolve the subscription again to read it).", sub.Quantity))
 			return
 		}
-		snap := plan.Snapshot()
-		event.Plan = &snap
 	}
+	event := subscription.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
 
 	ctx, cancel := withTimeout(r, 10*time.Second)
 	defer cancel()

@@ -18,22 +18,17 @@ import (
 // partner authenticates a partner API request by its bearer token.
 func (s *Server) partner(next func(http.ResponseWriter, *http.Request, auth.Agent)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.refuseWhileBlocked(w, r) {
-			return
-		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		token = strings.TrimSpace(token)
 		if !ok || token == "" || len(token) > 512 {
-			s.authFailures.failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="marketplace"`)
-			writeProblem(w, r, http.StatusUnauthorized, "unauthenticated", "An 'Authorization: Bearer <agent token>' header is required.")
+			s.refuseFailedAuthentication(w, r, "unauthenticated", "An 'Authorization: Bearer <agent token>' header is required.")
 			return
 		}
 		row, err := s.Store.AgentByTokenHash(r.Context(), auth.HashToken(token))
 		if errors.Is(err, store.ErrNotFound) {
-			s.authFailures.failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="marketplace", error="invalid_token"`)
-			writeProblem(w, r, http.StatusUnauthorized, "unauthenticated", "The bearer token is unknown or revoked.")
+			s.refuseFailedAuthentication(w, r, "unauthenticated", "The bearer token is unknown or revoked.")
 			return
 		}
 		if err != nil {

@@ -66,12 +66,91 @@ func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("the body is larger than %d bytes", e.limit)
 }
 
-// decodeJSON reads a request body strictly: unknown fields, trailing data
-// and wrong types are 422s that name the field, never 500s.
-func decodeJSON(r *http.Request, v any) error { return decodeStrict(r.Body, v) }
+// decodeJSON reads a request body strictly: unknown fields, a key given
+// twice, trailing data and wrong types are 422s that name the field, never
+// 500s.
+func decodeJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonProblem(err)
+	}
+	return decodeJSONBytes(b, v)
+}
 
 // decodeJSONBytes is decodeJSON for a body already read (signed requests).
-func decodeJSONBytes(b []byte, v any) error { return decodeStrict(bytes.NewReader(b), v) }
+func decodeJSONBytes(b []byte, v any) error {
+	if err := refuseDuplicateKeys(b); err != nil {
+		return err
+	}
+	return decodeStrict(bytes.NewReader(b), v)
+}
+
+// refuseDuplicateKeys answers 422 for an object that names a key twice, at
+// any depth. encoding/json would keep the last one silently, so a body
+// read one way by a proxy, a log or a signature check could be applied
+// another way here ({"status":"cancelled", ..., "status":"active"}).
+// Malformed JSON is left to the decoder, which says where it breaks.
+func refuseDuplicateKeys(b []byte) error {
+	type frame struct {
+		keys    map[string]bool // nil for an array
+		path    string
+		wantKey bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+	var lastKey string
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or malformed: the decoder's to say
+		}
+		var top *frame
+		if n := len(stack); n > 0 {
+			top = stack[n-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.keys != nil && top.wantKey {
+			path := key
+			if top.path != "" {
+				path = top.path + "." + key
+			}
+			if top.keys[key] {
+				return invalid(path, "is given twice; send each field once")
+			}
+			top.keys[key] = true
+			top.wantKey = false
+			lastKey = path
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			path := ""
+			if top != nil {
+				path = top.path
+				if top.keys != nil {
+					path = lastKey
+				}
+			}
+			f := &frame{path: path}
+			if tok == json.Delim('{') {
+				f.keys, f.wantKey = map[string]bool{}, true
+			}
+			stack = append(stack, f)
+		case json.Delim('}'), json.Delim(']'):
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
 
 func decodeStrict(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)

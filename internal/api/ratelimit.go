@@ -9,19 +9,30 @@ import (
 )
 
 // failureLimiter counts failed authentications per client address in a
-// sliding minute: past the limit, the client is answered 429 until the
-// window that filled up has passed, whatever it sends. It keeps guessing
-// tokens or signatures slow; correct credentials are never counted.
+// sliding minute. Past the limit, that address's failing requests are
+// answered 429 with Retry-After instead of 401, for as long as it keeps
+// failing: guessing tokens or signatures stays slow and visible.
+//
+// It never refuses a request whose credentials are valid. Behind a load
+// balancer every client may share one address, and one sender of bad
+// credentials must not lock out the agents and ISVs that sign correctly
+// (hostile pass, issue 25): what fails is throttled, not who shares its
+// address.
 type failureLimiter struct {
 	limit int
 	now   func() time.Time
 
 	mu      sync.Mutex
-	clients map[string][]time.Time // failure times, oldest first
+	clients map[string][]time.Time // the last failures, oldest first, at most limit
 	swept   time.Time
 }
 
 const failureWindow = time.Minute
+
+// maxTrackedAddresses bounds the limiter's memory under a flood from
+// many addresses: past it, every address's old failures are swept at
+// once, and if that frees nothing the oldest entries are dropped.
+const maxTrackedAddresses = 100_000
 
 func newFailureLimiter(limit int, now func() time.Time) *failureLimiter {
 	if limit <= 0 {
@@ -40,30 +51,42 @@ func clientAddress(r *http.Request) string {
 	return host
 }
 
-// blocked reports whether the client must wait, and how long.
-func (l *failureLimiter) blocked(r *http.Request) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	times := l.recent(clientAddress(r), now)
-	if len(times) < l.limit {
-		return 0, false
-	}
-	return times[0].Add(failureWindow).Sub(now), true
-}
-
-// failed records a failed authentication.
-func (l *failureLimiter) failed(r *http.Request) {
+// failed records a failed authentication of the request's address and
+// says whether that address is now over the limit, and until when it
+// stays so if it fails no more.
+func (l *failureLimiter) failed(r *http.Request) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	addr := clientAddress(r)
-	l.clients[addr] = append(l.recent(addr, now), now)
-	if now.Sub(l.swept) > failureWindow {
-		for a := range l.clients {
-			l.recent(a, now)
+	times := append(l.recent(addr, now), now)
+	if len(times) > l.limit {
+		// Only the last limit+1 failures decide; older ones are dropped
+		// so that a flood costs bounded memory.
+		times = append(times[:0:0], times[len(times)-l.limit-1:]...)
+	}
+	l.clients[addr] = times
+	if now.Sub(l.swept) > failureWindow || len(l.clients) > maxTrackedAddresses {
+		l.sweep(now)
+	}
+	if len(times) <= l.limit {
+		return 0, false
+	}
+	// Blocked until the oldest failure that counts leaves the window.
+	return times[0].Add(failureWindow).Sub(now), true
+}
+
+// sweep drops expired failures of every address; the caller holds mu.
+func (l *failureLimiter) sweep(now time.Time) {
+	for a := range l.clients {
+		l.recent(a, now)
+	}
+	l.swept = now
+	for a := range l.clients {
+		if len(l.clients) <= maxTrackedAddresses {
+			break
 		}
-		l.swept = now
+		delete(l.clients, a)
 	}
 }
 
@@ -83,14 +106,15 @@ func (l *failureLimiter) recent(addr string, now time.Time) []time.Time {
 	return times
 }
 
-// refuseWhileBlocked answers 429 when the client has failed too often.
-func (s *Server) refuseWhileBlocked(w http.ResponseWriter, r *http.Request) bool {
-	wait, blocked := s.authFailures.blocked(r)
-	if !blocked {
-		return false
+// refuseFailedAuthentication answers a request whose credentials failed:
+// 401 with the given problem, or 429 once its address has failed more
+// than the limit in the last minute.
+func (s *Server) refuseFailedAuthentication(w http.ResponseWriter, r *http.Request, code, detail string) {
+	if wait, blocked := s.authFailures.failed(r); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		writeProblem(w, r, http.StatusTooManyRequests, "too_many_failed_authentications",
+			"Too many failed authentications from this address; retry later with valid credentials.")
+		return
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-	writeProblem(w, r, http.StatusTooManyRequests, "too_many_failed_authentications",
-		"Too many failed authentications from this address; retry later.")
-	return true
+	writeProblem(w, r, http.StatusUnauthorized, code, detail)
 }

@@ -113,14 +113,26 @@ func refuseRequest(r *http.Request) (int, string, string) {
 		}
 	}
 	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	case http.MethodPost, http.MethodPut:
 		// Bodies are JSON; a form or plain text is refused rather than
-		// read as JSON by accident. No Content-Type at all is taken as JSON.
+		// read as JSON by accident. No Content-Type at all is taken as
+		// JSON: scripts that create things often send none.
 		if ct := r.Header.Get("Content-Type"); ct != "" {
 			mt, _, err := mime.ParseMediaType(ct)
 			if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 				return http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json."
 			}
+		}
+	case http.MethodPatch:
+		// A PATCH's media type is its patch format (RFC 5789): this API
+		// merges the fields sent (application/json, or its formal name
+		// application/merge-patch+json). None, or another format such as
+		// a JSON Patch (application/json-patch+json), would be read as
+		// what it is not: 415.
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
+			return http.StatusUnsupportedMediaType, "unsupported_media_type",
+				"Send the change as application/json (or application/merge-patch+json), with that Content-Type."
 		}
 	}
 	return 0, "", ""

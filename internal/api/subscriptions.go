@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cspmarket/orchestrator/internal/audit"
 	"github.com/cspmarket/orchestrator/internal/auth"
 	"github.com/cspmarket/orchestrator/internal/authcode"
 	"github.com/cspmarket/orchestrator/internal/billing"
@@ -33,14 +34,21 @@ import (
 // subscriptionView is a subscription as the API answers it.
 type subscriptionView struct {
 	subscription.Subscription
-	ETag string `json:"etag"`
+	// UnitPrice hides the subscription's from agents who may not see
+	// money (auth.PermBilling): the shallower field is the one encoded.
+	UnitPrice *int64 `json:"unitPrice,omitempty"`
+	ETag      string `json:"etag"`
 	// RefundableQuantity: how many licences can still be removed (and are
 	// credited), batch by batch (billing.RefundableQuantity).
 	RefundableQuantity billing.Refundable `json:"refundableQuantity"`
 }
 
-func (s *Server) view(sub subscription.Subscription, lots billing.Lots) subscriptionView {
-	return subscriptionView{Subscription: sub, ETag: etag(sub.Version), RefundableQuantity: billing.RefundableQuantity(sub, lots, s.Now().UTC())}
+func (s *Server) view(a auth.Agent, sub subscription.Subscription, lots billing.Lots) subscriptionView {
+	v := subscriptionView{Subscription: sub, ETag: etag(sub.Version), RefundableQuantity: billing.RefundableQuantity(sub, lots, s.Now().UTC())}
+	if a.Role.Can(auth.PermBilling) {
+		v.UnitPrice = &sub.UnitPrice
+	}
+	return v
 }
 
 // rowLots are the batches a projection row recorded (none before they were kept).
@@ -54,9 +62,9 @@ func rowLots(row *store.SubscriptionRow) billing.Lots {
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-func (s *Server) writeSubscription(w http.ResponseWriter, status int, sub subscription.Subscription, lots billing.Lots) {
+func (s *Server) writeSubscription(w http.ResponseWriter, a auth.Agent, status int, sub subscription.Subscription, lots billing.Lots) {
 	w.Header().Set("ETag", etag(sub.Version))
-	writeJSON(w, status, s.view(sub, lots))
+	writeJSON(w, status, s.view(a, sub, lots))
 }
 
 type purchaseRequest struct {
@@ -153,7 +161,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	id := newSubscriptionID(a.PartnerID, idemKey)
 	if idemKey != "" {
 		if existing, err := s.Store.SubscriptionByID(r.Context(), id); err == nil {
-			s.replayPurchase(w, r, existing.ToSubscription(), existing.RequestHash, requestHash)
+			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
 			return
 		} else if !errors.Is(err, store.ErrNotFound) {
 			s.writeError(w, r, err)
@@ -210,7 +218,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 		err = handle.Get(ctx, &result)
 	}
 	if err != nil {
-		s.purchaseFailed(w, r, customer.ID, id, requestHash, err)
+		s.purchaseFailed(w, r, a, customer.ID, id, requestHash, err)
 		return
 	}
 	if result.RequestHash != requestHash {
@@ -220,22 +228,22 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	if result.AuthorizationCodeHash != codeHash {
 		// A concurrent duplicate started the workflow first: answer its
 		// subscription, with a code of our own issuing.
-		s.replayPurchase(w, r, result.Subscription, result.RequestHash, requestHash)
+		s.replayPurchase(w, r, a, result.Subscription, result.RequestHash, requestHash)
 		return
 	}
 	sub = result.Subscription
 	sub.PublisherLink = &subscription.PublisherLink{URL: publisher.LandingURL, AuthorizationCode: code, ExpiresAt: &input.AuthorizationCodeExpiresAt}
 	w.Header().Set("Location", "/v1/customers/"+customer.ID+"/subscriptions/"+id)
-	s.writeSubscription(w, http.StatusCreated, sub, result.Lots)
+	s.writeSubscription(w, a, http.StatusCreated, sub, result.Lots)
 }
 
 // purchaseFailed answers a purchase whose workflow did not confirm in time.
-func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, customerID, id, requestHash string, err error) {
+func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, a auth.Agent, customerID, id, requestHash string, err error) {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		// The workflow exists and is closed: the database has the purchase.
 		if existing, dbErr := s.Store.SubscriptionByID(r.Context(), id); dbErr == nil {
-			s.replayPurchase(w, r, existing.ToSubscription(), existing.RequestHash, requestHash)
+			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
 			return
 		}
 	}
@@ -290,7 +298,7 @@ func writePurchasePending(w http.ResponseWriter, r *http.Request, customerID, id
 // replayPurchase answers a repeated purchase: the same subscription, a
 // freshly issued authorization code while it can still be resolved, or 409
 // when the key was used for another purchase.
-func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, sub subscription.Subscription, storedHash, requestHash string) {
+func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, a auth.Agent, sub subscription.Subscription, storedHash, requestHash string) {
 	if storedHash != requestHash {
 		writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different purchase.")
 		return
@@ -308,7 +316,7 @@ func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, sub subs
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.Header().Set("Location", "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID)
-	s.writeSubscription(w, http.StatusCreated, sub, rowLots(row))
+	s.writeSubscription(w, a, http.StatusCreated, sub, rowLots(row))
 }
 
 // newSubscriptionID derives the id from the partner's Idempotency-Key when
@@ -359,7 +367,7 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, a auth.
 	if !ok {
 		return
 	}
-	s.writeSubscription(w, http.StatusOK, row.ToSubscription(), rowLots(row))
+	s.writeSubscription(w, a, http.StatusOK, row.ToSubscription(), rowLots(row))
 }
 
 func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -400,7 +408,7 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a aut
 		if i == size {
 			break
 		}
-		items = append(items, s.view(row.ToSubscription(), rowLots(&row)))
+		items = append(items, s.view(a, row.ToSubscription(), rowLots(&row)))
 	}
 	resp := map[string]any{"items": items}
 	if len(rows) > size {
@@ -434,6 +442,7 @@ type eventView struct {
 	ID        string          `json:"id"`
 	Kind      string          `json:"kind"`
 	Actor     string          `json:"actor"`
+	ActorName string          `json:"actorName,omitempty"`
 	At        time.Time       `json:"at"`
 	Detail    json.RawMessage `json:"detail"`
 	ISVEvent  string          `json:"isvEventId,omitempty"`
@@ -460,9 +469,13 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent
 		s.writeError(w, r, err)
 		return
 	}
+	seesMoney := a.Role.Can(auth.PermBilling)
 	items := make([]eventView, 0, len(events)+len(notes))
 	for _, e := range events {
 		v := eventView{ID: "evt-" + strconv.FormatInt(e.ID, 10), Kind: e.Kind, Actor: e.Actor, At: e.CreatedAt.UTC(), Detail: json.RawMessage(e.Detail)}
+		if !seesMoney {
+			v.Detail = withoutMoney(v.Detail)
+		}
 		if e.ISVEventID != nil {
 			v.ISVEvent = *e.ISVEventID
 		}
@@ -477,8 +490,59 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent
 		})
 		items = append(items, eventView{ID: "ntf-" + strconv.FormatInt(n.ID, 10), Kind: "notification", Actor: "system", At: n.CreatedAt.UTC(), Detail: detail})
 	}
+	if err := s.nameActors(r.Context(), a, items); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].At.Before(items[j].At) })
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// nameActors gives each event the name people know its actor by: the
+// agent's (of the caller's partner only) or the publisher's.
+func (s *Server) nameActors(ctx context.Context, a auth.Agent, items []eventView) error {
+	var agents []string
+	publishers := map[string]string{}
+	for _, e := range items {
+		if id, ok := strings.CutPrefix(e.Actor, "agent:"); ok {
+			agents = append(agents, id)
+		} else if id, ok := strings.CutPrefix(e.Actor, "publisher:"); ok {
+			publishers[id] = ""
+		}
+	}
+	agentNames, err := s.Store.AgentNames(ctx, a.PartnerID, agents)
+	if err != nil {
+		return err
+	}
+	for id := range publishers {
+		if p, err := s.Store.Publisher(ctx, id); err == nil {
+			publishers[id] = p.Name
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	for i, e := range items {
+		if id, ok := strings.CutPrefix(e.Actor, "agent:"); ok {
+			items[i].ActorName = agentNames[id]
+		} else if id, ok := strings.CutPrefix(e.Actor, "publisher:"); ok {
+			items[i].ActorName = publishers[id]
+		}
+	}
+	return nil
+}
+
+// withoutMoney is an audit detail without its amounts (audit.WithoutMoney);
+// a detail that is not an object is kept as it is.
+func withoutMoney(detail json.RawMessage) json.RawMessage {
+	var m map[string]any
+	if json.Unmarshal(detail, &m) != nil || m == nil {
+		return detail
+	}
+	b, err := json.Marshal(audit.WithoutMoney(m))
+	if err != nil {
+		return detail
+	}
+	return b
 }
 
 type chargeView struct {
@@ -497,9 +561,10 @@ type chargeView struct {
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
-// listCharges is the subscription's ledger: charges and credits in minor units.
+// listCharges is the subscription's ledger: charges and credits in minor
+// units, for agents who may see money.
 func (s *Server) listCharges(w http.ResponseWriter, r *http.Request, a auth.Agent) {
-	if !allow(w, r, a, auth.PermRead) {
+	if !allow(w, r, a, auth.PermBilling) {
 		return
 	}
 	row, ok := s.subscription(w, r, a)

@@ -27,8 +27,10 @@ const (
 	PermRead     Permission = "read"     // offers, customers, subscriptions, events
 	PermPurchase Permission = "purchase" // create customers, buy subscriptions
 	PermChange   Permission = "change"   // rename, quantity, cancel, auto-renew, reseller, billing frequency
-	// PermBilling: invoices, unbilled lines, the reconciliation export.
-	// Partner Center keeps billing from sales agents.
+	// PermBilling: every amount of money, apart from the catalog's list
+	// prices: a subscription's ledger and its unit price, the amounts in
+	// its audit trail, invoices, unbilled lines, the reconciliation
+	// export. Partner Center keeps billing from sales agents.
 	PermBilling Permission = "billing"
 )
 

@@ -143,6 +143,9 @@ func (p *product) do(method, path, token string, body any, headers ...string) re
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -263,7 +266,9 @@ func (p *product) patchUntilConfirmed(sub subscriptionJSON, body map[string]any,
 // historyGeneration names the newest workflows/versions.go change the
 // histories recorded now carry: each generation is recorded beside the
 // older ones, which stay as they are (they stand for running workflows).
-const historyGeneration = "generation-by-type"
+// "generation-by-type" are the runs of SubscriptionGeneration3;
+// "generation-4" those of SubscriptionGeneration4 (exact lines).
+const historyGeneration = "generation-4"
 
 // recordHistory writes a workflow's history to
 // RECORD_HISTORIES/<name>.<historyGeneration>.json when that variable names

@@ -23,6 +23,8 @@ type chargeJSON struct {
 	ID        string  `json:"id"`
 	Kind      string  `json:"kind"`
 	Reason    string  `json:"reason"`
+	Quantity  int     `json:"quantity"`
+	UnitPrice int64   `json:"unitPrice"`
 	Amount    int64   `json:"amount"`
 	InvoiceID *string `json:"invoiceId"`
 }

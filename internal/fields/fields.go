@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Error is a refused field: the API answers it as a 422 naming Field, the
@@ -47,12 +49,16 @@ func CleanText(s string) bool {
 	return true
 }
 
-// text checks a trimmed free-text field of at most max characters.
+// text checks a free-text field of at most max characters and returns it
+// as it is stored: trimmed, in Unicode NFC, so that "é" typed as one
+// character or as e and a combining accent is the same name (searches,
+// comparisons and "did it change" agree).
 func text(field, s string, min, max int) (string, *Error) {
 	s = strings.TrimSpace(s)
 	if !CleanText(s) {
 		return s, refuse(field, "must be plain text: no control characters or invalid UTF-8")
 	}
+	s = norm.NFC.String(s)
 	if n := utf8.RuneCountInString(s); n < min || n > max {
 		if min > 0 {
 			return s, refuse(field, "must be %d to %d characters", min, max)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestQuantityBoundsAreInclusive(t *testing.T) {
@@ -49,4 +50,22 @@ func TestIdsAndTokens(t *testing.T) {
 	assert.Nil(t, ResellerPartnerID(""))
 	assert.Nil(t, ResellerPartnerID("RESELLER-42"))
 	assert.NotNil(t, ResellerPartnerID("<script>"))
+}
+
+// Names are stored in NFC: "é" typed as one character and as e plus a
+// combining accent is one name (issue 25: nicknames were stored as sent).
+func TestTextIsStoredInNFC(t *testing.T) {
+	composed, decomposed := "Caf\u00e9 seats", "Cafe\u0301 seats"
+	for _, in := range []string{composed, decomposed, "  " + decomposed + " "} {
+		got, err := Nickname(in)
+		require.Nil(t, err)
+		assert.Equal(t, composed, got, "%q", in)
+		got, err = CustomerName(in)
+		require.Nil(t, err)
+		assert.Equal(t, composed, got, "%q", in)
+	}
+	// The limit counts characters as stored: 100 decomposed "é" are 100.
+	got, err := Nickname(strings.Repeat("e\u0301", NicknameMax))
+	require.Nil(t, err)
+	assert.Equal(t, strings.Repeat("\u00e9", NicknameMax), got)
 }

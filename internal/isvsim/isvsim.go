@@ -178,6 +178,12 @@ func (s *Simulator) fulfill(n notification) error {
 	if !s.sleep(s.cfg.ActivateAfter) {
 		return context.Canceled
 	}
+	// The activation confirms what the partner has now: resolved again,
+	// since the partner may have changed the quantity meanwhile (naming
+	// another one is refused, 409 activation_mismatch).
+	if err := s.call(s.ctx, http.MethodPost, "/isv/v1/subscriptions/resolve", map[string]string{"authorizationCode": n.PublisherLink.AuthorizationCode}, &resolved); err != nil {
+		return fmt.Errorf("resolve %s again: %w", n.SubscriptionID, err)
+	}
 	return s.event("act-"+resolved.ID, subscription.EventActivated, resolved.ID, map[string]any{"planId": resolved.PlanID, "quantity": resolved.Quantity})
 }
 

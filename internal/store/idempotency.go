@@ -51,17 +51,12 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, partnerID, key, scope
 }
 
 // CompleteIdempotentKey stores the response of the request that holds the
-// key; it changes nothing once a response is stored.
+// key; it changes nothing once a response is stored. A request that gets
+// no answer worth keeping (a 5xx) stores none and keeps the reservation:
+// a repeat then finds it, with its CreatedAt, and runs the same request
+// again under it (the API derives the change's Update id from it).
 func (s *Store) CompleteIdempotentKey(ctx context.Context, partnerID, key string, status int, body []byte) error {
 	_, err := s.db.NewUpdate().Model((*IdempotencyRow)(nil)).Set("status_code = ?", status).Set("body = ?", body).
 		Where("partner_id = ?", partnerID).Where("key = ?", key).Where("status_code = 0").Exec(ctx)
-	return err
-}
-
-// ReleaseIdempotencyKey gives up a key whose request had no answer worth
-// keeping (a 5xx): a retry runs it again.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, partnerID, key string) error {
-	_, err := s.db.NewDelete().Model((*IdempotencyRow)(nil)).Where("partner_id = ?", partnerID).Where("key = ?", key).
-		Where("status_code = 0").Exec(ctx)
 	return err
 }

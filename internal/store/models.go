@@ -61,11 +61,14 @@ type PublisherRow struct {
 type PublisherSecretRow struct {
 	bun.BaseModel `bun:"table:publisher_secrets"`
 
-	ID           string     `bun:"id,pk"`
-	PublisherID  string     `bun:"publisher_id,notnull"`
-	SealedSecret []byte     `bun:"sealed_secret,notnull"`
-	CreatedAt    time.Time  `bun:"created_at,notnull"`
-	RevokedAt    *time.Time `bun:"revoked_at"`
+	ID           string    `bun:"id,pk"`
+	PublisherID  string    `bun:"publisher_id,notnull"`
+	SealedSecret []byte    `bun:"sealed_secret,notnull"`
+	CreatedAt    time.Time `bun:"created_at,notnull"`
+	// RevokedAt is when the secret stops verifying: now or past for a
+	// revoked one, in the future for the previous secret of a rotation
+	// (its overlap), nil while it is current.
+	RevokedAt *time.Time `bun:"revoked_at"`
 }
 
 // OfferRow is a marketplace offer; its plans are PlanRows.

@@ -238,6 +238,26 @@ func TestAgentTokensByHash(t *testing.T) {
 		require.NoError(t, s.RevokeAgent(ctx, id))
 		_, err = s.AgentByTokenHash(ctx, "hash-1")
 		assert.ErrorIs(t, err, store.ErrNotFound)
+
+		// A seeded agent an operator revoked stays revoked when the
+		// fixtures are seeded again (every start): issue 25.
+		require.NoError(t, s.EnsureAgent(ctx, "agt_dev", "p", "Dev", "admin_agent", "hash-dev"))
+		require.NoError(t, s.RevokeAgent(ctx, "agt_dev"))
+		require.NoError(t, s.EnsureAgent(ctx, "agt_dev", "p", "Dev", "admin_agent", "hash-dev"))
+		_, err = s.AgentByTokenHash(ctx, "hash-dev")
+		assert.ErrorIs(t, err, store.ErrNotFound, "seeding brought a revoked token back")
+
+		// The audit trail names agents, revoked ones too, of the caller's
+		// partner only.
+		require.NoError(t, s.UpsertPartner(ctx, "q", "Q"))
+		other, err := s.CreateAgent(ctx, "q", "mallory", "admin_agent", "hash-q")
+		require.NoError(t, err)
+		names, err := s.AgentNames(ctx, "p", []string{id, "agt_dev", other, "agt_none"})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{id: "alice", "agt_dev": "Dev"}, names)
+		names, err = s.AgentNames(ctx, "p", nil)
+		require.NoError(t, err)
+		assert.Empty(t, names)
 	})
 }
 
@@ -279,26 +299,25 @@ func TestIdempotencyKeysAreHeldByOneRequestAtATime(t *testing.T) {
 		_, reserved, err = s.ReserveIdempotencyKey(ctx, "other-partner", "k", "PATCH /x", "h")
 		require.NoError(t, err)
 		assert.True(t, reserved, "keys are per partner")
-		require.NoError(t, s.ReleaseIdempotencyKey(ctx, "p", "k"))
-		got, reserved, err = s.ReserveIdempotencyKey(ctx, "p", "k", "PATCH /x", "again")
-		require.NoError(t, err)
-		assert.False(t, reserved, "a stored response is never released")
-		assert.Equal(t, 200, got.StatusCode)
 
-		// A request that got no answer worth keeping releases the key.
-		_, reserved, err = s.ReserveIdempotencyKey(ctx, "p", "k2", "PATCH /x", "h")
+		// A request that got no answer worth keeping (a 5xx) keeps its
+		// reservation: a repeat finds it, with the same reservation time
+		// (the change's Update id), and sends the same change again.
+		first, reserved, err := s.ReserveIdempotencyKey(ctx, "p", "k2", "PATCH /x", "h")
 		require.NoError(t, err)
 		require.True(t, reserved)
-		require.NoError(t, s.ReleaseIdempotencyKey(ctx, "p", "k2"))
-		_, reserved, err = s.ReserveIdempotencyKey(ctx, "p", "k2", "PATCH /x", "h")
+		again, reserved, err := s.ReserveIdempotencyKey(ctx, "p", "k2", "PATCH /x", "h")
 		require.NoError(t, err)
-		assert.True(t, reserved)
+		assert.False(t, reserved)
+		assert.Zero(t, again.StatusCode)
+		assert.True(t, first.CreatedAt.Equal(again.CreatedAt), "%s, then %s", first.CreatedAt, again.CreatedAt)
 
 		// An expired response no longer answers, and its key is taken anew.
 		_, err = s.DB().NewUpdate().Table("idempotency_keys").Set("created_at = ?", time.Now().Add(-25*time.Hour).UTC()).Where("key = ?", "k").Exec(ctx)
 		require.NoError(t, err)
-		_, reserved, err = s.ReserveIdempotencyKey(ctx, "p", "k", "PATCH /x", "h2")
+		renewed, reserved, err := s.ReserveIdempotencyKey(ctx, "p", "k", "PATCH /x", "h2")
 		require.NoError(t, err)
 		assert.True(t, reserved)
+		assert.WithinDuration(t, time.Now(), renewed.CreatedAt, time.Minute, "a new reservation: a new Update id")
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 )
 
 // UpsertPartner creates the partner or renames it.
@@ -30,12 +31,14 @@ func (s *Store) CreateAgent(ctx context.Context, partnerID, name, role, tokenHas
 }
 
 // EnsureAgent makes the fixture agent with this token hash exist, with this
-// role; it is how dev tokens are seeded idempotently.
+// role; it is how dev tokens are seeded idempotently. An agent an operator
+// revoked stays revoked: seeding again at the next start never brings a
+// revoked token back.
 func (s *Store) EnsureAgent(ctx context.Context, id, partnerID, name, role, tokenHash string) error {
 	row := &AgentRow{ID: id, PartnerID: partnerID, Name: name, Role: role, TokenHash: tokenHash, CreatedAt: now()}
 	_, err := s.db.NewInsert().Model(row).
 		On("CONFLICT (id) DO UPDATE").
-		Set("partner_id = EXCLUDED.partner_id, name = EXCLUDED.name, role = EXCLUDED.role, token_hash = EXCLUDED.token_hash, revoked_at = NULL").
+		Set("partner_id = EXCLUDED.partner_id, name = EXCLUDED.name, role = EXCLUDED.role, token_hash = EXCLUDED.token_hash").
 		Exec(ctx)
 	return err
 }
@@ -45,6 +48,25 @@ func (s *Store) AgentByTokenHash(ctx context.Context, tokenHash string) (*AgentR
 	row := new(AgentRow)
 	err := s.db.NewSelect().Model(row).Where("token_hash = ?", tokenHash).Where("revoked_at IS NULL").Scan(ctx)
 	return row, notFound(err)
+}
+
+// AgentNames are the names of a partner's agents with these ids (revoked
+// ones too: the audit trail keeps who did what); another partner's agents
+// are not named.
+func (s *Store) AgentNames(ctx context.Context, partnerID string, ids []string) (map[string]string, error) {
+	names := map[string]string{}
+	if len(ids) == 0 {
+		return names, nil
+	}
+	var rows []AgentRow
+	if err := s.db.NewSelect().Model(&rows).Column("id", "name").Where("partner_id = ?", partnerID).
+		Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		names[r.ID] = r.Name
+	}
+	return names, nil
 }
 
 // RevokeAgent disables an agent's token.
