@@ -138,6 +138,12 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		if err := a.Store.SyncCatalog(ctx, cat); err != nil {
 			return nil, fmt.Errorf("sync catalog: %w", err)
 		}
+		switch {
+		case cfg.DevSeed && !cfg.LoopbackListener():
+			logger.Warn("DEV_SEED=true on a listener others can reach: the documented dev tokens (README) are usable by anyone who reaches it", "httpAddr", cfg.HTTPAddr)
+		case !cfg.DevSeed && cfg.Embedded() && !cfg.LoopbackListener():
+			logger.Warn("dev fixtures not seeded: HTTP_ADDR is not a loopback address, and their tokens are public; make agents with `starter agents create`, or set DEV_SEED=true", "httpAddr", cfg.HTTPAddr)
+		}
 		if cfg.DevSeed {
 			if err := fixtures.Seed(ctx, a.Store); err != nil {
 				return nil, err

@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,9 +29,12 @@ type Config struct {
 	// (NOTIFY_ALLOW_LOOPBACK; default only in the embedded default, for
 	// the ISV simulator). Private and link-local targets are never allowed.
 	NotifyAllowLoopback bool
-	// ConsoleSecureCookies marks the partner console's cookies Secure:
-	// set it (CONSOLE_SECURE_COOKIES=true) when the console is served
-	// over TLS, as behind a TLS-terminating proxy.
+	// ConsoleSecureCookies marks the partner console's cookies Secure and
+	// sends HSTS (CONSOLE_SECURE_COOKIES). Default: on unless HTTP_ADDR
+	// is a loopback address. A listener others can reach serves people
+	// through a TLS-terminating proxy; browsers keep Secure cookies for
+	// http://localhost too, so only a plain-http listener reached by
+	// another name needs it set to false.
 	ConsoleSecureCookies bool
 	// SecretsKey is the base64 key sealing webhook secrets; empty in the
 	// embedded default means DATA_DIR/secrets.key, created on first start.
@@ -77,6 +81,20 @@ type Config struct {
 	AuthFailureLimit int
 }
 
+// LoopbackListener reports whether HTTP_ADDR listens on this host only:
+// a loopback IP or "localhost" (":8080" listens on every interface).
+func (c Config) LoopbackListener() bool {
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Embedded reports whether this process runs its own Temporal server.
 func (c Config) Embedded() bool { return c.TemporalAddress == "" }
 
@@ -115,7 +133,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	c.DatabaseURL = or(getenv("DATABASE_URL"), "sqlite://"+filepath.Join(c.DataDir, "app.db"))
-	if c.DevSeed, err = boolean(getenv, "DEV_SEED", c.Embedded()); err != nil {
+	// The dev fixtures' tokens are documented: seeded by default only for
+	// the embedded default on a loopback listener, where no one else can
+	// use them. DEV_SEED=true seeds them anywhere, told so explicitly.
+	if c.DevSeed, err = boolean(getenv, "DEV_SEED", c.Embedded() && c.LoopbackListener()); err != nil {
 		return c, err
 	}
 	if c.EmbeddedWorker, err = boolean(getenv, "EMBEDDED_WORKER", c.Embedded()); err != nil {
@@ -127,7 +148,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.Pprof, err = boolean(getenv, "PPROF", false); err != nil {
 		return c, err
 	}
-	if c.ConsoleSecureCookies, err = boolean(getenv, "CONSOLE_SECURE_COOKIES", false); err != nil {
+	if c.ConsoleSecureCookies, err = boolean(getenv, "CONSOLE_SECURE_COOKIES", !c.LoopbackListener()); err != nil {
 		return c, err
 	}
 	if c.NotifyAllowLoopback, err = boolean(getenv, "NOTIFY_ALLOW_LOOPBACK", c.Embedded()); err != nil {

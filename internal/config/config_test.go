@@ -74,3 +74,26 @@ func TestUIPortAuto(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, -1, c.TemporalUIPort)
 }
+
+// The dev fixtures' tokens are public (README): a listener others can reach
+// gets them only when told explicitly, and its console cookies are Secure
+// by default (hostile pass, issue 25).
+func TestAListenerOthersCanReachIsSafeByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		addr     string
+		loopback bool
+	}{
+		{"127.0.0.1:8080", true}, {"localhost:8080", true}, {"[::1]:8080", true}, {"127.0.0.2:0", true},
+		{"0.0.0.0:8080", false}, {":8080", false}, {"10.0.0.5:8080", false}, {"[::]:8080", false}, {"example.com:80", false},
+	} {
+		c, err := FromEnv(env(map[string]string{"HTTP_ADDR": tc.addr}))
+		require.NoError(t, err, tc.addr)
+		assert.Equal(t, tc.loopback, c.LoopbackListener(), tc.addr)
+		assert.Equal(t, tc.loopback, c.DevSeed, "%s: dev tokens seeded by default", tc.addr)
+		assert.Equal(t, !tc.loopback, c.ConsoleSecureCookies, "%s: Secure cookies by default", tc.addr)
+	}
+	c, err := FromEnv(env(map[string]string{"HTTP_ADDR": "0.0.0.0:8080", "DEV_SEED": "true", "CONSOLE_SECURE_COOKIES": "false"}))
+	require.NoError(t, err)
+	assert.True(t, c.DevSeed, "told explicitly")
+	assert.False(t, c.ConsoleSecureCookies, "told explicitly")
+}

@@ -113,7 +113,10 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /customers/{customerId}/subscriptions", c.signedIn(c.subscriptions))
 	mux.HandleFunc("GET /customers/{customerId}/subscriptions/{subscriptionId}", c.signedIn(c.subscription))
 	mux.HandleFunc("POST /customers/{customerId}/subscriptions/{subscriptionId}", c.signedIn(c.changeSubscription))
-	mux.HandleFunc("GET /customers/{customerId}/subscriptions/{subscriptionId}/status", c.signedIn(c.status))
+	// The page's live status is polled every few seconds by the page
+	// itself: it is not the person's activity, so it keeps no session
+	// alive past its idle limit.
+	mux.HandleFunc("GET /customers/{customerId}/subscriptions/{subscriptionId}/status", c.signedInWithout(c.status))
 	mux.HandleFunc("GET /customers/{customerId}/purchase", c.signedIn(c.purchasePage))
 	mux.HandleFunc("GET /customers/{customerId}/purchase/review", c.signedIn(c.review))
 	mux.HandleFunc("POST /customers/{customerId}/purchase", c.signedIn(c.buy))
@@ -124,7 +127,13 @@ func (c *Console) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+		h.Set("X-Frame-Options", "DENY") // frame-ancestors for browsers that predate it
 		h.Set("X-Content-Type-Options", "nosniff")
+		if c.Secure || r.TLS != nil {
+			// Served over TLS (directly, or by the proxy in front):
+			// browsers must never come back over plain http.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
 		mux.ServeHTTP(w, r)
@@ -204,8 +213,14 @@ func (c *Console) cookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteStrictMode, MaxAge: maxAge}
 }
 
-// current is the request's live session, or nil. An expired one is removed.
-func (c *Console) current(r *http.Request) *session {
+// current is the request's live session, or nil, and counts the request
+// as the person's activity (the idle limit starts again). An expired
+// session is removed.
+func (c *Console) current(r *http.Request) *session { return c.session(r, true) }
+
+// session is the request's live session, or nil; activity says whether
+// the request counts as the person's activity.
+func (c *Console) session(r *http.Request, activity bool) *session {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || len(ck.Value) > 100 {
 		return nil
@@ -224,8 +239,23 @@ func (c *Console) current(r *http.Request) *session {
 	if err != nil {
 		return nil // the token was revoked since
 	}
-	_ = c.Store.TouchConsoleSession(r.Context(), idHash, now)
+	if activity {
+		_ = c.Store.TouchConsoleSession(r.Context(), idHash, now)
+	}
 	return &session{idHash: idHash, token: row.Token, csrf: row.CSRFToken, Agent: auth.Agent{ID: agent.ID, PartnerID: agent.PartnerID, Role: auth.Role(agent.Role)}}
+}
+
+// signedInWithout is signedIn for a GET the page makes by itself (its
+// live status): it needs the session but is not the person's activity.
+func (c *Console) signedInWithout(next func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := c.session(r, false)
+		if s == nil {
+			http.Error(w, "signed out", http.StatusUnauthorized)
+			return
+		}
+		next(w, r, s)
+	}
 }
 
 // signedIn runs next with the session, sends others to sign in, and
@@ -484,6 +514,8 @@ type subscriptionRow struct {
 	ID            string     `json:"id"`
 	OfferID       string     `json:"offerId"`
 	PlanID        string     `json:"planId"`
+	OfferName     string     `json:"-"` // from the catalog (names)
+	PlanName      string     `json:"-"`
 	Nickname      string     `json:"nickname"`
 	Quantity      int        `json:"quantity"`
 	Status        string     `json:"status"`
@@ -522,6 +554,11 @@ func (c *Console) subscriptions(w http.ResponseWriter, r *http.Request, s *sessi
 	if err := a.decode(&page); err != nil {
 		c.failed(w, r, s, apiAnswer{Status: http.StatusBadGateway})
 		return
+	}
+	offers, _ := c.offers(r, s)
+	n := namesOf(offers)
+	for i, sub := range page.Items {
+		page.Items[i].OfferName, page.Items[i].PlanName = n.Offer(sub.OfferID), n.Plan(sub.OfferID, sub.PlanID)
 	}
 	c.render(w, r, http.StatusOK, "subscriptions", s, map[string]any{"Customer": customer, "Subscriptions": page.Items, "All": all}, "")
 }

@@ -95,6 +95,8 @@ func TestSignInSessionCookieAndSecurityHeaders(t *testing.T) {
 
 	_, page, h := b.do(http.MethodGet, "/sign-in", nil)
 	assert.Contains(t, h.Get("Content-Security-Policy"), "script-src 'self'")
+	assert.Equal(t, "DENY", h.Get("X-Frame-Options"))
+	assert.Empty(t, h.Get("Strict-Transport-Security"), "plain http on loopback (this test's server)")
 	assert.NotContains(t, page, "<script>", "no inline script")
 	m := csrfField.FindStringSubmatch(page)
 	require.Len(t, m, 2)
@@ -115,6 +117,36 @@ func TestSignInSessionCookieAndSecurityHeaders(t *testing.T) {
 	other := newBrowser(t, srv.URL)
 	status, _, _ = other.do(http.MethodPost, "/sign-in", url.Values{"token": {fixtures.AdminToken}})
 	assert.Equal(t, http.StatusForbidden, status)
+}
+
+// Served behind TLS (the default for a listener others can reach:
+// config.ConsoleSecureCookies), every cookie is Secure and browsers are
+// told never to come back over plain http.
+func TestSecureConsoleSendsHSTSAndSecureCookies(t *testing.T) {
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
+	require.NoError(t, fixtures.Seed(ctx, s))
+	apiHandler := (&api.Server{Store: s, Logger: slog.New(slog.DiscardHandler), CheckTemporal: func(context.Context) error { return nil }}).Handler()
+	c := &console.Console{API: apiHandler, Store: s, Logger: slog.New(slog.DiscardHandler), Secure: true}
+	srv := httptest.NewServer(console.Mount(apiHandler, c.Handler()))
+	defer srv.Close()
+	b := newBrowser(t, srv.URL)
+	_, page, h := b.do(http.MethodGet, "/sign-in", nil)
+	assert.Equal(t, "max-age=31536000", h.Get("Strict-Transport-Security"))
+	assert.Contains(t, h.Get("Set-Cookie"), "Secure")
+	m := csrfField.FindStringSubmatch(page)
+	require.Len(t, m, 2)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/sign-in", strings.NewReader(url.Values{"csrf": {m[1]}, "token": {fixtures.AdminToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "console_signin", Value: m[1]}) // the jar keeps Secure cookies off plain http
+	resp, err := b.http.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	for _, ck := range resp.Cookies() {
+		assert.True(t, ck.Secure, "cookie %s", ck.Name)
+	}
 }
 
 // A POST without the session's CSRF token changes nothing and answers 403.
@@ -213,6 +245,24 @@ func TestSessionsExpireIdleAndAbsolute(t *testing.T) {
 	status, _, h := b.do(http.MethodGet, "/customers", nil)
 	assert.Equal(t, http.StatusSeeOther, status, "idle for 31 minutes")
 	assert.Equal(t, "/sign-in", h.Get("Location"))
+
+	// A tab left open polls its subscription's status every 2 s: that is
+	// the page's doing, not the person's, and the session still reaches
+	// its idle limit (issue 25: every poll kept it alive).
+	b = newBrowser(t, srv.URL)
+	b.signIn(fixtures.AdminToken)
+	for range 31 * 30 {
+		now = now.Add(2 * time.Second)
+		status, _, _ := b.do(http.MethodGet, "/customers/cus_1/subscriptions/sub_1/status", nil)
+		if status == http.StatusUnauthorized {
+			break
+		}
+	}
+	status, _, _ = b.do(http.MethodGet, "/customers/cus_1/subscriptions/sub_1/status", nil)
+	assert.Equal(t, http.StatusUnauthorized, status, "the poll sees the session ended")
+	status, _, h = b.do(http.MethodGet, "/customers", nil)
+	assert.Equal(t, http.StatusSeeOther, status, "31 minutes with nothing but polls is idle")
+	assert.Equal(t, "/sign-in", h.Get("Location"))
 }
 
 // Found by a hostile tester: a tab (dropped by browsers) made "/\t/host"
@@ -265,4 +315,7 @@ func TestHostileFindingsStayFixed(t *testing.T) {
 		statuses = append(statuses, status)
 	}
 	assert.Equal(t, http.StatusTooManyRequests, statuses[len(statuses)-1], "%v", statuses)
+	// ...and never keep out a valid token from the same address (every
+	// browser behind one proxy shares it): issue 25.
+	newBrowser(t, srv.URL).signIn(fixtures.SalesToken)
 }

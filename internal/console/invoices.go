@@ -11,6 +11,8 @@ type invoiceLineView struct {
 	SubscriptionID string    `json:"subscriptionId"`
 	OfferID        string    `json:"offerId"`
 	PlanID         string    `json:"planId"`
+	OfferName      string    `json:"-"` // from the catalog (nameLines)
+	PlanName       string    `json:"-"`
 	Kind           string    `json:"kind"`
 	Reason         string    `json:"reason"`
 	Quantity       int       `json:"quantity"`
@@ -37,6 +39,15 @@ type invoiceView struct {
 
 // Money is the invoice's total for people.
 func (v invoiceView) Money() string { return money(v.Total, v.Currency) }
+
+// nameLines gives invoice lines their offer's and plan's names.
+func (c *Console) nameLines(r *http.Request, s *session, lines []invoiceLineView) {
+	offers, _ := c.offers(r, s)
+	n := namesOf(offers)
+	for i, l := range lines {
+		lines[i].OfferName, lines[i].PlanName = n.Offer(l.OfferID), n.Plan(l.OfferID, l.PlanID)
+	}
+}
 
 // billingRefused shows the API's 403 on billing as its reason.
 func (c *Console) billingRefused(w http.ResponseWriter, r *http.Request, s *session, a apiAnswer) bool {
@@ -73,6 +84,7 @@ func (c *Console) invoices(w http.ResponseWriter, r *http.Request, s *session) {
 	if u := c.call(r.Context(), s, http.MethodGet, base+"/unbilled", nil); u.Status == http.StatusOK {
 		_ = u.decode(&unbilled)
 	}
+	c.nameLines(r, s, unbilled.Items)
 	var totals []string
 	for _, t := range unbilled.Totals {
 		totals = append(totals, money(t.Total, t.Currency))
@@ -91,6 +103,7 @@ func (c *Console) invoice(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	var inv invoiceView
 	_ = a.decode(&inv)
+	c.nameLines(r, s, inv.Lines)
 	c.render(w, r, http.StatusOK, "invoice", s, inv, "")
 }
 

@@ -33,10 +33,11 @@ type subscriptionDetail struct {
 }
 
 type auditLine struct {
-	Kind   string         `json:"kind"`
-	Actor  string         `json:"actor"`
-	At     time.Time      `json:"at"`
-	Detail map[string]any `json:"detail"`
+	Kind      string         `json:"kind"`
+	Actor     string         `json:"actor"`
+	ActorName string         `json:"actorName"`
+	At        time.Time      `json:"at"`
+	Detail    map[string]any `json:"detail"`
 }
 
 type ledgerLine struct {
@@ -65,11 +66,14 @@ func money(minor int64, currency string) string {
 // allow them), the refundable licences per batch, the audit trail and the
 // charges.
 type subscriptionPage struct {
-	Sub        subscriptionDetail
-	Plan       marketplace.Plan
-	CanChange  bool
+	Sub       subscriptionDetail
+	Plan      marketplace.Plan
+	OfferName string
+	CanChange bool
+	// CanBill: the agent may see money (the charges table).
+	CanBill    bool
 	InWindow   bool
-	Events     []auditLine
+	Audit      []auditRow
 	Charges    []ledgerLine
 	FieldError map[string]string
 	Link       *struct {
@@ -90,29 +94,30 @@ func (c *Console) load(r *http.Request, s *session) (*subscriptionPage, apiAnswe
 	if a.Status != http.StatusOK {
 		return nil, a
 	}
-	p := &subscriptionPage{CanChange: s.Agent.Role.Can(auth.PermChange), FieldError: map[string]string{}}
+	p := &subscriptionPage{CanChange: s.Agent.Role.Can(auth.PermChange), CanBill: s.Agent.Role.Can(auth.PermBilling), FieldError: map[string]string{}}
 	if err := a.decode(&p.Sub); err != nil {
 		return nil, apiAnswer{Status: http.StatusBadGateway}
 	}
 	p.InWindow = p.Sub.CancellationWindowEndsAt != nil && c.Now().Before(*p.Sub.CancellationWindowEndsAt)
 	offers, _ := c.offers(r, s)
-	for _, offer := range offers {
-		for _, plan := range offer.Plans {
-			if offer.ID == p.Sub.OfferID && plan.ID == p.Sub.PlanID {
-				p.Plan = plan
-			}
-		}
+	n := namesOf(offers)
+	p.Plan, _ = n[p.Sub.OfferID].Plan(p.Sub.PlanID)
+	if p.Plan.Name == "" {
+		p.Plan.Name = p.Sub.PlanID
 	}
+	p.OfferName = n.Offer(p.Sub.OfferID)
 	var events struct{ Items []auditLine }
 	if e := c.call(r.Context(), s, http.MethodGet, base+"/events", nil); e.Status == http.StatusOK {
 		_ = e.decode(&events)
 	}
-	p.Events = events.Items
-	var charges struct{ Items []ledgerLine }
-	if ch := c.call(r.Context(), s, http.MethodGet, base+"/charges", nil); ch.Status == http.StatusOK {
-		_ = ch.decode(&charges)
+	p.Audit = auditRows(c.lang(r), events.Items)
+	if p.CanBill {
+		var charges struct{ Items []ledgerLine }
+		if ch := c.call(r.Context(), s, http.MethodGet, base+"/charges", nil); ch.Status == http.StatusOK {
+			_ = ch.decode(&charges)
+		}
+		p.Charges = charges.Items
 	}
-	p.Charges = charges.Items
 	if p.Sub.ActionNeeded {
 		if l := c.call(r.Context(), s, http.MethodGet, base+"/activation-link", nil); l.Status == http.StatusOK {
 			_ = l.decode(&p.Link)

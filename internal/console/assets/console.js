@@ -12,7 +12,12 @@
   var shown = line.getAttribute("data-status");
   function poll() {
     fetch(line.getAttribute("data-live"), { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) {
+        // Signed out (the session reached its idle limit: polling is not
+        // activity): stop asking.
+        if (r.status === 401) shown = "signed-out";
+        return r.ok ? r.json() : null;
+      })
       .then(function (s) {
         if (!s) return;
         if (s.status !== shown) {
