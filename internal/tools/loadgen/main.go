@@ -58,6 +58,7 @@ func run() error {
 	baseline := flag.String("baseline", "", "directory of the bare-Temporal baseline (../shared/bench/baretemporal) to run first against -temporal")
 	temporal := flag.String("temporal", "127.0.0.1:7233", "Temporal frontend for -baseline")
 	regular := flag.Bool("baseline-regular", false, "also run the baseline with regular activities")
+	shape := flag.String("baseline-shape", "bare", "the baseline's -shape: bare (start, two signals, complete) or product (the Temporal floor of one subscription)")
 	jsonOut := flag.Bool("json", false, "print the figures as one JSON object too")
 	listExisting := flag.Int("list-existing", 0, "only time this many list-subscriptions reads over the partner's existing customers (no purchases)")
 	flag.Parse()
@@ -94,7 +95,7 @@ func run() error {
 		server := serverPIDs(*temporal)
 		for _, local := range modes {
 			before, machineBefore := loadgen.CPUOf(server), readMachineTime()
-			rate, line, driverCPU, err := runBaseline(ctx, bin, *temporal, cfg.N, cfg.Concurrency, local)
+			rate, line, driverCPU, err := runBaseline(ctx, bin, *temporal, cfg.N, cfg.Concurrency, local, *shape)
 			if err != nil {
 				return err
 			}
@@ -262,8 +263,8 @@ func buildBaseline(ctx context.Context, dir string) (string, error) {
 // runBaseline runs the bare-Temporal reference as its README says, with
 // the same size and concurrency, and returns its rate, its line and the
 // processor time it used (its driver and worker).
-func runBaseline(ctx context.Context, bin, temporal string, n, c int, local bool) (float64, string, time.Duration, error) {
-	args := []string{"-addr", temporal, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c)}
+func runBaseline(ctx context.Context, bin, temporal string, n, c int, local bool, shape string) (float64, string, time.Duration, error) {
+	args := []string{"-addr", temporal, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c), "-shape", shape}
 	if local {
 		args = append(args, "-local")
 	}
