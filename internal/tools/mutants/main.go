@@ -74,8 +74,14 @@ var mutants = []mutant{
 		"return billing.Signed(l.Kind, l.Amount)", "return l.Amount", []string{"./internal/store"}},
 	{"invoice numbers per customer", "internal/store/invoices.go",
 		`ColumnExpr("MAX(number)").Where("partner_id = ?", g.PartnerID)`, `ColumnExpr("MAX(number)").Where("customer_id = ?", g.CustomerID)`, []string{"./internal/store"}},
+	// Blind to every money figure: the amount, and the unit price and
+	// product that, with the quantity, imply it on exact lines.
+	// Blind to every money figure: the amount, and the unit price and
+	// product that, with the quantity, imply it on exact lines.
 	{"ledger check blind to amounts", "internal/ledger/ledger.go",
-		"c.Kind != w.kind || c.Amount != w.amount ||", "c.Kind != w.kind ||", []string{"./workflows"}},
+		"		case c.Kind != w.kind || c.Amount != w.amount || c.Quantity != w.quantity:\n",
+		"		case c.Kind != w.kind || c.Quantity != w.quantity:\n\t\t\tdiffs = append(diffs, \"kind or quantity\")\n\t\tcase true:\n\t\tcase false:\n",
+		[]string{"./workflows"}},
 	// Issue 25's findings, each a mistake its fix must keep out.
 	{"valid credentials throttled with the address", "internal/api/partner.go",
 		"		row, err := s.Store.AgentByTokenHash(r.Context(), auth.HashToken(token))\n",
