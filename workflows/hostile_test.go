@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/billing"
 	"github.com/cspmarket/orchestrator/internal/store"
 	"github.com/cspmarket/orchestrator/internal/subscription"
 )
@@ -114,6 +115,15 @@ func (s *LifecycleSuite) TestRemoveLicencesThenCancelRefundsExactlyTheRest() {
 	s.Equal("credit", charges[2].Kind)
 	s.Equal(int64(2*1200), charges[2].Amount)
 	s.Equal(int64(0), net(charges))
+	// Every line exact: the refund counts the 2 licences left (issue 25:
+	// it said 5 x 12.00 for 24.00, and the export credited 8 licences on
+	// a 5-licence subscription).
+	s.Equal(billing.ReasonLicencesRemoved, charges[1].Reason)
+	s.Equal(3, charges[1].Quantity)
+	s.Equal(billing.ReasonRefund, charges[2].Reason)
+	s.Equal(2, charges[2].Quantity, "the licences left")
+	s.Equal(int64(1200), charges[2].UnitPrice)
+	s.exactLines(charges)
 }
 
 // The cancellation window is half-open: a cancel at the very instant it

@@ -155,22 +155,25 @@ func (s *LifecycleSuite) applied(out *changeOutcome, msgAndArgs ...any) {
 
 func (s *LifecycleSuite) change(d time.Duration, req ChangeRequest) *changeOutcome {
 	out := &changeOutcome{}
+	s.at(d, func() { s.sendChange(fmt.Sprintf("change-%d", d), req, out) })
+	return out
+}
+
+// sendChange sends a change Update now, its outcome into out.
+func (s *LifecycleSuite) sendChange(updateID string, req ChangeRequest, out *changeOutcome) {
 	if req.Actor == "" {
 		req.Actor = "agent:agt_1"
 	}
-	s.at(d, func() {
-		s.env.UpdateWorkflow(UpdateChange, fmt.Sprintf("change-%d", d), &testsuite.TestUpdateCallback{
-			OnAccept: func() {},
-			OnReject: func(err error) { out.done, out.rejected = true, err },
-			OnComplete: func(v any, err error) {
-				out.done, out.failed = true, err
-				if err == nil {
-					out.result = v.(ChangeResult)
-				}
-			},
-		}, req)
-	})
-	return out
+	s.env.UpdateWorkflow(UpdateChange, updateID, &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { out.done, out.rejected = true, err },
+		OnComplete: func(v any, err error) {
+			out.done, out.failed = true, err
+			if err == nil {
+				out.result = v.(ChangeResult)
+			}
+		},
+	}, req)
 }
 
 // snapshot captures the workflow's state query at start+d.
