@@ -16,11 +16,11 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
-	"github.com/cspmarket/orchestrator/internal/audit"
-	"github.com/cspmarket/orchestrator/internal/billing"
-	"github.com/cspmarket/orchestrator/internal/metrics"
-	"github.com/cspmarket/orchestrator/internal/store"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/audit"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/platform/metrics"
 )
 
 // Activities holds what the activities need; register one instance on the worker.

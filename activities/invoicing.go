@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
-	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
 )
 
 // invoicesPerActivity bounds one IssueInvoices call, so a month with many

@@ -17,10 +17,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/cspmarket/orchestrator/internal/egress"
-	"github.com/cspmarket/orchestrator/internal/signature"
-	"github.com/cspmarket/orchestrator/internal/store"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/signature"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // Delivery vocabulary shared with the workflow that retries deliveries.

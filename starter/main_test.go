@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cspmarket/orchestrator/internal/auth"
-	"github.com/cspmarket/orchestrator/internal/catalog"
-	"github.com/cspmarket/orchestrator/internal/config"
-	"github.com/cspmarket/orchestrator/internal/secretbox"
-	"github.com/cspmarket/orchestrator/internal/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/platform/config"
+	"github.com/cspmarket/orchestrator/internal/platform/secretbox"
 )
 
 func TestAgentTokensAreShownOnceStoredHashedAndRevocable(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/cspmarket/orchestrator/internal/app"
-	"github.com/cspmarket/orchestrator/internal/config"
+	"github.com/cspmarket/orchestrator/internal/platform/app"
+	"github.com/cspmarket/orchestrator/internal/platform/config"
 )
 
 func main() {

@@ -10,10 +10,10 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/billing"
-	"github.com/cspmarket/orchestrator/internal/fields"
-	"github.com/cspmarket/orchestrator/internal/period"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
+	"github.com/cspmarket/orchestrator/internal/domain/period"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 func validationError(field, format string, args ...any) error {

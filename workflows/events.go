@@ -7,9 +7,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/audit"
-	"github.com/cspmarket/orchestrator/internal/fields"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/audit"
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // onISVEvent applies one ISV event if the status allows it, and records it

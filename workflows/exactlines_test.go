@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/billing"
-	"github.com/cspmarket/orchestrator/internal/store"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // exactLines asserts every line is quantity x unitPrice = amount.

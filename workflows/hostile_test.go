@@ -10,9 +10,9 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/billing"
-	"github.com/cspmarket/orchestrator/internal/store"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // A NUL byte in a changed nickname used to pass the validator, stay in the

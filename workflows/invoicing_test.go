@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/store"
-	"github.com/cspmarket/orchestrator/internal/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 )
 
 func invoicingEnv(t *testing.T, s *store.Store, at time.Time) *testsuite.TestWorkflowEnvironment {

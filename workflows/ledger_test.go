@@ -3,7 +3,7 @@ package workflows
 import (
 	"context"
 
-	"github.com/cspmarket/orchestrator/internal/ledger"
+	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
 )
 
 // The ledger check run after every lifecycle test finds a line that does

@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // One test per row of docs/lifecycle.md, named in its last column.
@@ -475,7 +475,7 @@ func TestLifecycleTableHasATestPerRow(t *testing.T) {
 	require.NoError(t, err)
 	defer doc.Close()
 	sources := ""
-	for _, dir := range []string{".", filepath.Join("..", "internal", "e2e"), filepath.Join("..", "internal", "api")} {
+	for _, dir := range []string{".", filepath.Join("..", "internal", "tests", "e2e"), filepath.Join("..", "internal", "adapter", "api")} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 		for _, f := range files {
 			b, err := os.ReadFile(f)

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/cspmarket/orchestrator/internal/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
 )
 
 // refundableAt reads the projection's refundableQuantity at start+d, as

@@ -9,10 +9,10 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/audit"
-	"github.com/cspmarket/orchestrator/internal/billing"
-	"github.com/cspmarket/orchestrator/internal/period"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/audit"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/period"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // Audit event kinds the workflow writes (named in internal/audit, where

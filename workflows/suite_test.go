@@ -17,11 +17,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/catalog"
-	"github.com/cspmarket/orchestrator/internal/ledger"
-	"github.com/cspmarket/orchestrator/internal/store"
-	"github.com/cspmarket/orchestrator/internal/store/storetest"
-	"github.com/cspmarket/orchestrator/internal/subscription"
+	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // LifecycleSuite runs the workflow in the time-skipping test environment

@@ -30,7 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cspmarket/orchestrator/internal/loadgen"
+	"github.com/cspmarket/orchestrator/internal/tools/loadgen/load"
 )
 
 func main() {
@@ -41,7 +41,7 @@ func main() {
 }
 
 func run() error {
-	var cfg loadgen.Config
+	var cfg load.Config
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "the product's API")
 	flag.IntVar(&cfg.N, "n", 600, "lifecycles (or purchases with -purchase-only)")
 	flag.IntVar(&cfg.Concurrency, "c", 50, "lifecycles at once (with -rate: at most in flight)")
@@ -67,15 +67,15 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *listExisting > 0 {
-		customers, err := loadgen.Customers(ctx, cfg, 1000)
+		customers, err := load.Customers(ctx, cfg, 1000)
 		if err != nil {
 			return err
 		}
-		lat, err := loadgen.ListLatency(ctx, cfg, customers, *listExisting)
+		lat, err := load.ListLatency(ctx, cfg, customers, *listExisting)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("list subscriptions (%d reads over %d customers): p50 %s p99 %s\n", len(lat), len(customers), ms(loadgen.Percentile(lat, 50)), ms(loadgen.Percentile(lat, 99)))
+		fmt.Printf("list subscriptions (%d reads over %d customers): p50 %s p99 %s\n", len(lat), len(customers), ms(load.Percentile(lat, 50)), ms(load.Percentile(lat, 99)))
 		return nil
 	}
 	out := map[string]any{"n": cfg.N, "concurrency": cfg.Concurrency, "arrivalRate": cfg.Rate, "purchaseOnly": cfg.PurchaseOnly}
@@ -94,12 +94,12 @@ func run() error {
 		}
 		server := serverPIDs(*temporal)
 		for _, local := range modes {
-			before, machineBefore := loadgen.CPUOf(server), readMachineTime()
+			before, machineBefore := load.CPUOf(server), readMachineTime()
 			rate, line, driverCPU, err := runBaseline(ctx, bin, *temporal, cfg.N, cfg.Concurrency, local, *shape)
 			if err != nil {
 				return err
 			}
-			serverCPU := loadgen.CPUOf(server) - before
+			serverCPU := load.CPUOf(server) - before
 			fmt.Println("baseline:", line)
 			if local {
 				printStolen("baseline", "baselineLocalStolenPct", machineBefore, out)
@@ -125,10 +125,10 @@ func run() error {
 	}
 
 	watched := watch(cfg.URL, *pids)
-	productBefore, selfBefore, machineBefore := loadgen.CPUOf(watched), loadgen.SelfCPU(), readMachineTime()
-	samplers := map[int]*loadgen.RSSSampler{}
+	productBefore, selfBefore, machineBefore := load.CPUOf(watched), load.SelfCPU(), readMachineTime()
+	samplers := map[int]*load.RSSSampler{}
 	for _, pid := range watched {
-		samplers[pid] = loadgen.SampleRSS(pid, 200*time.Millisecond)
+		samplers[pid] = load.SampleRSS(pid, 200*time.Millisecond)
 	}
 	mode := fmt.Sprintf("concurrency %d", cfg.Concurrency)
 	if cfg.Rate > 0 {
@@ -139,7 +139,7 @@ func run() error {
 		what = "purchases"
 	}
 	fmt.Printf("loadgen: %d %s at %s against %s\n", cfg.N, what, mode, cfg.URL)
-	res, err := loadgen.Run(ctx, cfg)
+	res, err := load.Run(ctx, cfg)
 	// Interrupted (^C, SIGINT: a fill stopped where it is), the figures
 	// of what was done are still worth printing.
 	interrupted := err != nil && ctx.Err() != nil
@@ -150,8 +150,8 @@ func run() error {
 		stop() // a second ^C ends the process at once
 		fmt.Printf("interrupted after %d %s: the figures are of those (%s in flight then count as errors)\n", res.Done, what, what)
 	}
-	productCPU, loadCPU := loadgen.CPUOf(watched)-productBefore, loadgen.SelfCPU()-selfBefore
-	p := loadgen.Percentile
+	productCPU, loadCPU := load.CPUOf(watched)-productBefore, load.SelfCPU()-selfBefore
+	p := load.Percentile
 	fmt.Printf("%s/s: %.1f (%d done, %d errors) in %.1f s\n", what, res.Rate(), res.Done, res.Errors, res.Elapsed.Seconds())
 	if cfg.Rate > 0 && res.Dispatched > 0 {
 		fmt.Printf("arrivals: %.1f/s asked, %.1f/s achieved\n", cfg.Rate, float64(cfg.N)/res.Dispatched.Seconds())
@@ -186,7 +186,7 @@ func run() error {
 	}
 	for _, pid := range watched {
 		seen := samplers[pid].Stop()
-		rss, peak, err := loadgen.Memory(pid)
+		rss, peak, err := load.Memory(pid)
 		if err != nil {
 			continue
 		}
@@ -199,7 +199,7 @@ func run() error {
 			customers = append(customers, c)
 		}
 		slices.Sort(customers)
-		lat, err := loadgen.ListLatency(ctx, cfg, customers, *list)
+		lat, err := load.ListLatency(ctx, cfg, customers, *list)
 		if err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func watch(api, pids string) []int {
 		return nil
 	}
 	port, _ := strconv.Atoi(u.Port())
-	if pid := loadgen.PIDListening(port); pid != 0 {
+	if pid := load.PIDListening(port); pid != 0 {
 		return []int{pid}
 	}
 	return nil
@@ -299,7 +299,7 @@ func serverPIDs(addr string) []int {
 		return nil
 	}
 	p, _ := strconv.Atoi(port)
-	if pid := loadgen.PIDListening(p); pid != 0 {
+	if pid := load.PIDListening(p); pid != 0 {
 		return []int{pid}
 	}
 	return nil
@@ -313,8 +313,8 @@ func mib(b int64) string { return fmt.Sprintf("%d MiB", b>>20) }
 
 // readMachineTime is the machine's processor time now, or nothing where
 // there is no /proc/stat (printStolen then prints nothing).
-func readMachineTime() *loadgen.MachineTime {
-	m, err := loadgen.ReadMachineTime()
+func readMachineTime() *load.MachineTime {
+	m, err := load.ReadMachineTime()
 	if err != nil {
 		return nil
 	}
@@ -324,7 +324,7 @@ func readMachineTime() *loadgen.MachineTime {
 // printStolen prints the share of the machine's processor time the host
 // stole since before: on a virtual machine, two runs' rates compare only
 // when they lost about as much.
-func printStolen(run, key string, before *loadgen.MachineTime, out map[string]any) {
+func printStolen(run, key string, before *load.MachineTime, out map[string]any) {
 	after := readMachineTime()
 	if before == nil || after == nil {
 		return

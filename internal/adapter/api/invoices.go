@@ -1,0 +1,246 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
+	"github.com/cspmarket/orchestrator/internal/platform/httpaccept"
+)
+
+// invoiceLineView is a line of an invoice, or of the unbilled view.
+type invoiceLineView struct {
+	ChargeID          string    `json:"chargeId"`
+	SubscriptionID    string    `json:"subscriptionId"`
+	OfferID           string    `json:"offerId"`
+	PlanID            string    `json:"planId"`
+	PublisherID       string    `json:"publisherId"`
+	ResellerPartnerID string    `json:"resellerPartnerId,omitempty"`
+	Kind              string    `json:"kind"`
+	Reason            string    `json:"reason"`
+	Quantity          int       `json:"quantity"`
+	UnitPrice         int64     `json:"unitPrice"`
+	PeriodStart       time.Time `json:"periodStart"`
+	PeriodEnd         time.Time `json:"periodEnd"`
+	Amount            int64     `json:"amount"`
+	Currency          string    `json:"currency"`
+	PostedAt          time.Time `json:"postedAt"`
+}
+
+func lineView(l store.InvoiceLineRow) invoiceLineView {
+	return invoiceLineView{
+		ChargeID: billing.LineID(l.ChargeKey), SubscriptionID: l.SubscriptionID, OfferID: l.OfferID, PlanID: l.PlanID,
+		PublisherID: l.PublisherID, ResellerPartnerID: l.ResellerPartnerID, Kind: l.Kind, Reason: l.Reason, Quantity: l.Quantity,
+		UnitPrice: l.UnitPrice, PeriodStart: l.PeriodStart.UTC(), PeriodEnd: l.PeriodEnd.UTC(), Amount: l.Amount, Currency: l.Currency,
+		PostedAt: l.PostedAt.UTC(),
+	}
+}
+
+type invoiceView struct {
+	ID          string            `json:"id"`
+	Number      int64             `json:"number"`
+	PartnerID   string            `json:"partnerId"`
+	CustomerID  string            `json:"customerId"`
+	PeriodStart time.Time         `json:"periodStart"`
+	PeriodEnd   time.Time         `json:"periodEnd"`
+	Currency    string            `json:"currency"`
+	IssuedAt    time.Time         `json:"issuedAt"`
+	Lines       []invoiceLineView `json:"lines,omitempty"`
+	Subtotal    int64             `json:"subtotal"`
+	Total       int64             `json:"total"`
+}
+
+func invoiceOf(inv store.InvoiceRow, lines []store.InvoiceLineRow) invoiceView {
+	v := invoiceView{
+		ID: inv.ID, Number: inv.Number, PartnerID: inv.PartnerID, CustomerID: inv.CustomerID, PeriodStart: inv.PeriodStart.UTC(),
+		PeriodEnd: inv.PeriodEnd.UTC(), Currency: inv.Currency, IssuedAt: inv.IssuedAt.UTC(), Subtotal: inv.Subtotal, Total: inv.Total,
+	}
+	for _, l := range lines {
+		v.Lines = append(v.Lines, lineView(l))
+	}
+	return v
+}
+
+// listInvoices is a customer's invoices by number, paginated.
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermBilling) {
+		return
+	}
+	if _, ok := s.customer(w, r, a); !ok {
+		return
+	}
+	size, after, err := invoicePageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rows, err := s.Store.Invoices(r.Context(), a.PartnerID, r.PathValue("customerId"), after, size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]invoiceView, 0, len(rows))
+	for i, inv := range rows {
+		if i == size {
+			break
+		}
+		items = append(items, invoiceOf(inv, nil))
+	}
+	resp := map[string]any{"items": items}
+	if len(rows) > size {
+		resp["nextPageToken"] = base64.RawURLEncoding.EncodeToString([]byte("n:" + strconv.FormatInt(rows[size-1].Number, 10)))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// invoicePageParams are the page size and the invoice number the page
+// starts after (0 for the first page).
+func invoicePageParams(r *http.Request) (int, int64, error) {
+	size, err := pageSizeParam(r)
+	if err != nil {
+		return 0, 0, err
+	}
+	token := r.URL.Query().Get("pageToken")
+	if token == "" {
+		return size, 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	digits, ok := strings.CutPrefix(string(b), "n:")
+	n, perr := strconv.ParseInt(digits, 10, 64)
+	if err != nil || !ok || perr != nil || n < 1 {
+		return 0, 0, invalid("pageToken", "is not a token this API issued")
+	}
+	return size, n, nil
+}
+
+// getInvoice answers an invoice as JSON, or as the reconciliation CSV when
+// the client accepts text/csv.
+func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermBilling) {
+		return
+	}
+	id := r.PathValue("invoiceId")
+	if !fields.ID(id) {
+		writeProblem(w, r, http.StatusNotFound, "invoice_not_found", "No such invoice.")
+		return
+	}
+	inv, lines, err := s.Store.Invoice(r.Context(), a.PartnerID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, r, http.StatusNotFound, "invoice_not_found", "No such invoice.")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	switch negotiate(r.Header.Get("Accept")) {
+	case "text/csv":
+		writeInvoiceCSV(w, *inv, lines)
+	case "application/json":
+		writeJSON(w, http.StatusOK, invoiceOf(*inv, lines))
+	default:
+		writeProblem(w, r, http.StatusNotAcceptable, "not_acceptable", "An invoice is served as application/json or text/csv.")
+	}
+}
+
+// negotiate picks application/json (the default) or text/csv from an
+// Accept header; "" when it accepts neither.
+func negotiate(accept string) string {
+	if strings.TrimSpace(accept) == "" {
+		return "application/json"
+	}
+	best, bestQ := "", -1.0
+	for _, r := range httpaccept.Parse(accept) {
+		var offer string
+		switch r.Value {
+		case "text/csv", "text/*":
+			offer = "text/csv"
+		case "application/json", "application/*", "*/*":
+			offer = "application/json"
+		default:
+			continue
+		}
+		if r.Q > 0 && r.Q > bestQ {
+			best, bestQ = offer, r.Q
+		}
+	}
+	return best
+}
+
+// csvHeader is the reconciliation export's header row (CONTRACT.md): one
+// row per invoice line, amounts in minor units, positive for both kinds.
+var csvHeader = []string{
+	"partner_id", "customer_id", "invoice_id", "invoice_number", "charge_id", "subscription_id", "offer_id", "plan_id",
+	"publisher_id", "reseller_partner_id", "kind", "reason", "quantity", "unit_price", "period_start", "period_end", "amount", "currency",
+}
+
+func writeInvoiceCSV(w http.ResponseWriter, inv store.InvoiceRow, lines []store.InvoiceLineRow) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
+	w.Header().Set("Content-Disposition", `attachment; filename="invoice-`+strconv.FormatInt(inv.Number, 10)+`-`+inv.ID+`.csv"`)
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true // RFC 4180
+	_ = cw.Write(csvHeader)
+	for _, l := range lines {
+		_ = cw.Write([]string{
+			csvText(inv.PartnerID), csvText(inv.CustomerID), inv.ID, strconv.FormatInt(inv.Number, 10), billing.LineID(l.ChargeKey),
+			csvText(l.SubscriptionID), csvText(l.OfferID), csvText(l.PlanID), csvText(l.PublisherID), csvText(l.ResellerPartnerID),
+			l.Kind, l.Reason, strconv.Itoa(l.Quantity),
+			strconv.FormatInt(l.UnitPrice, 10), l.PeriodStart.UTC().Format(time.RFC3339), l.PeriodEnd.UTC().Format(time.RFC3339),
+			strconv.FormatInt(l.Amount, 10), l.Currency,
+		})
+	}
+	cw.Flush()
+}
+
+// csvText keeps a text cell from being read as a formula by a spreadsheet
+// (a reseller PartnerID may start with "-"): a cell that starts with one of
+// = + - @, a tab or a carriage return is prefixed with an apostrophe
+// (OWASP's CSV injection advice). Numbers and dates are written by us and
+// never start so.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// unbilledTotal is what the next invoice of one currency will come to.
+type unbilledTotal struct {
+	Currency string `json:"currency"`
+	Total    int64  `json:"total"`
+}
+
+// listUnbilled is what the customer's next invoices will hold: the lines
+// not invoiced yet, with their total per currency (credits negative).
+func (s *Server) listUnbilled(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermBilling) {
+		return
+	}
+	if _, ok := s.customer(w, r, a); !ok {
+		return
+	}
+	lines, err := s.Store.UnbilledLines(r.Context(), a.PartnerID, r.PathValue("customerId"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]invoiceLineView, 0, len(lines))
+	totals := []unbilledTotal{}
+	for _, l := range lines {
+		items = append(items, lineView(l))
+		if n := len(totals); n == 0 || totals[n-1].Currency != l.Currency {
+			totals = append(totals, unbilledTotal{Currency: l.Currency})
+		}
+		totals[len(totals)-1].Total = billing.Add(totals[len(totals)-1].Total, l.Signed())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "totals": totals})
+}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
+)
+
+type endpointRequest struct {
+	URL string `json:"url"`
+}
+
+type endpointView struct {
+	URL string `json:"url"`
+	// Secret signs the notifications sent to a partner's endpoint; it is
+	// shown only when set (each PUT issues a new one).
+	Secret    string    `json:"secret,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// validEndpointURL refuses an endpoint the product must not call: not
+// http(s), with credentials, or on a non-public address (checked again at
+// each delivery, after DNS resolution).
+func (s *Server) validEndpointURL(raw string) error {
+	if !fields.CleanText(raw) {
+		return invalid("url", "must be plain text")
+	}
+	if err := s.Egress.CheckURL(raw); err != nil {
+		return invalid("url", "%v", err)
+	}
+	return nil
+}
+
+// putPartnerEndpoint sets where the partner receives its notifications and
+// issues the secret that signs them (shown once).
+func (s *Server) putPartnerEndpoint(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermChange) {
+		return
+	}
+	var req endpointRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.validEndpointURL(req.URL); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(b)
+	if err := s.Store.SetEndpoint(r.Context(), activities.RecipientPartner, a.PartnerID, req.URL, []byte(secret)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, endpointView{URL: req.URL, Secret: secret, UpdatedAt: s.Now().UTC()})
+}
+
+func (s *Server) getPartnerEndpoint(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	s.writeEndpoint(w, r, activities.RecipientPartner, a.PartnerID)
+}
+
+func (s *Server) writeEndpoint(w http.ResponseWriter, r *http.Request, kind, id string) {
+	e, _, err := s.Store.Endpoint(r.Context(), kind, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, r, http.StatusNotFound, "endpoint_not_set", "No notification endpoint is set; notifications wait in the outbox.")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, endpointView{URL: e.URL, UpdatedAt: e.UpdatedAt.UTC()})
+}
+
+// putPublisherEndpoint sets where the ISV receives its notifications; they
+// are signed with its webhook secret.
+func (s *Server) putPublisherEndpoint(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
+	var req endpointRequest
+	if err := decodeJSONBytes(body, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.validEndpointURL(req.URL); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Store.SetEndpoint(r.Context(), activities.RecipientPublisher, publisherID, req.URL, nil); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, endpointView{URL: req.URL, UpdatedAt: s.Now().UTC()})
+}
+
+type notificationView struct {
+	ID             string          `json:"id"`
+	Type           string          `json:"type"`
+	SubscriptionID string          `json:"subscriptionId"`
+	Status         string          `json:"status"`
+	Attempts       int             `json:"attempts"`
+	LastError      string          `json:"lastError,omitempty"`
+	CreatedAt      time.Time       `json:"createdAt"`
+	DeliveredAt    *time.Time      `json:"deliveredAt,omitempty"`
+	Data           json.RawMessage `json:"data"`
+}
+
+func (s *Server) listPartnerNotifications(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	s.writeOutbox(w, r, activities.RecipientPartner, a.PartnerID)
+}
+
+func (s *Server) listPublisherNotifications(w http.ResponseWriter, r *http.Request, publisherID string, _ []byte) {
+	s.writeOutbox(w, r, activities.RecipientPublisher, publisherID)
+}
+
+// writeOutbox answers a recipient's notifications, oldest first; the page
+// token is the last id seen, so a poller can resume where it stopped.
+func (s *Server) writeOutbox(w http.ResponseWriter, r *http.Request, kind, id string) {
+	size, _, err := pageParams(withoutToken(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var after int64
+	if tok := r.URL.Query().Get("pageToken"); tok != "" {
+		if after, err = strconv.ParseInt(tok, 10, 64); err != nil || after < 0 {
+			s.writeError(w, r, invalid("pageToken", "is not a token this API issued"))
+			return
+		}
+	}
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", store.NotificationPending, store.NotificationDelivered, store.NotificationFailed:
+	default:
+		s.writeError(w, r, invalid("status", "must be pending, delivered or failed"))
+		return
+	}
+	rows, err := s.Store.Outbox(r.Context(), kind, id, status, after, size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]notificationView, 0, len(rows))
+	for i, n := range rows {
+		if i == size {
+			break
+		}
+		v := notificationView{
+			ID: "ntf-" + strconv.FormatInt(n.ID, 10), Type: n.Type, SubscriptionID: n.SubscriptionID, Status: n.Status,
+			Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt.UTC(), Data: json.RawMessage(n.Payload),
+		}
+		if n.DeliveredAt != nil {
+			t := n.DeliveredAt.UTC()
+			v.DeliveredAt = &t
+		}
+		items = append(items, v)
+	}
+	resp := map[string]any{"items": items}
+	if len(rows) > size {
+		resp["nextPageToken"] = strconv.FormatInt(rows[size-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// withoutToken reads paging parameters but pageToken, which the outbox
+// parses itself.
+func withoutToken(r *http.Request) *http.Request {
+	q := r.URL.Query()
+	q.Del("pageToken")
+	c := r.Clone(r.Context())
+	c.URL.RawQuery = q.Encode()
+	return c
+}

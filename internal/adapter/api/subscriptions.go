@@ -1,0 +1,615 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/audit"
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/workflows"
+)
+
+// subscriptionView is a subscription as the API answers it.
+type subscriptionView struct {
+	subscription.Subscription
+	// UnitPrice hides the subscription's from agents who may not see
+	// money (auth.PermBilling): the shallower field is the one encoded.
+	UnitPrice *int64 `json:"unitPrice,omitempty"`
+	ETag      string `json:"etag"`
+	// RefundableQuantity: how many licences can still be removed (and are
+	// credited), batch by batch (billing.RefundableQuantity).
+	RefundableQuantity billing.Refundable `json:"refundableQuantity"`
+}
+
+func (s *Server) view(a auth.Agent, sub subscription.Subscription, lots billing.Lots) subscriptionView {
+	v := subscriptionView{Subscription: sub, ETag: etag(sub.Version), RefundableQuantity: billing.RefundableQuantity(sub, lots, s.Now().UTC())}
+	if a.Role.Can(auth.PermBilling) {
+		v.UnitPrice = &sub.UnitPrice
+	}
+	return v
+}
+
+// rowLots are the batches a projection row recorded (none before they were kept).
+func rowLots(row *store.SubscriptionRow) billing.Lots {
+	var lots billing.Lots
+	if row != nil && row.Lots != "" {
+		_ = json.Unmarshal([]byte(row.Lots), &lots)
+	}
+	return lots
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+func (s *Server) writeSubscription(w http.ResponseWriter, a auth.Agent, status int, sub subscription.Subscription, lots billing.Lots) {
+	w.Header().Set("ETag", etag(sub.Version))
+	writeJSON(w, status, s.view(a, sub, lots))
+}
+
+type purchaseRequest struct {
+	OfferID           string  `json:"offerId"`
+	PlanID            string  `json:"planId"`
+	Quantity          *int    `json:"quantity"`
+	BillingFrequency  string  `json:"billingFrequency,omitempty"`
+	Nickname          string  `json:"nickname,omitempty"`
+	AutoRenew         *bool   `json:"autoRenew,omitempty"`
+	ResellerPartnerID *string `json:"resellerPartnerId,omitempty"`
+}
+
+// validate checks the request against the offer and fills defaults.
+func (p *purchaseRequest) validate(offer catalog.Offer) (catalog.Plan, error) {
+	plan, ok := offer.Plan(p.PlanID)
+	if !ok {
+		return plan, invalid("planId", "offer %s has no plan %q", offer.ID, p.PlanID)
+	}
+	if p.Quantity == nil {
+		return plan, invalid("quantity", "is required")
+	}
+	if refused := fields.Quantity(*p.Quantity, plan.MinQuantity, plan.MaxQuantity, plan.ID); refused != nil {
+		return plan, refused
+	}
+	if p.BillingFrequency == "" {
+		p.BillingFrequency = plan.BillingFrequencies[0]
+	}
+	if !plan.Snapshot().OffersBillingFrequency(p.BillingFrequency) {
+		return plan, invalid("billingFrequency", "plan %s is billed %s", plan.ID, strings.Join(plan.BillingFrequencies, " or "))
+	}
+	nickname, refused := fields.Nickname(p.Nickname)
+	if refused != nil {
+		return plan, refused
+	}
+	p.Nickname = nickname
+	if p.AutoRenew == nil {
+		on := true
+		p.AutoRenew = &on
+	}
+	if p.ResellerPartnerID != nil {
+		if refused := fields.ResellerPartnerID(*p.ResellerPartnerID); refused != nil {
+			return plan, refused
+		}
+	}
+	return plan, nil
+}
+
+// hash identifies the purchase's content, defaults applied, so that a
+// repeat with the same Idempotency-Key can be told from a different one.
+func (p purchaseRequest) hash(customerID string) string { return requestHash(customerID, p) }
+
+func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermPurchase) {
+		return
+	}
+	customer, ok := s.customer(w, r, a)
+	if !ok {
+		return
+	}
+	idemKey, ok := idempotencyKey(w, r)
+	if !ok {
+		return
+	}
+	var req purchaseRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if refused := fields.Identifier("offerId", req.OfferID); refused != nil {
+		s.writeError(w, r, refused)
+		return
+	}
+	offer, err := s.Store.Offer(r.Context(), req.OfferID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.writeError(w, r, invalid("offerId", "no such offer %q", req.OfferID))
+		return
+	} else if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	plan, err := req.validate(offer)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	publisher, err := s.Store.Publisher(r.Context(), offer.PublisherID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	requestHash := req.hash(customer.ID)
+
+	// A repeat of a purchase already recorded answers from the database.
+	id := newSubscriptionID(a.PartnerID, idemKey)
+	if idemKey != "" {
+		if existing, err := s.Store.SubscriptionByID(r.Context(), id); err == nil {
+			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
+			return
+		} else if !errors.Is(err, store.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+
+	code, codeHash := authcode.New()
+	// Kept before the workflow records the hash: the purchase's code is the
+	// subscription's live one, shown again by the activation link and the
+	// ISV's purchase notification rather than replaced.
+	if err := s.Store.KeepAuthorizationCode(r.Context(), code, codeHash); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.Now().UTC()
+	reseller := ""
+	if req.ResellerPartnerID != nil {
+		reseller = *req.ResellerPartnerID
+	}
+	sub := subscription.Subscription{
+		ID: id, CustomerID: customer.ID, PartnerID: a.PartnerID, OfferID: offer.ID, PlanID: plan.ID,
+		PublisherID: offer.PublisherID, Nickname: req.Nickname, Quantity: *req.Quantity,
+		Status: subscription.StatusPendingFulfillment, AutoRenew: *req.AutoRenew, BillingFrequency: req.BillingFrequency,
+		ResellerPartnerID: reseller, PurchasedAt: now.Truncate(time.Microsecond),
+		PublisherLink: &subscription.PublisherLink{URL: publisher.LandingURL},
+	}
+	input := workflows.PurchaseInput{
+		Subscription: sub, Plan: plan.Snapshot(), LicenseBased: offer.LicenseBased, Actor: "agent:" + a.ID,
+		IdempotencyKey: idemKey, RequestHash: requestHash, AuthorizationCodeHash: codeHash,
+		AuthorizationCodeExpiresAt: now.Add(authcode.TTL),
+		Settings:                   s.Settings,
+	}
+	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
+	defer cancel()
+	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(id),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes:    workflows.SearchAttributesOf(sub),
+		StaticSummary:            fmt.Sprintf("%s / %s × %d for %s (%s)", offer.ID, plan.ID, sub.Quantity, customer.Name, a.PartnerID),
+	}, workflows.SubscriptionWorkflowType, input)
+	handle, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     workflows.UpdatePurchaseRecorded,
+			UpdateName:   workflows.UpdatePurchaseRecorded,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var result workflows.PurchaseResult
+	if err == nil {
+		err = handle.Get(ctx, &result)
+	}
+	if err != nil {
+		s.purchaseFailed(w, r, a, customer.ID, id, requestHash, err)
+		return
+	}
+	if result.RequestHash != requestHash {
+		writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different purchase.")
+		return
+	}
+	if result.AuthorizationCodeHash != codeHash {
+		// A concurrent duplicate started the workflow first: answer its
+		// subscription, with a code of our own issuing.
+		s.replayPurchase(w, r, a, result.Subscription, result.RequestHash, requestHash)
+		return
+	}
+	sub = result.Subscription
+	sub.PublisherLink = &subscription.PublisherLink{URL: publisher.LandingURL, AuthorizationCode: code, ExpiresAt: &input.AuthorizationCodeExpiresAt}
+	w.Header().Set("Location", "/v1/customers/"+customer.ID+"/subscriptions/"+id)
+	s.writeSubscription(w, a, http.StatusCreated, sub, result.Lots)
+}
+
+// purchaseFailed answers a purchase whose workflow did not confirm in time.
+func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, a auth.Agent, customerID, id, requestHash string, err error) {
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		// The workflow exists and is closed: the database has the purchase.
+		if existing, dbErr := s.Store.SubscriptionByID(r.Context(), id); dbErr == nil {
+			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
+			return
+		}
+	}
+	var refused *temporal.ApplicationError
+	if errors.As(err, &refused) && refused.Type() == workflows.ErrValidation {
+		var field string
+		if refused.HasDetails() {
+			_ = refused.Details(&field)
+		}
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", field, refused.Message())
+		return
+	}
+	if temporalUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+		// The workflow may have started without a worker to record it: if
+		// it did, the subscription exists and will be recorded, so the
+		// client is told what it bought rather than invited to buy again.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		if _, derr := s.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), ""); derr == nil {
+			writePurchasePending(w, r, customerID, id)
+			return
+		}
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, http.StatusServiceUnavailable, "temporarily_unavailable",
+			"Nothing was bought: the purchase could not be started. Retry it, with an Idempotency-Key so that a retry never buys twice.")
+		return
+	}
+	s.writeError(w, r, fmt.Errorf("purchase %s: %w", id, err))
+}
+
+// purchasePendingView answers a purchase that was started but is not
+// recorded yet (no worker has run it): it exists and will be recorded.
+type purchasePendingView struct {
+	ID         string `json:"id"`
+	CustomerID string `json:"customerId"`
+	Status     string `json:"status"`
+	Detail     string `json:"detail"`
+}
+
+// statusPurchasePending is what a started, unrecorded purchase shows.
+const statusPurchasePending = "purchase_pending"
+
+func writePurchasePending(w http.ResponseWriter, r *http.Request, customerID, id string) {
+	w.Header().Set("Location", "/v1/customers/"+customerID+"/subscriptions/"+id)
+	w.Header().Set("Retry-After", "5")
+	writeJSON(w, http.StatusAccepted, purchasePendingView{
+		ID: id, CustomerID: customerID, Status: statusPurchasePending,
+		Detail: "The purchase is accepted and will be recorded as soon as a worker runs; poll Location. Do not buy again.",
+	})
+}
+
+// replayPurchase answers a repeated purchase: the same subscription, a
+// freshly issued authorization code while it can still be resolved, or 409
+// when the key was used for another purchase.
+func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, a auth.Agent, sub subscription.Subscription, storedHash, requestHash string) {
+	if storedHash != requestHash {
+		writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different purchase.")
+		return
+	}
+	row, err := s.Store.SubscriptionByID(r.Context(), sub.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if link, err := authcode.Live(r.Context(), s.Store, row, s.Now()); err == nil {
+		sub.PublisherLink = link
+	} else if !errors.Is(err, authcode.ErrNotResolvable) {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.Header().Set("Location", "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID)
+	s.writeSubscription(w, a, http.StatusCreated, sub, rowLots(row))
+}
+
+// newSubscriptionID derives the id from the partner's Idempotency-Key when
+// there is one, so that duplicates, even concurrent ones, meet at the same
+// workflow ID; otherwise it is random.
+func newSubscriptionID(partnerID, idempotencyKey string) string {
+	if idempotencyKey == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		return "sub_" + hex.EncodeToString(b)
+	}
+	sum := sha256.Sum256([]byte(partnerID + "\n" + idempotencyKey))
+	return "sub_" + hex.EncodeToString(sum[:12])
+}
+
+func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.SubscriptionRow, bool) {
+	return s.subscriptionOr(w, r, a, nil)
+}
+
+// subscriptionOr is subscription, with missing answering instead of the
+// 404 when it can.
+func (s *Server) subscriptionOr(w http.ResponseWriter, r *http.Request, a auth.Agent,
+	missing func(http.ResponseWriter, *http.Request, auth.Agent) bool) (*store.SubscriptionRow, bool) {
+	if !fields.ID(r.PathValue("customerId")) || !fields.ID(r.PathValue("subscriptionId")) {
+		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
+		return nil, false
+	}
+	row, err := s.Store.Subscription(r.Context(), a.PartnerID, r.PathValue("customerId"), r.PathValue("subscriptionId"))
+	if errors.Is(err, store.ErrNotFound) && missing != nil && missing(w, r, a) {
+		return nil, false
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
+		return nil, false
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return row, true
+}
+
+func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	row, ok := s.subscriptionOr(w, r, a, s.pendingPurchase)
+	if !ok {
+		return
+	}
+	s.writeSubscription(w, a, http.StatusOK, row.ToSubscription(), rowLots(row))
+}
+
+func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	if _, ok := s.customer(w, r, a); !ok {
+		return
+	}
+	size, after, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	filter := store.SubscriptionFilter{Status: q.Get("status"), OfferID: q.Get("offerId"), AllKinds: q.Get("licenseBased") == "any"}
+	if filter.OfferID != "" {
+		if refused := fields.Identifier("offerId", filter.OfferID); refused != nil {
+			s.writeError(w, r, refused)
+			return
+		}
+	}
+	if filter.Status != "" && !subscription.Status(filter.Status).Valid() {
+		s.writeError(w, r, invalid("status", "unknown status %q", filter.Status))
+		return
+	}
+	if lb := q.Get("licenseBased"); lb != "" && lb != "any" && lb != "true" {
+		s.writeError(w, r, invalid("licenseBased", "must be true (default) or any"))
+		return
+	}
+	rows, err := s.Store.Subscriptions(r.Context(), a.PartnerID, r.PathValue("customerId"), filter, after, size+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]subscriptionView, 0, len(rows))
+	for i, row := range rows {
+		if i == size {
+			break
+		}
+		items = append(items, s.view(a, row.ToSubscription(), rowLots(&row)))
+	}
+	resp := map[string]any{"items": items}
+	if len(rows) > size {
+		last := rows[size-1]
+		resp["nextPageToken"] = encodeCursor(store.Cursor{At: last.PurchasedAt, ID: last.ID})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	link, err := authcode.Live(r.Context(), s.Store, row, s.Now())
+	if errors.Is(err, authcode.ErrNotResolvable) {
+		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+row.Status+": the ISV has already confirmed it, no activation link is needed.")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, link)
+}
+
+type eventView struct {
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Actor     string          `json:"actor"`
+	ActorName string          `json:"actorName,omitempty"`
+	At        time.Time       `json:"at"`
+	Detail    json.RawMessage `json:"detail"`
+	ISVEvent  string          `json:"isvEventId,omitempty"`
+	Publisher string          `json:"publisherId,omitempty"`
+}
+
+// listEvents is the audit trail: changes, ISV events (applied, rejected,
+// received), timers' steps and every notification, oldest first.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermRead) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	events, err := s.Store.Events(r.Context(), row.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	notes, err := s.Store.Notifications(r.Context(), row.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	seesMoney := a.Role.Can(auth.PermBilling)
+	items := make([]eventView, 0, len(events)+len(notes))
+	for _, e := range events {
+		v := eventView{ID: "evt-" + strconv.FormatInt(e.ID, 10), Kind: e.Kind, Actor: e.Actor, At: e.CreatedAt.UTC(), Detail: json.RawMessage(e.Detail)}
+		if !seesMoney {
+			v.Detail = withoutMoney(v.Detail)
+		}
+		if e.ISVEventID != nil {
+			v.ISVEvent = *e.ISVEventID
+		}
+		if e.PublisherID != nil {
+			v.Publisher = *e.PublisherID
+		}
+		items = append(items, v)
+	}
+	for _, n := range notes {
+		detail, _ := json.Marshal(map[string]any{
+			"type": n.Type, "recipientKind": n.RecipientKind, "recipientId": n.RecipientID, "status": n.Status, "payload": json.RawMessage(n.Payload),
+		})
+		items = append(items, eventView{ID: "ntf-" + strconv.FormatInt(n.ID, 10), Kind: "notification", Actor: "system", At: n.CreatedAt.UTC(), Detail: detail})
+	}
+	if err := s.nameActors(r.Context(), a, items); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].At.Before(items[j].At) })
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// nameActors gives each event the name people know its actor by: the
+// agent's (of the caller's partner only) or the publisher's.
+func (s *Server) nameActors(ctx context.Context, a auth.Agent, items []eventView) error {
+	var agents []string
+	publishers := map[string]string{}
+	for _, e := range items {
+		if id, ok := strings.CutPrefix(e.Actor, "agent:"); ok {
+			agents = append(agents, id)
+		} else if id, ok := strings.CutPrefix(e.Actor, "publisher:"); ok {
+			publishers[id] = ""
+		}
+	}
+	agentNames, err := s.Store.AgentNames(ctx, a.PartnerID, agents)
+	if err != nil {
+		return err
+	}
+	for id := range publishers {
+		if p, err := s.Store.Publisher(ctx, id); err == nil {
+			publishers[id] = p.Name
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	for i, e := range items {
+		if id, ok := strings.CutPrefix(e.Actor, "agent:"); ok {
+			items[i].ActorName = agentNames[id]
+		} else if id, ok := strings.CutPrefix(e.Actor, "publisher:"); ok {
+			items[i].ActorName = publishers[id]
+		}
+	}
+	return nil
+}
+
+// withoutMoney is an audit detail without its amounts (audit.WithoutMoney);
+// a detail that is not an object is kept as it is.
+func withoutMoney(detail json.RawMessage) json.RawMessage {
+	var m map[string]any
+	if json.Unmarshal(detail, &m) != nil || m == nil {
+		return detail
+	}
+	b, err := json.Marshal(audit.WithoutMoney(m))
+	if err != nil {
+		return detail
+	}
+	return b
+}
+
+type chargeView struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	Reason      string    `json:"reason"`
+	UnitPrice   int64     `json:"unitPrice"`
+	PostedAt    time.Time `json:"postedAt"`
+	InvoiceID   *string   `json:"invoiceId"`
+	Amount      int64     `json:"amount"`
+	Currency    string    `json:"currency"`
+	Quantity    int       `json:"quantity"`
+	PeriodStart time.Time `json:"periodStart"`
+	PeriodEnd   time.Time `json:"periodEnd"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// listCharges is the subscription's ledger: charges and credits in minor
+// units, for agents who may see money.
+func (s *Server) listCharges(w http.ResponseWriter, r *http.Request, a auth.Agent) {
+	if !allow(w, r, a, auth.PermBilling) {
+		return
+	}
+	row, ok := s.subscription(w, r, a)
+	if !ok {
+		return
+	}
+	charges, err := s.Store.Charges(r.Context(), row.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]chargeView, 0, len(charges))
+	for _, c := range charges {
+		items = append(items, chargeView{ID: billing.LineID(c.Key), Reason: c.Reason, UnitPrice: c.UnitPrice, PostedAt: c.PostedAt.UTC(), InvoiceID: c.InvoiceID, Kind: c.Kind, Amount: c.Amount, Currency: c.Currency, Quantity: c.Quantity,
+			PeriodStart: c.PeriodStart.UTC(), PeriodEnd: c.PeriodEnd.UTC(), Description: c.Description, CreatedAt: c.CreatedAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// pendingPurchase answers 202 for a subscription of the caller that was
+// started but is not recorded yet (the answer a purchase gave while no
+// worker ran), so the Location it gave can be polled. The workflow's search
+// attributes, set at start, say whose it is.
+func (s *Server) pendingPurchase(w http.ResponseWriter, r *http.Request, a auth.Agent) bool {
+	if s.Temporal == nil {
+		return false
+	}
+	customerID, id := r.PathValue("customerId"), r.PathValue("subscriptionId")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+	if err != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false
+	}
+	attrs := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	var partner, customer string
+	if p, ok := attrs[workflows.PartnerIDKey.GetName()]; ok {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &partner)
+	}
+	if c, ok := attrs[workflows.CustomerIDKey.GetName()]; ok {
+		_ = converter.GetDefaultDataConverter().FromPayload(c, &customer)
+	}
+	if partner != a.PartnerID || customer != customerID {
+		return false
+	}
+	writePurchasePending(w, r, customerID, id)
+	return true
+}

@@ -1,0 +1,230 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	marketplace "github.com/cspmarket/orchestrator/internal/domain/catalog"
+)
+
+// subscriptionDetail is the API's subscription as the page needs it.
+type subscriptionDetail struct {
+	subscriptionRow
+	CustomerID               string     `json:"customerId"`
+	ResellerPartnerID        string     `json:"resellerPartnerId"`
+	BillingFrequency         string     `json:"billingFrequency"`
+	NextBillingFrequency     string     `json:"nextBillingFrequency"`
+	CancellationWindowEndsAt *time.Time `json:"cancellationWindowEndsAt"`
+	Currency                 string     `json:"currency"`
+	UnitPrice                int64      `json:"unitPrice"`
+	ETag                     string     `json:"etag"`
+	RefundableQuantity       struct {
+		Total   int `json:"total"`
+		Details []struct {
+			Quantity     int       `json:"quantity"`
+			AllowedUntil time.Time `json:"allowedUntil"`
+		} `json:"details"`
+	} `json:"refundableQuantity"`
+}
+
+type auditLine struct {
+	Kind      string         `json:"kind"`
+	Actor     string         `json:"actor"`
+	ActorName string         `json:"actorName"`
+	At        time.Time      `json:"at"`
+	Detail    map[string]any `json:"detail"`
+}
+
+type ledgerLine struct {
+	Kind      string    `json:"kind"`
+	Reason    string    `json:"reason"`
+	Quantity  int       `json:"quantity"`
+	Amount    int64     `json:"amount"`
+	Currency  string    `json:"currency"`
+	PostedAt  time.Time `json:"postedAt"`
+	InvoiceID *string   `json:"invoiceId"`
+}
+
+// Money formats minor units for people (the API's amounts stay integers).
+func (l ledgerLine) Money() string { return money(l.Amount, l.Currency) }
+
+func money(minor int64, currency string) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return sign + strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10) + " " + currency
+}
+
+// subscriptionPage is a subscription's page: its details, the change
+// controls (disabled, with the reason, when the role or the state does not
+// allow them), the refundable licences per batch, the audit trail and the
+// charges.
+type subscriptionPage struct {
+	Sub       subscriptionDetail
+	Plan      marketplace.Plan
+	OfferName string
+	CanChange bool
+	// CanBill: the agent may see money (the charges table).
+	CanBill    bool
+	InWindow   bool
+	Audit      []auditRow
+	Charges    []ledgerLine
+	FieldError map[string]string
+	Link       *struct {
+		URL               string     `json:"url"`
+		AuthorizationCode string     `json:"authorizationCode"`
+		ExpiresAt         *time.Time `json:"expiresAt"`
+	}
+}
+
+func subscriptionPath(customerID, id string) string {
+	return "/v1/customers/" + url.PathEscape(customerID) + "/subscriptions/" + url.PathEscape(id)
+}
+
+// load reads everything the page shows through the API.
+func (c *Console) load(r *http.Request, s *session) (*subscriptionPage, apiAnswer) {
+	base := subscriptionPath(r.PathValue("customerId"), r.PathValue("subscriptionId"))
+	a := c.call(r.Context(), s, http.MethodGet, base, nil)
+	if a.Status != http.StatusOK {
+		return nil, a
+	}
+	p := &subscriptionPage{CanChange: s.Agent.Role.Can(auth.PermChange), CanBill: s.Agent.Role.Can(auth.PermBilling), FieldError: map[string]string{}}
+	if err := a.decode(&p.Sub); err != nil {
+		return nil, apiAnswer{Status: http.StatusBadGateway}
+	}
+	p.InWindow = p.Sub.CancellationWindowEndsAt != nil && c.Now().Before(*p.Sub.CancellationWindowEndsAt)
+	offers, _ := c.offers(r, s)
+	n := namesOf(offers)
+	p.Plan, _ = n[p.Sub.OfferID].Plan(p.Sub.PlanID)
+	if p.Plan.Name == "" {
+		p.Plan.Name = p.Sub.PlanID
+	}
+	p.OfferName = n.Offer(p.Sub.OfferID)
+	var events struct{ Items []auditLine }
+	if e := c.call(r.Context(), s, http.MethodGet, base+"/events", nil); e.Status == http.StatusOK {
+		_ = e.decode(&events)
+	}
+	p.Audit = auditRows(c.lang(r), events.Items)
+	if p.CanBill {
+		var charges struct{ Items []ledgerLine }
+		if ch := c.call(r.Context(), s, http.MethodGet, base+"/charges", nil); ch.Status == http.StatusOK {
+			_ = ch.decode(&charges)
+		}
+		p.Charges = charges.Items
+	}
+	if p.Sub.ActionNeeded {
+		if l := c.call(r.Context(), s, http.MethodGet, base+"/activation-link", nil); l.Status == http.StatusOK {
+			_ = l.decode(&p.Link)
+		}
+	}
+	return p, a
+}
+
+func (c *Console) subscription(w http.ResponseWriter, r *http.Request, s *session) {
+	p, a := c.load(r, s)
+	if p == nil {
+		c.failed(w, r, s, a)
+		return
+	}
+	c.render(w, r, http.StatusOK, "subscription", s, p, "")
+}
+
+// changeSubscription applies the page's form: the fields that changed, or
+// the cancel button, as one PATCH with the version the page showed.
+func (c *Console) changeSubscription(w http.ResponseWriter, r *http.Request, s *session) {
+	f := r.PostForm
+	body := map[string]any{}
+	if f.Get("action") == "cancel" {
+		body["status"] = "cancelled"
+	} else {
+		if v, ok := f["nickname"]; ok && v[0] != f.Get("was_nickname") {
+			body["nickname"] = v[0]
+		}
+		if v := f.Get("quantity"); v != "" && v != f.Get("was_quantity") {
+			q, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				body["quantity"] = v // the API says why it is not a number
+			} else {
+				body["quantity"] = q
+			}
+		}
+		if autoRenew := f.Get("autoRenew") == "on"; strconv.FormatBool(autoRenew) != f.Get("was_autoRenew") {
+			body["autoRenew"] = autoRenew
+		}
+		if v, ok := f["resellerPartnerId"]; ok && v[0] != f.Get("was_resellerPartnerId") {
+			body["resellerPartnerId"] = v[0]
+		}
+		if v := f.Get("billingFrequency"); v != "" && v != f.Get("was_billingFrequency") {
+			body["billingFrequency"] = v
+		}
+	}
+	back := "/customers/" + url.PathEscape(r.PathValue("customerId")) + "/subscriptions/" + url.PathEscape(r.PathValue("subscriptionId"))
+	if len(body) == 0 {
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	a := c.patch(r, s, body, f.Get("etag"))
+	switch a.Status {
+	case http.StatusOK, http.StatusAccepted:
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	p, loaded := c.load(r, s)
+	if p == nil {
+		c.failed(w, r, s, loaded)
+		return
+	}
+	prob := a.problem()
+	switch a.Status {
+	case http.StatusUnprocessableEntity:
+		field := prob.Field
+		if field == "" {
+			field = "form"
+		}
+		p.FieldError[field] = prob.Detail
+		c.render(w, r, a.Status, "subscription", s, p, "")
+	case http.StatusConflict:
+		c.renderWithDetail(w, r, a.Status, s, p, "error.conflict", prob.Detail)
+	case http.StatusPreconditionFailed:
+		c.render(w, r, a.Status, "subscription", s, p, "error.stale")
+	case http.StatusForbidden:
+		c.render(w, r, a.Status, "subscription", s, p, "subscription.salesreason")
+	default:
+		c.failed(w, r, s, a)
+	}
+}
+
+func (c *Console) renderWithDetail(w http.ResponseWriter, r *http.Request, status int, s *session, p *subscriptionPage, key, detail string) {
+	p.FieldError["banner"] = detail
+	c.render(w, r, status, "subscription", s, p, key)
+}
+
+// patch sends the change with If-Match, as the API's PATCH.
+func (c *Console) patch(r *http.Request, s *session, body map[string]any, etag string) apiAnswer {
+	path := subscriptionPath(r.PathValue("customerId"), r.PathValue("subscriptionId"))
+	return c.callWith(r.Context(), s, http.MethodPatch, path, body, "If-Match", etag)
+}
+
+// status answers the subscription's status for the page's live update.
+func (c *Console) status(w http.ResponseWriter, r *http.Request, s *session) {
+	a := c.call(r.Context(), s, http.MethodGet, subscriptionPath(r.PathValue("customerId"), r.PathValue("subscriptionId")), nil)
+	if a.Status != http.StatusOK {
+		w.WriteHeader(a.Status)
+		return
+	}
+	var sub subscriptionDetail
+	_ = a.decode(&sub)
+	lang := c.lang(r)
+	label := translate(lang, "status."+sub.Status)
+	if sub.ActionNeeded {
+		label = translate(lang, "subs.actionneeded")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": sub.Status, "actionNeeded": sub.ActionNeeded, "label": label, "etag": sub.ETag})
+}

@@ -1,0 +1,427 @@
+// Package ledger checks the money: it recomputes every subscription's
+// ledger lines from its audit trail with the billing rules, and compares
+// them with the lines recorded and with the invoices issued. It is what
+// `starter ledger verify` runs, and what the tests run after a lifecycle.
+//
+// It replays the audit trail on its own (the order of events, the term
+// bounds, the batches of licences) and shares only internal/billing's
+// arithmetic with the workflow: a workflow that charged at the wrong
+// moment, twice, or for the wrong quantity disagrees with its own trail.
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/audit"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+)
+
+// Report is what a check found.
+type Report struct {
+	Subscriptions int
+	Lines         int
+	Invoices      int
+	Differences   []string
+}
+
+// Verify checks every subscription and every invoice of the store.
+func Verify(ctx context.Context, s *store.Store) (Report, error) {
+	var r Report
+	after := ""
+	for {
+		subs, err := s.AllSubscriptions(ctx, after, 500)
+		if err != nil {
+			return r, err
+		}
+		for _, sub := range subs {
+			diffs, lines, err := VerifySubscription(ctx, s, sub)
+			if err != nil {
+				return r, err
+			}
+			r.Subscriptions++
+			r.Lines += lines
+			r.Differences = append(r.Differences, diffs...)
+		}
+		if len(subs) < 500 {
+			break
+		}
+		after = subs[len(subs)-1].ID
+	}
+	diffs, n, err := verifyInvoices(ctx, s)
+	if err != nil {
+		return r, err
+	}
+	r.Invoices = n
+	r.Differences = append(r.Differences, diffs...)
+	return r, nil
+}
+
+// line is what the audit trail says one ledger line must be.
+type line struct {
+	key      string
+	kind     string
+	amount   int64
+	quantity int
+	// unitPrice is checked when known: installments always, every line
+	// of a term of exact lines (whose lines are quantity x unitPrice).
+	unitPrice int64
+	unitKnown bool
+	exact     bool
+}
+
+// VerifySubscription compares one subscription's ledger with the lines its
+// audit trail implies; it returns the differences and the number of lines.
+func VerifySubscription(ctx context.Context, s *store.Store, sub store.SubscriptionRow) ([]string, int, error) {
+	events, err := s.Events(ctx, sub.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	charges, err := s.Charges(ctx, sub.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	want, problems := expectedLines(sub, events)
+	got := map[string]store.ChargeRow{}
+	for _, c := range charges {
+		got[c.Key] = c
+	}
+	var diffs []string
+	for _, p := range problems {
+		diffs = append(diffs, fmt.Sprintf("subscription %s: %s", sub.ID, p))
+	}
+	seen := map[string]bool{}
+	for _, w := range want {
+		seen[w.key] = true
+		c, ok := got[w.key]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s (%s %d x%d) is missing from the ledger", sub.ID, w.key, w.kind, w.amount, w.quantity))
+		case c.Kind != w.kind || c.Amount != w.amount || c.Quantity != w.quantity:
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s is %s %d x%d, the audit trail says %s %d x%d",
+				sub.ID, w.key, c.Kind, c.Amount, c.Quantity, w.kind, w.amount, w.quantity))
+		case w.unitKnown && c.UnitPrice != w.unitPrice:
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s has unit price %d, the audit trail says %d", sub.ID, w.key, c.UnitPrice, w.unitPrice))
+		case w.exact && int64(c.Quantity)*c.UnitPrice != c.Amount:
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s is %d x %d, not its amount %d", sub.ID, w.key, c.Quantity, c.UnitPrice, c.Amount))
+		}
+	}
+	for _, c := range charges {
+		if !seen[c.Key] {
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s (%s %d) has no cause in the audit trail", sub.ID, c.Key, c.Kind, c.Amount))
+		}
+		if c.Currency != sub.Currency {
+			diffs = append(diffs, fmt.Sprintf("subscription %s: line %s is in %s, the subscription in %s", sub.ID, c.Key, c.Currency, sub.Currency))
+		}
+	}
+	return diffs, len(charges), nil
+}
+
+// detail is the union of the audit details the replay reads.
+type detail struct {
+	Quantity             *int       `json:"quantity"`
+	BillingFrequency     *string    `json:"billingFrequency"`
+	NextBillingFrequency *string    `json:"nextBillingFrequency"`
+	Term                 *int       `json:"term"`
+	Installment          *int       `json:"installment"`
+	TermStart            *time.Time `json:"termStart"`
+	TermEnd              *time.Time `json:"termEnd"`
+	UnitPrice            *int64     `json:"unitPrice"`
+	Refunded             *int64     `json:"refunded"`
+	ExactLines           bool       `json:"exactLines"`
+	To                   string     `json:"to"`
+	Status               string     `json:"status"`
+}
+
+// replay is the money state of a subscription as its audit trail tells it.
+type replay struct {
+	sub                store.SubscriptionRow
+	status             subscription.Status
+	quantity           int
+	frequency, next    string
+	unitPrice          int64
+	term               int
+	termStart, termEnd time.Time
+	nextInstallment    int
+	// exact: the term's lines are exact (audit.ExactLinesDetail).
+	exact bool
+	// first is what happened to the installment 0 of a term starting:
+	// its audit line comes just before the term's own in the same step.
+	first     string
+	lots      billing.Lots
+	termLines []line
+	lines     []line
+	problems  []string
+}
+
+func expectedLines(sub store.SubscriptionRow, rows []store.EventRow) ([]line, []string) {
+	events := workflowEvents(rows)
+	r := &replay{sub: sub, status: subscription.StatusPendingFulfillment, quantity: sub.Quantity, frequency: sub.BillingFrequency, unitPrice: sub.UnitPrice}
+	for _, e := range events {
+		var d detail
+		if err := json.Unmarshal([]byte(e.row.Detail), &d); err != nil {
+			r.problems = append(r.problems, fmt.Sprintf("audit line %s has an unreadable detail", e.row.Key))
+			continue
+		}
+		r.apply(e, d)
+	}
+	if !r.status.Terminal() && r.quantity != sub.Quantity {
+		r.problems = append(r.problems, fmt.Sprintf("the audit trail ends at %d licences, the subscription has %d", r.quantity, sub.Quantity))
+	}
+	return r.lines, r.problems
+}
+
+func (r *replay) schedule() (billing.Schedule, bool) {
+	sched, err := billing.ScheduleFor(subscription.Plan{TermDuration: r.sub.TermDuration, UnitPrice: r.unitPrice, Currency: r.sub.Currency}, r.frequency)
+	if err != nil {
+		r.problems = append(r.problems, "the subscription's term does not parse: "+err.Error())
+		return sched, false
+	}
+	return sched, true
+}
+
+func (r *replay) add(l line) {
+	r.lines = append(r.lines, l)
+	r.termLines = append(r.termLines, l)
+}
+
+func (r *replay) apply(e event, d detail) {
+	switch e.row.Kind {
+	case audit.Purchased:
+		if d.Quantity != nil {
+			r.quantity = *d.Quantity
+		}
+		if d.BillingFrequency != nil {
+			r.frequency = *d.BillingFrequency
+		}
+	case audit.ISVEventApplied:
+		if d.To != "" {
+			r.status = subscription.Status(d.To)
+		}
+	case audit.BillingStarted, audit.Renewed:
+		if e.row.Kind == audit.BillingStarted {
+			r.status = subscription.StatusActive
+		}
+		if d.Quantity != nil {
+			r.quantity = *d.Quantity
+		}
+		if d.UnitPrice != nil {
+			r.unitPrice = *d.UnitPrice
+		}
+		if d.BillingFrequency != nil {
+			r.frequency = *d.BillingFrequency
+		} else if e.row.Kind == audit.Renewed && r.next != "" {
+			r.frequency, r.next = r.next, ""
+		}
+		r.term++
+		if d.Term != nil {
+			r.term = *d.Term
+		}
+		r.exact = d.ExactLines
+		r.termStart = e.row.CreatedAt.UTC()
+		if d.TermStart != nil {
+			r.termStart = d.TermStart.UTC()
+		}
+		if d.TermEnd != nil {
+			r.termEnd = d.TermEnd.UTC()
+		}
+		// The term's first installment is the event before this one, in
+		// the same step: recompute it now that the term is known.
+		r.startTerm()
+	case audit.InstallmentCharged:
+		if d.Installment != nil && *d.Installment > 0 {
+			r.charge(*d.Installment)
+		} else {
+			r.first = audit.InstallmentCharged
+		}
+	case audit.InstallmentSkipped:
+		if d.Installment != nil && *d.Installment > 0 {
+			r.nextInstallment = *d.Installment + 1
+		} else {
+			r.first = audit.InstallmentSkipped
+		}
+	case audit.Changed:
+		if d.BillingFrequency != nil && r.term == 0 {
+			r.frequency = *d.BillingFrequency
+		}
+		if d.NextBillingFrequency != nil {
+			r.next = *d.NextBillingFrequency
+		}
+		if d.Quantity != nil {
+			r.changeQuantity(e, *d.Quantity)
+		}
+	case audit.CancellationRequested:
+		r.status = subscription.StatusPendingCancellation
+	case audit.CancellationLapsed:
+		if d.Status != "" {
+			r.status = subscription.Status(d.Status)
+		}
+	case audit.Cancelled:
+		refunded := r.refund()
+		if d.Refunded != nil && *d.Refunded != refunded {
+			r.problems = append(r.problems, fmt.Sprintf("the cancellation says %d refunded, the term's lines net to a refund of %d", *d.Refunded, refunded))
+		}
+		r.status = subscription.StatusCancelled
+	case audit.ActivationDeadline:
+		r.status = subscription.StatusCancelled
+	case audit.Expired:
+		r.status = subscription.StatusExpired
+	}
+}
+
+// startTerm recomputes installment 0 of a new term (the workflow writes
+// its audit line just before the term's billing.started or renewed line).
+func (r *replay) startTerm() {
+	r.termLines, r.nextInstallment = nil, 0
+	r.lots = billing.StartTerm(r.quantity, time.Time{})
+	first := r.first
+	r.first = ""
+	switch first {
+	case audit.InstallmentCharged:
+		r.charge(0)
+	case audit.InstallmentSkipped:
+		r.nextInstallment = 1 // billing paused: nothing charged
+	}
+}
+
+func (r *replay) charge(i int) {
+	sched, ok := r.schedule()
+	if !ok {
+		return
+	}
+	per := sched.PerLicence(i)
+	start, _ := sched.Period(r.termStart, r.termEnd, i)
+	r.nextInstallment = i + 1
+	r.lots = r.lots.ChargeInstallment(per, start)
+	r.add(line{key: fmt.Sprintf("%s/term-%d/installment-%d", r.sub.ID, r.term, i), kind: billing.ChargeKind, amount: int64(r.quantity) * per, quantity: r.quantity,
+		unitPrice: per, unitKnown: true, exact: true})
+}
+
+// addCharge adds a line billing computed for this subscription.
+func (r *replay) addCharge(c billing.Charge) {
+	r.add(line{key: c.Key, kind: c.Kind, amount: c.Amount, quantity: c.Quantity, unitPrice: c.UnitPrice, unitKnown: r.exact, exact: r.exact})
+}
+
+// chargedUntil is the end of the installment last charged or skipped.
+func (r *replay) chargedUntil(sched billing.Schedule) time.Time {
+	_, end := sched.Period(r.termStart, r.termEnd, max(r.nextInstallment-1, 0))
+	return end
+}
+
+// asBilled is the subscription as billing names its lines at a step.
+func (r *replay) asBilled(version int64) subscription.Subscription {
+	return subscription.Subscription{ID: r.sub.ID, PartnerID: r.sub.PartnerID, OfferID: r.sub.OfferID, PlanID: r.sub.PlanID, Quantity: r.quantity, Version: version}
+}
+
+func (r *replay) changeQuantity(e event, q int) {
+	delta := q - r.quantity
+	r.quantity = q
+	if r.status != subscription.StatusActive || r.nextInstallment == 0 || delta == 0 {
+		return
+	}
+	sched, ok := r.schedule()
+	if !ok {
+		return
+	}
+	key := fmt.Sprintf("%s/term-%d/quantity-v%d", r.sub.ID, r.term, e.version)
+	at := e.row.CreatedAt.UTC()
+	if delta > 0 {
+		current := r.nextInstallment - 1
+		start, end := sched.Period(r.termStart, r.termEnd, current)
+		amount := billing.Prorate(int64(delta)*sched.PerLicence(current), start, end, at)
+		if r.exact {
+			c := sched.LicencesAddedPerLicence(r.asBilled(e.version), r.term, r.termStart, r.termEnd, current, delta, at)
+			r.lots = r.lots.Add(delta, c.Amount, time.Time{}, at)
+			if c.Amount > 0 {
+				r.addCharge(c)
+			}
+			return
+		}
+		r.lots = r.lots.Add(delta, amount, time.Time{}, at)
+		if amount > 0 {
+			r.add(line{key: key, kind: billing.ChargeKind, amount: amount, quantity: delta})
+		}
+		return
+	}
+	if r.exact {
+		var taken billing.Lots
+		r.lots, taken = r.lots.Take(-delta)
+		for _, c := range sched.RemovalCredits(r.asBilled(e.version), r.term, r.termStart, taken, r.chargedUntil(sched), at) {
+			r.addCharge(c)
+		}
+		return
+	}
+	var credit int64
+	r.lots, credit = r.lots.Remove(-delta)
+	if credit > 0 {
+		r.add(line{key: "credit/" + key, kind: billing.CreditKind, amount: credit, quantity: -delta})
+	}
+}
+
+// refund credits what the term's lines net to: each batch still held in a
+// term of exact lines (billing's RefundCredits), each charge oldest first
+// in a term of before (billing.Refund).
+func (r *replay) refund() int64 {
+	if r.exact {
+		var credited int64
+		if sched, ok := r.schedule(); ok && r.nextInstallment > 0 {
+			for _, c := range sched.RefundCredits(r.asBilled(0), r.term, r.termStart, r.lots, r.chargedUntil(sched), time.Time{}, "") {
+				credited = billing.Add(credited, c.Amount)
+				r.addCharge(c)
+			}
+		}
+		return credited
+	}
+	term := make([]billing.Charge, len(r.termLines))
+	for i, l := range r.termLines {
+		term[i] = billing.Charge{Key: l.key, Kind: l.kind, Amount: l.amount, Quantity: l.quantity}
+	}
+	var credited int64
+	for _, c := range billing.Refund(term, "", time.Time{}) {
+		credited += c.Amount
+		r.add(line{key: c.Key, kind: c.Kind, amount: c.Amount, quantity: c.Quantity})
+	}
+	return credited
+}
+
+// event is an audit line the workflow wrote, with the step (version) and
+// position in the step its key records.
+type event struct {
+	row      store.EventRow
+	version  int64
+	position int
+}
+
+// workflowEvents are the workflow's audit lines in the order they were
+// made: by step, then by position in the step (receipts of ISV webhooks,
+// written by the API, are left out).
+func workflowEvents(rows []store.EventRow) []event {
+	var out []event
+	for _, row := range rows {
+		// Key: <subscription>/v<version>/event-<position>/<kind>
+		parts := strings.Split(row.Key, "/")
+		if len(parts) < 4 || !strings.HasPrefix(parts[1], "v") || !strings.HasPrefix(parts[2], "event-") {
+			continue
+		}
+		v, err1 := strconv.ParseInt(parts[1][1:], 10, 64)
+		p, err2 := strconv.Atoi(parts[2][len("event-"):])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		out = append(out, event{row: row, version: v, position: p})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].version != out[j].version {
+			return out[i].version < out[j].version
+		}
+		return out[i].position < out[j].position
+	})
+	return out
+}

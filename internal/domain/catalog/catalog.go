@@ -1,0 +1,194 @@
+// Package catalog describes the marketplace's offers and plans and loads
+// them from a JSON file (CATALOG_FILE) or the built-in dev catalog. The
+// store keeps a copy in the database; the file is the source of truth.
+package catalog
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/period"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+)
+
+// Catalog is every publisher and offer the marketplace sells.
+type Catalog struct {
+	Publishers []Publisher `json:"publishers"`
+	Offers     []Offer     `json:"offers"`
+}
+
+// Publisher is an ISV as the catalog declares it (its secrets are not here).
+type Publisher struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	LandingURL string `json:"landingUrl"`
+}
+
+// Offer is one marketplace offer with its plans, as the API shows it.
+type Offer struct {
+	ID           string `json:"id"`
+	PublisherID  string `json:"publisherId"`
+	Name         string `json:"name"`
+	LicenseBased bool   `json:"licenseBased"`
+	Plans        []Plan `json:"plans"`
+}
+
+// Plan is one way to buy an offer.
+type Plan struct {
+	ID                            string   `json:"id"`
+	Name                          string   `json:"name"`
+	TermDuration                  string   `json:"termDuration"`
+	BillingFrequencies            []string `json:"billingFrequencies"`
+	UnitPrice                     int64    `json:"unitPrice"`
+	Currency                      string   `json:"currency"`
+	MinQuantity                   int      `json:"minQuantity"`
+	MaxQuantity                   int      `json:"maxQuantity"`
+	CancellationWindow            string   `json:"cancellationWindow"`
+	CancellationRequiresPublisher bool     `json:"cancellationRequiresPublisher"`
+}
+
+// DefaultCancellationWindow applies when a plan names none.
+const DefaultCancellationWindow = "PT72H"
+
+// Snapshot is the copy of the plan a subscription keeps for its term.
+func (p Plan) Snapshot() subscription.Plan {
+	return subscription.Plan{
+		ID:                            p.ID,
+		TermDuration:                  p.TermDuration,
+		BillingFrequencies:            append([]string(nil), p.BillingFrequencies...),
+		UnitPrice:                     p.UnitPrice,
+		Currency:                      p.Currency,
+		MinQuantity:                   p.MinQuantity,
+		MaxQuantity:                   p.MaxQuantity,
+		CancellationWindow:            p.CancellationWindow,
+		CancellationRequiresPublisher: p.CancellationRequiresPublisher,
+	}
+}
+
+// Plan returns the offer's plan with that id.
+func (o Offer) Plan(id string) (Plan, bool) {
+	for _, p := range o.Plans {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Plan{}, false
+}
+
+//go:embed dev-catalog.json
+var devCatalog []byte
+
+// Dev is the built-in catalog of the embedded default (CONTRACT.md's fixtures).
+func Dev() Catalog {
+	c, err := Parse(devCatalog)
+	if err != nil {
+		panic("built-in dev catalog: " + err.Error())
+	}
+	return c
+}
+
+// Load reads a catalog file.
+func Load(path string) (Catalog, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Catalog{}, fmt.Errorf("catalog: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Catalog{}, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes and validates a catalog, filling defaults.
+func Parse(b []byte) (Catalog, error) {
+	var c Catalog
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Catalog{}, err
+	}
+	for i := range c.Offers {
+		for j := range c.Offers[i].Plans {
+			if c.Offers[i].Plans[j].CancellationWindow == "" {
+				c.Offers[i].Plans[j].CancellationWindow = DefaultCancellationWindow
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+var (
+	idPattern       = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// Validate checks every rule the workflow relies on, so that a bad catalog
+// fails at start and never inside a running subscription.
+func (c Catalog) Validate() error {
+	var errs []error
+	publishers := map[string]bool{}
+	for _, p := range c.Publishers {
+		if !idPattern.MatchString(p.ID) {
+			errs = append(errs, fmt.Errorf("publisher id %q: want lower-case letters, digits, '.', '_' or '-'", p.ID))
+		}
+		if publishers[p.ID] {
+			errs = append(errs, fmt.Errorf("publisher %q declared twice", p.ID))
+		}
+		publishers[p.ID] = true
+	}
+	offers := map[string]bool{}
+	for _, o := range c.Offers {
+		if !idPattern.MatchString(o.ID) {
+			errs = append(errs, fmt.Errorf("offer id %q: want lower-case letters, digits, '.', '_' or '-'", o.ID))
+		}
+		if offers[o.ID] {
+			errs = append(errs, fmt.Errorf("offer %q declared twice", o.ID))
+		}
+		offers[o.ID] = true
+		if !publishers[o.PublisherID] {
+			errs = append(errs, fmt.Errorf("offer %q: unknown publisher %q", o.ID, o.PublisherID))
+		}
+		if len(o.Plans) == 0 {
+			errs = append(errs, fmt.Errorf("offer %q has no plan", o.ID))
+		}
+		plans := map[string]bool{}
+		for _, p := range o.Plans {
+			where := fmt.Sprintf("offer %q plan %q", o.ID, p.ID)
+			if !idPattern.MatchString(p.ID) || plans[p.ID] {
+				errs = append(errs, fmt.Errorf("%s: bad or repeated id", where))
+			}
+			plans[p.ID] = true
+			if _, err := period.Parse(p.TermDuration); err != nil {
+				errs = append(errs, fmt.Errorf("%s: termDuration: %w", where, err))
+			}
+			if _, err := period.Parse(p.CancellationWindow); err != nil {
+				errs = append(errs, fmt.Errorf("%s: cancellationWindow: %w", where, err))
+			}
+			if len(p.BillingFrequencies) == 0 {
+				errs = append(errs, fmt.Errorf("%s: no billing frequency", where))
+			}
+			for _, f := range p.BillingFrequencies {
+				if f != subscription.BillingMonthly && f != subscription.BillingAnnual {
+					errs = append(errs, fmt.Errorf("%s: billing frequency %q: want monthly or annual", where, f))
+				}
+			}
+			if err := billing.PlanWithinBounds(p.UnitPrice, p.MaxQuantity); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			}
+			if !currencyPattern.MatchString(p.Currency) {
+				errs = append(errs, fmt.Errorf("%s: currency %q: want an ISO-4217 code", where, p.Currency))
+			}
+			if p.MinQuantity < 1 || p.MaxQuantity < p.MinQuantity {
+				errs = append(errs, fmt.Errorf("%s: want 1 <= minQuantity <= maxQuantity", where))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package loadgen
-
-import "time"
-
-// SelfCPU is not measured here (no getrusage): it counts nothing.
-func SelfCPU() time.Duration { return 0 }

@@ -1,0 +1,409 @@
+// Package app wires the product together from a Config: the embedded
+// Temporal server when there is no TEMPORAL_ADDRESS, the database
+// (migrated, catalog synced, fixtures seeded), the Temporal client, an
+// in-process worker and the HTTP API. The starter and worker mains and the
+// end-to-end tests all start the product through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/adapter/api"
+	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
+	"github.com/cspmarket/orchestrator/internal/adapter/console"
+	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/platform/config"
+	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
+	"github.com/cspmarket/orchestrator/internal/platform/metrics"
+	"github.com/cspmarket/orchestrator/internal/platform/secretbox"
+	"github.com/cspmarket/orchestrator/internal/platform/temporalserver"
+	"github.com/cspmarket/orchestrator/workflows"
+)
+
+// App is a running product (or part of one).
+type App struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	lock     *os.File
+	temporal *temporalserver.Server
+	Store    *store.Store
+	Client   client.Client
+	worker   worker.Worker
+	http     *http.Server
+	httpAddr string
+	serveErr chan error
+	// Metrics are this process's; served on the API's listener and on
+	// MetricsAddr.
+	Metrics     *metrics.Registry
+	metricsSrv  *http.Server
+	metricsAddr string
+}
+
+// Parts says which parts to run.
+type Parts struct {
+	HTTP   bool // the API
+	Worker bool // a worker in this process
+	// WorkerInterceptors wrap the worker's workflows and activities (tests
+	// inject faults with them).
+	WorkerInterceptors []interceptor.WorkerInterceptor
+}
+
+// Start brings the configured parts up. On error everything started so far
+// is stopped again.
+func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, logger: logger, serveErr: make(chan error, 1), Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			a.Stop(context.Background())
+		}
+	}()
+
+	if parts.Worker {
+		// Workflows cached between their tasks (the sticky cache) are most
+		// of a worker's memory: bounded, a worker holds any number of open
+		// subscriptions in bounded memory, and one evicted replays its
+		// (short) history on its next step. The cache is one per process,
+		// sized when the first SDK worker starts: set before the embedded
+		// server, whose own system workers start first.
+		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
+	}
+	temporalAddress := cfg.TemporalAddress
+	if cfg.Embedded() && parts.HTTP {
+		// The data directory holds customers, token hashes and the
+		// secrets key: its owner's alone, even when an older version
+		// created it open to everyone.
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		if a.lock, err = lockDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		a.temporal, err = temporalserver.Start(ctx, temporalserver.Options{
+			DatabaseFile: cfg.TemporalDatabaseFile(), VisibilityDatabaseFile: cfg.TemporalVisibilityDatabaseFile(), FrontendPort: cfg.TemporalDevPort, UIPort: cfg.TemporalUIPort,
+			Namespace: cfg.TemporalNamespace, SearchAttributes: workflows.SearchAttributes, Logger: logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded Temporal: %w", err)
+		}
+		temporalAddress = a.temporal.FrontendAddress()
+	} else if temporalAddress == "" {
+		// A worker beside an embedded starter dials the starter's server.
+		temporalAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.TemporalDevPort))
+	}
+
+	box, err := secretsBox(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if a.Store, err = store.Open(ctx, cfg.DatabaseURL, box, store.Options{MaxOpenConns: cfg.DatabaseMaxConns}); err != nil {
+		return nil, err
+	}
+	if err := a.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if parts.HTTP {
+		cat := catalog.Dev()
+		if cfg.CatalogFile != "" {
+			if cat, err = catalog.Load(cfg.CatalogFile); err != nil {
+				return nil, err
+			}
+		}
+		if err := a.Store.SyncCatalog(ctx, cat); err != nil {
+			return nil, fmt.Errorf("sync catalog: %w", err)
+		}
+		switch {
+		case cfg.DevSeed && !cfg.LoopbackListener():
+			logger.Warn("DEV_SEED=true on a listener others can reach: the documented dev tokens (README) are usable by anyone who reaches it", "httpAddr", cfg.HTTPAddr)
+		case !cfg.DevSeed && cfg.Embedded() && !cfg.LoopbackListener():
+			logger.Warn("dev fixtures not seeded: HTTP_ADDR is not a loopback address, and their tokens are public; make agents with `starter agents create`, or set DEV_SEED=true", "httpAddr", cfg.HTTPAddr)
+		}
+		if cfg.DevSeed {
+			if err := fixtures.Seed(ctx, a.Store); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	a.Client, err = client.DialContext(ctx, client.Options{
+		HostPort:          temporalAddress,
+		Namespace:         cfg.TemporalNamespace,
+		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		MetricsHandler:    a.Metrics.SDKHandler(),
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: grpcCompression(cfg.TemporalGzip)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)
+	}
+
+	if parts.Worker {
+		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{Interceptors: parts.WorkerInterceptors})
+		workflows.RegisterSubscriptionWorkflow(a.worker)
+		a.worker.RegisterWorkflow(workflows.InvoicingWorkflow)
+		a.worker.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: activities.DeliveryWorkflowName})
+		st := a.Store
+		a.worker.RegisterActivity(&activities.Activities{
+			Store: st, Logger: logger, Temporal: a.Client, TaskQueue: workflows.TaskQueue,
+			HTTP: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}.Client(10 * time.Second),
+			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error) {
+				return authcode.Live(ctx, st, sub, time.Now())
+			},
+			Metrics: a.Metrics,
+		})
+		if err := a.worker.Start(); err != nil {
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+
+	if parts.HTTP {
+		if err := EnsureInvoicingSchedule(ctx, a.Client); err != nil {
+			return nil, err
+		}
+		l, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+		a.httpAddr = l.Addr().String()
+		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger, Settings: workflows.Settings{
+			ActivationDeadline: cfg.ActivationDeadline, CancellationApprovalTimeout: cfg.CancellationApprovalTimeout, RenewalNotice: cfg.RenewalNotice,
+		}, Egress: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}, PurchaseTimeout: cfg.PurchaseTimeout,
+			AuthFailureLimit: cfg.AuthFailureLimit}
+		if cfg.NotifyAllowLoopback {
+			logger.Warn("notification endpoints on this host (loopback) are allowed: NOTIFY_ALLOW_LOOPBACK is on, as in the embedded default for the ISV simulator; set NOTIFY_ALLOW_LOOPBACK=false to refuse them")
+		}
+		apiHandler := srv.Handler()
+		partnerConsole := &console.Console{API: apiHandler, Store: a.Store, Secure: cfg.ConsoleSecureCookies, Logger: logger}
+		a.http = &http.Server{Handler: a.withMetrics(console.Mount(apiHandler, partnerConsole.Handler())), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() { a.serveErr <- a.http.Serve(l) }()
+	}
+	if cfg.MetricsAddr != "" {
+		l, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		a.metricsAddr = l.Addr().String()
+		var extra http.Handler = http.NotFoundHandler()
+		if cfg.Pprof {
+			// Profiles on the metrics listener only (never on the API's):
+			// go tool pprof http://$METRICS_ADDR/debug/pprof/profile
+			pprofMux := http.NewServeMux()
+			pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
+			pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			pprofMux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			extra = pprofMux
+		}
+		a.metricsSrv = &http.Server{Handler: a.withMetrics(extra), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := a.metricsSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.serveErr <- err
+			}
+		}()
+	}
+	return a, nil
+}
+
+// withMetrics serves GET /metrics beside next and counts every request.
+func (a *App) withMetrics(next http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	mux.Handle("/", next)
+	return a.Metrics.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if r.Pattern == "GET /metrics" {
+			metrics.NoteRoute(r.Context(), r.Pattern)
+		}
+	}))
+}
+
+// MetricsAddress is where METRICS_ADDR listens, or "".
+func (a *App) MetricsAddress() string { return a.metricsAddr }
+
+// EnsureInvoicingSchedule creates the Temporal Schedule that invoices each
+// month once it has ended, unless it exists: every starter calls it at
+// start-up, and the first one creates it.
+func EnsureInvoicingSchedule(ctx context.Context, c client.Client) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.InvoicingScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{workflows.InvoicingCron}},
+		Action: &client.ScheduleWorkflowAction{
+			ID: workflows.InvoicingScheduleID, Workflow: workflows.InvoicingWorkflow,
+			Args: []any{workflows.InvoicingInput{}}, TaskQueue: workflows.TaskQueue,
+		},
+		// A month-end missed while Temporal was down is invoiced when it
+		// comes back, up to the next month-end.
+		CatchupWindow: 28 * 24 * time.Hour,
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:          "Invoices the month that just ended (CONTRACT.md, Money). On demand: go run ./starter invoices run --month YYYY-MM",
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", workflows.InvoicingScheduleID, err)
+	}
+	return nil
+}
+
+// HTTPAddress is where the API listens.
+func (a *App) HTTPAddress() string { return a.httpAddr }
+
+// TemporalAddress is the embedded server's frontend, or "".
+func (a *App) TemporalAddress() string {
+	if a.temporal == nil {
+		return ""
+	}
+	return a.temporal.FrontendAddress()
+}
+
+// UIAddress is the embedded Web UI's address, or "".
+func (a *App) UIAddress() string {
+	if a.temporal == nil {
+		return ""
+	}
+	return a.temporal.UIAddress()
+}
+
+// Wait blocks until ctx ends or the HTTP server fails.
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// Stop shuts down in dependency order: no new requests, in-flight requests
+// finished, the worker drained, then Temporal and the database.
+func (a *App) Stop(ctx context.Context) {
+	if a.http != nil {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := a.http.Shutdown(sctx); err != nil {
+			a.logger.Warn("HTTP shutdown", "error", err)
+		}
+		cancel()
+	}
+	if a.metricsSrv != nil {
+		_ = a.metricsSrv.Close()
+	}
+	if a.worker != nil {
+		a.worker.Stop()
+	}
+	if a.Client != nil {
+		a.Client.Close()
+	}
+	if a.temporal != nil {
+		a.temporal.Stop()
+	}
+	if a.Store != nil {
+		_ = a.Store.Close()
+	}
+	if a.lock != nil {
+		_ = a.lock.Close()
+	}
+}
+
+func secretsBox(cfg config.Config, logger *slog.Logger) (*secretbox.Box, error) {
+	var key []byte
+	var err error
+	if cfg.SecretsKey != "" {
+		key, err = secretbox.ParseKey(cfg.SecretsKey)
+	} else {
+		if !cfg.Embedded() {
+			logger.Warn("SECRETS_KEY is not set: webhook secrets are sealed with a key file in DATA_DIR; set SECRETS_KEY in production", "file", cfg.SecretsKeyFile())
+		}
+		key, err = secretbox.LoadOrCreateKeyFile(cfg.SecretsKeyFile())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	return secretbox.New(key)
+}
+
+// lockDir takes an exclusive lock on the data directory: two embedded
+// servers on one SQLite file would fight over it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another starter (DATA_DIR sets another one)", dir)
+	}
+	return f, nil
+}
+
+// RunInvoicing invoices a month on demand and waits for the result. A
+// month's run has one workflow ID, so running it again returns the first
+// run's result and issues nothing. An early close (a month not ended yet)
+// gets an ID of its own each time: invoices are still issued once each,
+// by their derived ids, and what is recorded later waits for the next.
+func RunInvoicing(ctx context.Context, c client.Client, month string, closeEarly bool, now time.Time) (workflows.InvoicingResult, error) {
+	var result workflows.InvoicingResult
+	_, end, _, err := billing.InvoicingPeriod(month, now, closeEarly)
+	if errors.Is(err, billing.ErrMonthNotEnded) {
+		return result, fmt.Errorf("%w (add --close-early to invoice it up to now)", err)
+	}
+	if err != nil {
+		return result, err
+	}
+	id := workflows.InvoicingWorkflowID(month)
+	if now.Before(end) {
+		// closed early: a run of its own each time
+		id += "-early-" + now.UTC().Format("20060102T150405.000000000")
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: workflows.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.InvoicingWorkflow, workflows.InvoicingInput{Month: month, CloseEarly: closeEarly})
+	if err != nil {
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			run = c.GetWorkflow(ctx, id, "")
+			result.AlreadyRun = true
+		} else {
+			return result, fmt.Errorf("start %s: %w", id, err)
+		}
+	}
+	already := result.AlreadyRun
+	if err := run.Get(ctx, &result); err != nil {
+		return result, fmt.Errorf("%s: %w", id, err)
+	}
+	result.AlreadyRun = result.AlreadyRun || already
+	return result, nil
+}
+
+// grpcCompression is the SDK's setting for TEMPORAL_GRPC_GZIP.
+func grpcCompression(gzip bool) client.GrpcCompression {
+	if gzip {
+		return &client.GrpcCompressionGzip{}
+	}
+	return &client.GrpcCompressionNone{}
+}
