@@ -16,10 +16,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
-	"github.com/cspmarket/orchestrator/internal/domain/audit"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/metrics"
 )
 
@@ -73,8 +73,8 @@ type Notification struct {
 // Transition is one step of the workflow to make durable: the subscription
 // after the step (its Version says which step) and what the step produced.
 type Transition struct {
-	Subscription subscription.Subscription `json:"subscription"`
-	LicenseBased bool                      `json:"licenseBased"`
+	Subscription payload.Subscription `json:"subscription"`
+	LicenseBased bool                 `json:"licenseBased"`
 	// PublisherURL is the ISV's landing page of the publisher link.
 	PublisherURL   string `json:"publisherUrl"`
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
@@ -84,9 +84,9 @@ type Transition struct {
 	AuthorizationCodeExpiresAt time.Time    `json:"authorizationCodeExpiresAt"`
 	Events                     []AuditEvent `json:"events,omitempty"`
 	// ISVEvent is the ISV event the step took, whose receipt it records.
-	ISVEvent      *subscription.ISVEvent `json:"isvEvent,omitempty"`
-	Charges       []billing.Charge       `json:"charges,omitempty"`
-	Notifications []Notification         `json:"notifications,omitempty"`
+	ISVEvent      *payload.ISVEvent `json:"isvEvent,omitempty"`
+	Charges       []billing.Charge  `json:"charges,omitempty"`
+	Notifications []Notification    `json:"notifications,omitempty"`
 	// Lots are the subscription's batches of licences after the step, for
 	// its refundableQuantity; empty once it has ended.
 	Lots billing.Lots `json:"lots,omitempty"`
@@ -195,11 +195,11 @@ func (a *Activities) commitTransition(ctx context.Context, t Transition) (Commit
 func (a *Activities) count(t Transition) {
 	for _, e := range t.Events {
 		switch e.Kind {
-		case audit.Purchased:
+		case lifecycle.KindPurchased:
 			a.Metrics.Purchased()
-		case audit.BillingStarted:
+		case lifecycle.KindBillingStarted:
 			a.Metrics.Activated()
-		case audit.Cancelled:
+		case lifecycle.KindCancelled:
 			a.Metrics.Cancelled()
 		}
 	}

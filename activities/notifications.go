@@ -17,10 +17,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // Delivery vocabulary shared with the workflow that retries deliveries.
@@ -74,7 +76,7 @@ func (a *Activities) startDeliveries(ctx context.Context, t Transition, taskQueu
 	return nil
 }
 
-func notificationKey(sub subscription.Subscription, n Notification) string {
+func notificationKey(sub payload.Subscription, n Notification) string {
 	return fmt.Sprintf("%s/v%d/%s/%s:%s", sub.ID, sub.Version, n.Type, n.RecipientKind, n.RecipientID)
 }
 
@@ -88,11 +90,19 @@ type OutgoingNotification struct {
 	Data           json.RawMessage `json:"data"`
 	// PublisherLink carries, in a purchase notification to the ISV, an
 	// authorization code issued for this delivery (stored hashed).
-	PublisherLink *subscription.PublisherLink `json:"publisherLink,omitempty"`
+	PublisherLink *OutgoingLink `json:"publisherLink,omitempty"`
+}
+
+// OutgoingLink is a purchase's publisher link with its live code, as a
+// purchase notification carries it to the ISV.
+type OutgoingLink struct {
+	URL               string    `json:"url"`
+	AuthorizationCode string    `json:"authorizationCode"`
+	ExpiresAt         time.Time `json:"expiresAt"`
 }
 
 // CodeIssuer issues authorization codes (the API's, so both share the format).
-type CodeIssuer func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error)
+type CodeIssuer func(ctx context.Context, sub *store.SubscriptionRow) (*authcode.Link, error)
 
 // DeliverNotification POSTs one notification, signed with the recipient's
 // secret, and logs the attempt. It fails while the recipient does not
@@ -137,13 +147,13 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 		ID: "ntf-" + strconv.FormatInt(n.ID, 10), Type: n.Type, CreatedAt: n.CreatedAt.UTC(), SubscriptionID: n.SubscriptionID,
 		Recipient: n.RecipientKind + ":" + n.RecipientID, Data: json.RawMessage(n.Payload),
 	}
-	if n.Type == "subscription.purchased" && n.RecipientKind == RecipientPublisher && a.IssueCode != nil {
+	if n.Type == lifecycle.NotifyPurchased && n.RecipientKind == RecipientPublisher && a.IssueCode != nil {
 		sub, err := a.Store.SubscriptionByID(ctx, n.SubscriptionID)
 		if err != nil {
 			return err
 		}
 		if link, err := a.IssueCode(ctx, sub); err == nil {
-			out.PublisherLink = link
+			out.PublisherLink = &OutgoingLink{URL: link.URL, AuthorizationCode: link.AuthorizationCode, ExpiresAt: link.ExpiresAt}
 		}
 	}
 	body, err := json.Marshal(out)

@@ -13,7 +13,7 @@ import (
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // exactLines asserts every line is quantity x unitPrice = amount.
@@ -91,7 +91,7 @@ func (s *LifecycleSuite) TestAChangeThatChangesNothingRecordsNothing() {
 	var same []*changeOutcome
 	for i, req := range []ChangeRequest{
 		{Nickname: ptr("CRM\u0301")}, {Nickname: ptr("CR\u1e3e")}, {AutoRenew: ptr(false)}, {Quantity: ptr(2)},
-		{BillingFrequency: ptr(subscription.BillingMonthly)}, {ResellerPartnerID: ptr("")}, {Nickname: ptr("CRM\u0301"), Quantity: ptr(2)},
+		{BillingFrequency: ptr(lifecycle.BillingMonthly)}, {ResellerPartnerID: ptr("")}, {Nickname: ptr("CRM\u0301"), Quantity: ptr(2)},
 	} {
 		same = append(same, s.change(4*hour+hourOf(i), req))
 	}
@@ -105,7 +105,7 @@ func (s *LifecycleSuite) TestAChangeThatChangesNothingRecordsNothing() {
 		s.Equal(before.Version, shown.Subscription.Version, "the answer is the subscription as it is")
 	}
 	s.Equal(before.Version, after.Version, "no new version")
-	s.Equal([]string{KindPurchased, KindISVEventApplied, KindInstallmentCharged, KindBillingStarted, KindChanged, KindRenewalNotice, KindExpired},
+	s.Equal([]string{lifecycle.KindPurchased, lifecycle.KindISVEventApplied, lifecycle.KindInstallmentCharged, lifecycle.KindBillingStarted, lifecycle.KindChanged, lifecycle.KindRenewalNotice, lifecycle.KindExpired},
 		s.eventKinds(), "one change recorded")
 }
 
@@ -135,7 +135,7 @@ func (s *LifecycleSuite) TestTwoIdenticalChangesWaitingTogetherRecordOne() {
 	s.Equal(outs[0].result.Subscription.Version, outs[1].result.Subscription.Version, "the second records no step")
 	changed := 0
 	for _, k := range s.eventKinds() {
-		if k == KindChanged {
+		if k == lifecycle.KindChanged {
 			changed++
 		}
 	}

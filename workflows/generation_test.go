@@ -12,14 +12,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // startedPending sets the search attributes the API starts a run with and
 // records the SubscriptionStatus values the run then upserts.
 func (s *LifecycleSuite) startedPending(in PurchaseInput) *[]string {
 	sub := in.Subscription
-	sub.Status = subscription.StatusPendingFulfillment
+	sub.Status = lifecycle.StatusPendingFulfillment
 	s.Require().NoError(s.env.SetTypedSearchAttributesOnStart(SearchAttributesOf(sub)))
 	var got []string
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
@@ -36,7 +36,7 @@ func (s *LifecycleSuite) startedPending(in PurchaseInput) *[]string {
 func (s *LifecycleSuite) TestStatusIsUpsertedOnlyWhenAStepChangesIt() {
 	in := purchaseInput("monthly", 2)
 	upserts := s.startedPending(in)
-	s.event(hour, "p1", subscription.EventProvisioned)
+	s.event(hour, "p1", lifecycle.EventProvisioned)
 	s.activateAt(2 * hour)
 	s.change(3*hour, ChangeRequest{Quantity: ptr(4)})
 	s.change(4*hour, ChangeRequest{Cancel: true})
@@ -67,12 +67,12 @@ func (s *LifecycleSuite) TestEventsOfOneTaskUpsertTheStatusOnce() {
 			}
 			in := purchaseInput("monthly", 2)
 			upserts := s.startedPending(in)
-			s.eventsTogether(hour, [2]string{"p1", subscription.EventProvisioned}, [2]string{"a1", subscription.EventActivated})
+			s.eventsTogether(hour, [2]string{"p1", lifecycle.EventProvisioned}, [2]string{"a1", lifecycle.EventActivated})
 			s.change(2*hour, ChangeRequest{Cancel: true})
 			s.run(in)
-			s.ended(subscription.StatusCancelled)
+			s.ended(lifecycle.StatusCancelled)
 			s.Equal(append(tc.want, "cancelled"), *upserts)
-			s.Equal([]string{KindPurchased, KindISVEventApplied, KindISVEventApplied, KindInstallmentCharged, KindBillingStarted, KindCancelled}, s.eventKinds())
+			s.Equal([]string{lifecycle.KindPurchased, lifecycle.KindISVEventApplied, lifecycle.KindISVEventApplied, lifecycle.KindInstallmentCharged, lifecycle.KindBillingStarted, lifecycle.KindCancelled}, s.eventKinds())
 			s.AfterTest("", "") // the ledger check, on this subtest's store
 		})
 	}
@@ -119,7 +119,7 @@ func (s *LifecycleSuite) TestTheWorkflowTypeSaysTheGenerationAndRenewalsTakeIt()
 func (s *LifecycleSuite) TestAStatusLeftToARepeatedEventIsPublished() {
 	in := purchaseInput("monthly", 2)
 	upserts := s.startedPending(in)
-	s.eventsTogether(hour, [2]string{"p1", subscription.EventProvisioned}, [2]string{"p1", subscription.EventProvisioned})
+	s.eventsTogether(hour, [2]string{"p1", lifecycle.EventProvisioned}, [2]string{"p1", lifecycle.EventProvisioned})
 	s.change(3*hour, ChangeRequest{Cancel: true})
 	s.run(in)
 	s.Equal([]string{"provisioned", "cancelled"}, *upserts)
@@ -133,7 +133,7 @@ func (s *LifecycleSuite) TestARunRecordedBeforeKeepsUpsertingAsItsHistorySays() 
 	s.byMarker(workflow.DefaultVersion)
 	s.env.OnGetVersion(versionStatusOnChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	upserts := s.startedPending(in)
-	s.event(hour, "p1", subscription.EventProvisioned)
+	s.event(hour, "p1", lifecycle.EventProvisioned)
 	s.change(2*hour, ChangeRequest{Quantity: ptr(3)})
 	s.change(3*hour, ChangeRequest{Cancel: true})
 	s.run(in)
@@ -175,8 +175,8 @@ func (s *LifecycleSuite) TestStepsOnHistoryEventsCommitLocallyAndUpdatesByActivi
 			})
 			s.activateAt(hour)
 			s.change(2*hour, ChangeRequest{Quantity: ptr(4)})
-			s.event(3*hour, "s1", subscription.EventSuspended)
-			s.event(4*hour, "u1", subscription.EventUnsubscribed)
+			s.event(3*hour, "s1", lifecycle.EventSuspended)
+			s.event(4*hour, "u1", lifecycle.EventUnsubscribed)
 			s.run(purchaseInput("monthly", 2))
 			s.Equal(tc.local, local, "committed by local activities")
 			s.Equal(tc.remote, remote, "committed by activities")

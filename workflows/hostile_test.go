@@ -12,7 +12,7 @@ import (
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // A NUL byte in a changed nickname used to pass the validator, stay in the
@@ -30,7 +30,7 @@ func (s *LifecycleSuite) TestBadBytesInAChangeAreRefusedBeforeTheHistory() {
 		s.Require().Error(out.rejected, "refused by the validator, not by the handler")
 		s.Equal(ErrValidation, out.errType())
 	}
-	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal(lifecycle.StatusActive, snap.Status)
 	s.Equal("", snap.Nickname)
 	s.Equal(int64(2), snap.Version, "purchase and activation only")
 }
@@ -57,15 +57,15 @@ func (s *LifecycleSuite) TestPurchaseBreakingAFieldRuleRecordsNothing() {
 // Signals have no validator either: an event the webhook would refuse is
 // dropped, and the next good one applies.
 func (s *LifecycleSuite) TestMalformedEventSignalIsDropped() {
-	s.event(hour, "e\x00vil", subscription.EventActivated)
-	s.event(hour, "ok", subscription.EventActivated, func(e *subscription.ISVEvent) { e.PublisherID = "isv demo" })
+	s.event(hour, "e\x00vil", lifecycle.EventActivated)
+	s.event(hour, "ok", lifecycle.EventActivated, func(e *ISVEvent) { e.PublisherID = "isv demo" })
 	snapBefore := s.snapshot(2 * hour)
 	s.activateAt(3 * hour)
 	snap := s.snapshot(4 * hour)
 	s.run(purchaseInput("monthly", 2))
-	s.Equal(subscription.StatusPendingFulfillment, snapBefore.Status)
+	s.Equal(lifecycle.StatusPendingFulfillment, snapBefore.Status)
 	s.Equal(int64(1), snapBefore.Version)
-	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal(lifecycle.StatusActive, snap.Status)
 }
 
 // A database that refuses every commit for a long while (here 9 failed
@@ -90,8 +90,8 @@ func (s *LifecycleSuite) TestCommitRetriesUntilTheDatabaseAnswers() {
 	s.run(purchaseInput("monthly", 2))
 	s.continued() // the term ran to its renewal: nothing failed
 	s.Equal(9, failures)
-	s.Equal(subscription.StatusActive, snap.Status)
-	s.Equal(string(subscription.StatusActive), s.stored().Status)
+	s.Equal(lifecycle.StatusActive, snap.Status)
+	s.Equal(string(lifecycle.StatusActive), s.stored().Status)
 	charges := s.charges()
 	s.Require().Len(charges, 2, "term 1 and the renewal's term 2, each once")
 	s.Equal("sub_1/term-1/installment-0", charges[0].Key)
@@ -107,7 +107,7 @@ func (s *LifecycleSuite) TestRemoveLicencesThenCancelRefundsExactlyTheRest() {
 	s.run(purchaseInput("monthly", 5))
 	s.applied(down)
 	s.applied(cancel)
-	s.ended(subscription.StatusCancelled)
+	s.ended(lifecycle.StatusCancelled)
 	charges := s.charges()
 	s.Require().Len(charges, 3, "charge of 5, credit of 3, refund of the 2 left: %+v", charges)
 	s.Equal(int64(5*1200), charges[0].Amount)
@@ -139,7 +139,7 @@ func (s *LifecycleSuite) TestCancellationWindowClosesAtItsEnd() {
 	justBefore := s.change(72*hour-time.Second, ChangeRequest{Cancel: true})
 	s.run(purchaseInput("monthly", 1))
 	s.applied(justBefore)
-	s.ended(subscription.StatusCancelled)
+	s.ended(lifecycle.StatusCancelled)
 }
 
 // Licences added late in the period are charged a prorated price; removing
@@ -210,10 +210,10 @@ func (s *LifecycleSuite) TestTemporalCancelRequestDoesNotEndTheSubscription() {
 	out := s.change(4*hour, ChangeRequest{Cancel: true})
 	s.run(purchaseInput("monthly", 2))
 	s.applied(up)
-	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal(lifecycle.StatusActive, snap.Status)
 	s.Equal(3, snap.Quantity)
 	s.applied(out)
-	s.ended(subscription.StatusCancelled)
+	s.ended(lifecycle.StatusCancelled)
 	s.Equal(int64(0), net(s.charges()), "the business cancellation inside the window refunds the term")
 }
 
@@ -224,7 +224,7 @@ func (s *LifecycleSuite) TestTemporalCancelRequestKeepsTheTermTimers() {
 	s.at(2*hour, func() { s.env.CancelWorkflow() })
 	s.change(3*hour, ChangeRequest{AutoRenew: ptr(false)})
 	s.run(purchaseInput("monthly", 1))
-	s.ended(subscription.StatusExpired)
+	s.ended(lifecycle.StatusExpired)
 }
 
 // An ISV event that arrives while the run, its term renewed, waits for a
@@ -247,10 +247,10 @@ func (s *LifecycleSuite) TestAnEventArrivingWhileRenewalWaitsForAChangeIsNotLost
 	s.activateAt(0)
 	termEnd := s.start.AddDate(0, 1, 0).Sub(s.start)
 	change := s.change(termEnd, ChangeRequest{Quantity: ptr(2)})
-	s.event(termEnd+5*time.Minute, "mid-wait", subscription.EventSuspended)
+	s.event(termEnd+5*time.Minute, "mid-wait", lifecycle.EventSuspended)
 	s.run(purchaseInput("monthly", 1))
 	next := s.continued()
 	s.True(change.done)
 	s.Contains(next.Continued.RecentEventIDs, "mid-wait", "the event is applied by this run or carried to the next")
-	s.Equal(subscription.StatusSuspended, next.Continued.Subscription.Status)
+	s.Equal(lifecycle.StatusSuspended, next.Continued.Subscription.Status)
 }

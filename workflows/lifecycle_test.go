@@ -14,17 +14,17 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // One test per row of docs/lifecycle.md, named in its last column.
 
 func (s *LifecycleSuite) TestL01ProvisionedAssignsLicences() {
-	s.event(hour, "p1", subscription.EventProvisioned)
+	s.event(hour, "p1", lifecycle.EventProvisioned)
 	snap := s.snapshot(2 * hour)
 	charges := s.chargesAt(2 * hour)
 	s.run(purchaseInput("monthly", 3))
-	s.Equal(subscription.StatusProvisioned, snap.Status)
+	s.Equal(lifecycle.StatusProvisioned, snap.Status)
 	s.False(snap.ActionNeeded)
 	s.Empty(*charges, "nothing is charged before the ISV confirms fulfillment")
 }
@@ -35,59 +35,59 @@ func (s *LifecycleSuite) TestL02ActivatedBeforeProvisionedStartsBilling() {
 	charges := s.chargesAt(3 * hour)
 	s.run(purchaseInput("monthly", 3))
 	activated := s.start.Add(2 * hour)
-	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal(lifecycle.StatusActive, snap.Status)
 	s.Equal(activated, snap.BillingStartedAt.UTC())
 	s.Equal(activated, snap.TermStart.UTC())
 	s.Equal(activated.AddDate(0, 1, 0), snap.TermEnd.UTC())
 	s.Equal(s.start.Add(72*hour), snap.CancellationWindowEndsAt.UTC(), "the first term keeps the window opened at purchase")
 	s.Require().Len(*charges, 1)
 	s.Equal(int64(3*1200), (*charges)[0].Amount)
-	s.Contains(s.notifications(), "partner:"+NotifyActivated)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyActivated)
 }
 
 func (s *LifecycleSuite) TestL03ActivatedAfterProvisionedStartsBilling() {
-	s.event(hour, "p1", subscription.EventProvisioned)
+	s.event(hour, "p1", lifecycle.EventProvisioned)
 	s.activateAt(2 * hour)
 	snap := s.snapshot(3 * hour)
 	charges := s.chargesAt(3 * hour)
 	s.run(purchaseInput("monthly", 2))
-	s.Equal(subscription.StatusActive, snap.Status)
+	s.Equal(lifecycle.StatusActive, snap.Status)
 	s.Equal(int64(3), snap.Version)
 	s.Require().Len(*charges, 1)
 	s.Equal(int64(2*1200), (*charges)[0].Amount)
-	s.Equal([]string{KindPurchased, KindISVEventApplied, KindISVEventApplied, KindInstallmentCharged, KindBillingStarted}, s.eventKinds()[:5])
+	s.Equal([]string{lifecycle.KindPurchased, lifecycle.KindISVEventApplied, lifecycle.KindISVEventApplied, lifecycle.KindInstallmentCharged, lifecycle.KindBillingStarted}, s.eventKinds()[:5])
 }
 
 func (s *LifecycleSuite) TestL04EventsTheStatusCannotTakeAreRecordedNotApplied() {
-	s.event(hour, "e1", subscription.EventReinstated)
-	s.event(hour, "e2", subscription.EventSuspended)
-	s.event(hour, "e3", subscription.EventCancellationApproved)
-	s.event(2*hour, "e4", subscription.EventProvisioned)
-	s.event(3*hour, "e5", subscription.EventProvisioned)
-	s.event(3*hour, "e6", subscription.EventCancellationRejected)
+	s.event(hour, "e1", lifecycle.EventReinstated)
+	s.event(hour, "e2", lifecycle.EventSuspended)
+	s.event(hour, "e3", lifecycle.EventCancellationApproved)
+	s.event(2*hour, "e4", lifecycle.EventProvisioned)
+	s.event(3*hour, "e5", lifecycle.EventProvisioned)
+	s.event(3*hour, "e6", lifecycle.EventCancellationRejected)
 	snap := s.snapshot(4 * hour)
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(subscription.StatusProvisioned, snap.Status)
-	s.Equal([]string{KindPurchased, KindISVEventRejected, KindISVEventRejected, KindISVEventRejected, KindISVEventApplied,
-		KindISVEventRejected, KindISVEventRejected}, s.eventKinds()[:7])
+	s.Equal(lifecycle.StatusProvisioned, snap.Status)
+	s.Equal([]string{lifecycle.KindPurchased, lifecycle.KindISVEventRejected, lifecycle.KindISVEventRejected, lifecycle.KindISVEventRejected, lifecycle.KindISVEventApplied,
+		lifecycle.KindISVEventRejected, lifecycle.KindISVEventRejected}, s.eventKinds()[:7])
 	s.Equal([]string{"isv-demo/e1", "isv-demo/e2", "isv-demo/e3", "isv-demo/e4", "isv-demo/e5", "isv-demo/e6"}, s.receipts(),
 		"every event taken, applied or not, has its receipt, so a repeat is answered as one")
 }
 
 func (s *LifecycleSuite) TestL05ActivationOutsideThePlanIsRejected() {
-	s.event(hour, "a1", subscription.EventActivated, func(e *subscription.ISVEvent) { e.Quantity = 5000 })
+	s.event(hour, "a1", lifecycle.EventActivated, func(e *ISVEvent) { e.Quantity = 5000 })
 	snap := s.snapshot(2 * hour)
 	charges := s.chargesAt(2 * hour)
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(subscription.StatusPendingFulfillment, snap.Status)
+	s.Equal(lifecycle.StatusPendingFulfillment, snap.Status)
 	s.Empty(*charges)
-	s.Equal([]string{KindPurchased, KindISVEventRejected}, s.eventKinds()[:2])
+	s.Equal([]string{lifecycle.KindPurchased, lifecycle.KindISVEventRejected}, s.eventKinds()[:2])
 }
 
 func (s *LifecycleSuite) TestL06ActivationCarriesFinalPlanAndQuantity() {
 	in := purchaseInput("monthly", 1)
 	annual := purchaseInput("annual", 1).Plan
-	s.event(hour, "a1", subscription.EventActivated, func(e *subscription.ISVEvent) { e.PlanID, e.Plan, e.Quantity = "annual", &annual, 4 })
+	s.event(hour, "a1", lifecycle.EventActivated, func(e *ISVEvent) { e.PlanID, e.Plan, e.Quantity = "annual", &annual, 4 })
 	snap := s.snapshot(2 * hour)
 	charges := s.chargesAt(2 * hour)
 	s.run(in)
@@ -100,7 +100,7 @@ func (s *LifecycleSuite) TestL06ActivationCarriesFinalPlanAndQuantity() {
 
 func (s *LifecycleSuite) TestL07RepeatedEventIDIsIgnored() {
 	for _, d := range []time.Duration{hour, 2 * hour, 3 * hour} {
-		s.event(d, "same", subscription.EventActivated)
+		s.event(d, "same", lifecycle.EventActivated)
 	}
 	snap := s.snapshot(4 * hour)
 	charges := s.chargesAt(4 * hour)
@@ -110,20 +110,20 @@ func (s *LifecycleSuite) TestL07RepeatedEventIDIsIgnored() {
 }
 
 func (s *LifecycleSuite) TestL08ActivationDeadlineCancelsWithoutCharge() {
-	s.event(hour, "p1", subscription.EventProvisioned)
+	s.event(hour, "p1", lifecycle.EventProvisioned)
 	before := s.snapshot(30*day - hour)
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(subscription.StatusProvisioned, before.Status)
+	s.Equal(lifecycle.StatusProvisioned, before.Status)
 	events, err := s.store.Events(context.Background(), "sub_1")
 	s.Require().NoError(err)
 	last := events[len(events)-1]
-	s.Equal(KindActivationDeadline, last.Kind)
+	s.Equal(lifecycle.KindActivationDeadline, last.Kind)
 	s.Equal(s.start.Add(30*day), last.CreatedAt.UTC(), "the deadline is 30 days after the purchase, not later")
-	s.ended(subscription.StatusCancelled)
+	s.ended(lifecycle.StatusCancelled)
 	s.Empty(s.charges())
-	s.Contains(s.eventKinds(), KindActivationDeadline)
-	s.Contains(s.notifications(), "partner:"+NotifyActivationDeadline)
-	s.Contains(s.notifications(), "publisher:"+NotifyCancelled)
+	s.Contains(s.eventKinds(), lifecycle.KindActivationDeadline)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyActivationDeadline)
+	s.Contains(s.notifications(), "publisher:"+lifecycle.NotifyCancelled)
 }
 
 func (s *LifecycleSuite) TestL09ChangesBeforeActivation() {
@@ -137,9 +137,9 @@ func (s *LifecycleSuite) TestL09ChangesBeforeActivation() {
 	s.False(got.AutoRenew)
 	s.Equal("RESELLER-42", got.ResellerPartnerID)
 	s.Equal(int64(2), got.Version)
-	s.Contains(s.eventKinds(), KindChanged)
-	s.Contains(s.notifications(), "partner:"+NotifyChanged, "every applied change is notified")
-	s.NotContains(s.notifications(), "publisher:"+NotifyChanged, "a nickname is none of the ISV's business")
+	s.Contains(s.eventKinds(), lifecycle.KindChanged)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyChanged, "every applied change is notified")
+	s.NotContains(s.notifications(), "publisher:"+lifecycle.NotifyChanged, "a nickname is none of the ISV's business")
 
 	s.newEnv()
 	s.SetupTest()
@@ -161,8 +161,8 @@ func (s *LifecycleSuite) TestL10QuantityBeforeActivation() {
 func (s *LifecycleSuite) TestL11CancelBeforeActivation() {
 	out := s.change(hour, ChangeRequest{Cancel: true})
 	s.run(purchaseInput("monthly", 5))
-	s.Equal(subscription.StatusCancelled, out.result.Subscription.Status)
-	s.ended(subscription.StatusCancelled)
+	s.Equal(lifecycle.StatusCancelled, out.result.Subscription.Status)
+	s.ended(lifecycle.StatusCancelled)
 	s.Empty(s.charges())
 }
 
@@ -177,7 +177,7 @@ func (s *LifecycleSuite) TestL12QuantityIncreaseIsProrated() {
 	s.Require().Len(*charges, 2)
 	s.Equal(int64(3*1200), (*charges)[0].Amount)
 	s.Equal(int64(1200), (*charges)[1].Amount)
-	s.Contains(s.notifications(), "publisher:"+NotifyChanged)
+	s.Contains(s.notifications(), "publisher:"+lifecycle.NotifyChanged)
 }
 
 func (s *LifecycleSuite) TestL13QuantityDecreaseInsideWindowIsCredited() {
@@ -219,13 +219,13 @@ func (s *LifecycleSuite) TestL16CancelInsideWindowRefundsTheTerm() {
 	out := s.change(3*hour, ChangeRequest{Cancel: true})
 	s.run(purchaseInput("monthly", 5))
 	s.applied(up)
-	s.Equal(subscription.StatusCancelled, out.result.Subscription.Status)
-	s.ended(subscription.StatusCancelled)
+	s.Equal(lifecycle.StatusCancelled, out.result.Subscription.Status)
+	s.ended(lifecycle.StatusCancelled)
 	charges := s.charges()
 	s.Equal(int64(0), net(charges), "every charge of the term credited: %+v", charges)
 	s.Len(charges, 4, "first charge, prorated increase, and a credit for each")
-	s.Contains(s.notifications(), "partner:"+NotifyCancelled)
-	s.Contains(s.notifications(), "publisher:"+NotifyCancelled)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyCancelled)
+	s.Contains(s.notifications(), "publisher:"+lifecycle.NotifyCancelled)
 }
 
 func (s *LifecycleSuite) TestL17CancelAfterWindowIsRejectedAutoRenewOffIsNot() {
@@ -236,7 +236,7 @@ func (s *LifecycleSuite) TestL17CancelAfterWindowIsRejectedAutoRenewOffIsNot() {
 	s.Equal(ErrWindowClosed, cancel.errType())
 	s.applied(autoRenewOff)
 	s.False(autoRenewOff.result.Subscription.AutoRenew)
-	s.ended(subscription.StatusExpired)
+	s.ended(lifecycle.StatusExpired)
 }
 
 func (s *LifecycleSuite) TestL18CancelNeedingThePublisherWaits() {
@@ -245,29 +245,29 @@ func (s *LifecycleSuite) TestL18CancelNeedingThePublisherWaits() {
 	snap := s.snapshot(3 * hour)
 	s.run(purchaseInput("annual-managed", 5))
 	s.True(out.result.Pending)
-	s.Equal(subscription.StatusPendingCancellation, out.result.Subscription.Status)
-	s.Equal(subscription.StatusPendingCancellation, snap.Status)
-	s.Contains(s.notifications(), "publisher:"+NotifyCancellationRequested)
+	s.Equal(lifecycle.StatusPendingCancellation, out.result.Subscription.Status)
+	s.Equal(lifecycle.StatusPendingCancellation, snap.Status)
+	s.Contains(s.notifications(), "publisher:"+lifecycle.NotifyCancellationRequested)
 }
 
 func (s *LifecycleSuite) TestL19ApprovalCancelsAndRefunds() {
 	s.activateAt(hour)
 	s.change(2*hour, ChangeRequest{Cancel: true})
 	// Approved after the window closed: the request was made inside it.
-	s.event(5*day, "ok", subscription.EventCancellationApproved)
+	s.event(5*day, "ok", lifecycle.EventCancellationApproved)
 	s.run(purchaseInput("annual-managed", 5))
-	s.ended(subscription.StatusCancelled)
+	s.ended(lifecycle.StatusCancelled)
 	s.Equal(int64(0), net(s.charges()))
 }
 
 func (s *LifecycleSuite) TestL20RejectionRestoresTheStatus() {
 	s.activateAt(hour)
 	s.change(2*hour, ChangeRequest{Cancel: true})
-	s.event(3*hour, "no", subscription.EventCancellationRejected)
+	s.event(3*hour, "no", lifecycle.EventCancellationRejected)
 	snap := s.snapshot(4 * hour)
 	s.run(purchaseInput("annual-managed", 5))
-	s.Equal(subscription.StatusActive, snap.Status)
-	s.Contains(s.notifications(), "partner:"+NotifyCancellationRejected)
+	s.Equal(lifecycle.StatusActive, snap.Status)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyCancellationRejected)
 }
 
 func (s *LifecycleSuite) TestL21UnansweredCancellationLapses() {
@@ -276,10 +276,10 @@ func (s *LifecycleSuite) TestL21UnansweredCancellationLapses() {
 	waiting := s.snapshot(7 * day)
 	lapsed := s.snapshot(7*day + 3*hour)
 	s.run(purchaseInput("annual-managed", 5))
-	s.Equal(subscription.StatusPendingCancellation, waiting.Status)
-	s.Equal(subscription.StatusActive, lapsed.Status)
-	s.Contains(s.eventKinds(), KindCancellationLapsed)
-	s.Contains(s.notifications(), "partner:"+NotifyCancellationLapsed)
+	s.Equal(lifecycle.StatusPendingCancellation, waiting.Status)
+	s.Equal(lifecycle.StatusActive, lapsed.Status)
+	s.Contains(s.eventKinds(), lifecycle.KindCancellationLapsed)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyCancellationLapsed)
 }
 
 func (s *LifecycleSuite) TestL22PendingCancellationRefusesChanges() {
@@ -296,38 +296,38 @@ func (s *LifecycleSuite) TestL22PendingCancellationRefusesChanges() {
 
 func (s *LifecycleSuite) TestL23SuspendedPausesBilling() {
 	s.activateAt(hour)
-	s.event(2*hour, "s1", subscription.EventSuspended)
+	s.event(2*hour, "s1", lifecycle.EventSuspended)
 	snap := s.snapshot(3 * hour)
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(subscription.StatusSuspended, snap.Status)
-	s.Contains(s.notifications(), "partner:"+NotifySuspended)
+	s.Equal(lifecycle.StatusSuspended, snap.Status)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifySuspended)
 }
 
 func (s *LifecycleSuite) TestL24ReinstatedResumes() {
 	s.activateAt(hour)
-	s.event(2*hour, "s1", subscription.EventSuspended)
-	s.event(3*hour, "r1", subscription.EventReinstated)
+	s.event(2*hour, "s1", lifecycle.EventSuspended)
+	s.event(3*hour, "r1", lifecycle.EventReinstated)
 	snap := s.snapshot(4 * hour)
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(subscription.StatusActive, snap.Status)
-	s.Contains(s.notifications(), "partner:"+NotifyReinstated)
+	s.Equal(lifecycle.StatusActive, snap.Status)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyReinstated)
 }
 
 func (s *LifecycleSuite) TestL25InstallmentWhileSuspendedIsSkipped() {
 	s.activateAt(0)
-	s.event(10*day, "s1", subscription.EventSuspended)
-	s.event(70*day, "r1", subscription.EventReinstated)
+	s.event(10*day, "s1", lifecycle.EventSuspended)
+	s.event(70*day, "r1", lifecycle.EventReinstated)
 	charges := s.chargesAt(95 * day)
 	s.run(purchaseInput("annual", 1))
 	// Installments 2 (Dec 24) and 3 (Jan 24) fall while suspended.
 	s.Require().Len(*charges, 2, "installment 1 before, installment 4 (Feb 24) after; none while suspended")
 	s.Equal("sub_1/term-1/installment-3", (*charges)[1].Key)
-	s.Contains(s.eventKinds(), KindInstallmentSkipped)
+	s.Contains(s.eventKinds(), lifecycle.KindInstallmentSkipped)
 }
 
 func (s *LifecycleSuite) TestL26SuspendedRefusesQuantity() {
 	s.activateAt(hour)
-	s.event(2*hour, "s1", subscription.EventSuspended)
+	s.event(2*hour, "s1", lifecycle.EventSuspended)
 	out := s.change(3*hour, ChangeRequest{Quantity: ptr(3)})
 	nick := s.change(4*hour, ChangeRequest{Nickname: ptr("paused")})
 	s.run(purchaseInput("monthly", 1))
@@ -338,9 +338,9 @@ func (s *LifecycleSuite) TestL26SuspendedRefusesQuantity() {
 
 func (s *LifecycleSuite) TestL27UnsubscribedStopsBilling() {
 	s.activateAt(hour)
-	s.event(5*day, "u1", subscription.EventUnsubscribed)
+	s.event(5*day, "u1", lifecycle.EventUnsubscribed)
 	s.run(purchaseInput("annual", 1))
-	s.ended(subscription.StatusCancelled)
+	s.ended(lifecycle.StatusCancelled)
 	charges := s.charges()
 	s.Len(charges, 1, "the month started stays charged; no later installment")
 	s.Equal("charge", charges[0].Kind)
@@ -351,7 +351,7 @@ func (s *LifecycleSuite) TestL28MonthlyInstallmentsOfAnAnnualTerm() {
 	in.Subscription.AutoRenew = false
 	s.activateAt(0)
 	s.run(in)
-	s.ended(subscription.StatusExpired)
+	s.ended(lifecycle.StatusExpired)
 	charges := s.charges()
 	s.Require().Len(charges, 12)
 	s.Equal(int64(7*12000), net(charges), "twelve installments sum to the term price")
@@ -367,15 +367,15 @@ func (s *LifecycleSuite) TestL29RenewalNotice() {
 	s.at(noticeAt-hour, func() { notesBefore = s.notifications() })
 	s.at(noticeAt+hour, func() { notes = s.notifications() })
 	s.run(purchaseInput("monthly", 1))
-	s.NotContains(notesBefore, "partner:"+NotifyRenewalUpcoming, "not before 7 days ahead")
-	s.Contains(notes, "partner:"+NotifyRenewalUpcoming)
+	s.NotContains(notesBefore, "partner:"+lifecycle.NotifyRenewalUpcoming, "not before 7 days ahead")
+	s.Contains(notes, "partner:"+lifecycle.NotifyRenewalUpcoming)
 
 	s.SetupTest()
 	in := purchaseInput("monthly", 1)
 	in.Subscription.AutoRenew = false
 	s.activateAt(0)
 	s.run(in)
-	s.Contains(s.notifications(), "partner:"+NotifyExpiring)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyExpiring)
 }
 
 func (s *LifecycleSuite) TestL30TermEndRenews() {
@@ -392,8 +392,8 @@ func (s *LifecycleSuite) TestL30TermEndRenews() {
 	charges := s.charges()
 	s.Require().Len(charges, 2)
 	s.Equal("sub_1/term-2/installment-0", charges[1].Key)
-	s.Contains(s.notifications(), "partner:"+NotifyRenewed)
-	s.Equal(subscription.StatusActive, s.stored().ToSubscription().Status)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyRenewed)
+	s.Equal(lifecycle.StatusActive, s.stored().ToSubscription().Status)
 
 	// The next run picks up where this one stopped: a cancel inside the
 	// new window refunds the new term only.
@@ -402,7 +402,7 @@ func (s *LifecycleSuite) TestL30TermEndRenews() {
 	out := s.change(hour, ChangeRequest{Cancel: true})
 	s.run(next)
 	s.applied(out)
-	s.ended(subscription.StatusCancelled)
+	s.ended(lifecycle.StatusCancelled)
 	s.Equal(int64(2*1200), net(s.charges()), "term 1 stays paid, term 2 is refunded")
 }
 
@@ -411,10 +411,10 @@ func (s *LifecycleSuite) TestL31TermEndExpires() {
 	in.Subscription.AutoRenew = false
 	s.activateAt(hour)
 	s.run(in)
-	s.ended(subscription.StatusExpired)
+	s.ended(lifecycle.StatusExpired)
 	s.Len(s.charges(), 1)
-	s.Contains(s.notifications(), "partner:"+NotifyExpired)
-	s.Contains(s.notifications(), "publisher:"+NotifyExpired)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyExpired)
+	s.Contains(s.notifications(), "publisher:"+lifecycle.NotifyExpired)
 }
 
 func (s *LifecycleSuite) TestL32BillingFrequencyChangeAppliesAtRenewal() {
@@ -521,10 +521,10 @@ func (s *LifecycleSuite) TestUpdateWaitingForTheNextRunIsAccepted() {
 func (s *LifecycleSuite) TestSignalsPendingAtRenewalAreAppliedBeforeContinuingAsNew() {
 	s.activateAt(0)
 	termEnd := s.start.AddDate(0, 1, 0).Sub(s.start)
-	s.event(termEnd, "late-suspend", subscription.EventSuspended)
+	s.event(termEnd, "late-suspend", lifecycle.EventSuspended)
 	s.run(purchaseInput("monthly", 1))
 	next := s.continued()
-	s.Equal(subscription.StatusSuspended, next.Continued.Subscription.Status)
+	s.Equal(lifecycle.StatusSuspended, next.Continued.Subscription.Status)
 	s.Contains(next.Continued.RecentEventIDs, "late-suspend", "the next run still drops a repeat of it")
 	s.Equal(2, next.Continued.TermNumber)
 }

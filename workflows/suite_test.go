@@ -18,10 +18,11 @@ import (
 
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // LifecycleSuite runs the workflow in the time-skipping test environment
@@ -87,12 +88,12 @@ func purchaseInput(planID string, quantity int) PurchaseInput {
 		}
 	}
 	return PurchaseInput{
-		Subscription: subscription.Subscription{
+		Subscription: Subscription{
 			ID: "sub_1", CustomerID: "cus_1", PartnerID: "partner-demo", OfferID: offer.ID, PlanID: plan.ID,
 			PublisherID: offer.PublisherID, Quantity: quantity, AutoRenew: true, BillingFrequency: plan.BillingFrequencies[0],
-			PublisherLink: &subscription.PublisherLink{URL: "https://isv-demo.example.com/activate"},
+			PublisherLink: &payload.PublisherLink{URL: "https://isv-demo.example.com/activate"},
 		},
-		Plan: plan.Snapshot(), LicenseBased: true, Actor: "agent:agt_1", RequestHash: "req-hash",
+		Plan: payload.Plan(plan.Snapshot()), LicenseBased: true, Actor: "agent:agt_1", RequestHash: "req-hash",
 		AuthorizationCodeHash: "code-hash", AuthorizationCodeExpiresAt: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC),
 		Settings: DefaultSettings(),
 	}
@@ -101,9 +102,9 @@ func purchaseInput(planID string, quantity int) PurchaseInput {
 // at runs fn when the workflow clock reaches start+d.
 func (s *LifecycleSuite) at(d time.Duration, fn func()) { s.env.RegisterDelayedCallback(fn, d) }
 
-func (s *LifecycleSuite) event(d time.Duration, id, typ string, mods ...func(*subscription.ISVEvent)) {
+func (s *LifecycleSuite) event(d time.Duration, id, typ string, mods ...func(*ISVEvent)) {
 	s.at(d, func() {
-		e := subscription.ISVEvent{ID: id, Type: typ, PublisherID: "isv-demo"}
+		e := ISVEvent{ID: id, Type: typ, PublisherID: "isv-demo"}
 		for _, m := range mods {
 			m(&e)
 		}
@@ -116,13 +117,13 @@ func (s *LifecycleSuite) event(d time.Duration, id, typ string, mods ...func(*su
 func (s *LifecycleSuite) eventsTogether(d time.Duration, idsAndTypes ...[2]string) {
 	s.at(d, func() {
 		for _, e := range idsAndTypes {
-			s.env.SignalWorkflow(SignalISVEvent, subscription.ISVEvent{ID: e[0], Type: e[1], PublisherID: "isv-demo"})
+			s.env.SignalWorkflow(SignalISVEvent, ISVEvent{ID: e[0], Type: e[1], PublisherID: "isv-demo"})
 		}
 	})
 }
 
 // activateAt sends the ISV's activation at start+d.
-func (s *LifecycleSuite) activateAt(d time.Duration) { s.event(d, "act", subscription.EventActivated) }
+func (s *LifecycleSuite) activateAt(d time.Duration) { s.event(d, "act", lifecycle.EventActivated) }
 
 // changeOutcome is what a change Update came to.
 type changeOutcome struct {
@@ -177,8 +178,8 @@ func (s *LifecycleSuite) sendChange(updateID string, req ChangeRequest, out *cha
 }
 
 // snapshot captures the workflow's state query at start+d.
-func (s *LifecycleSuite) snapshot(d time.Duration) *subscription.Subscription {
-	sub := &subscription.Subscription{}
+func (s *LifecycleSuite) snapshot(d time.Duration) *Subscription {
+	sub := &Subscription{}
 	s.at(d, func() {
 		v, err := s.env.QueryWorkflow(QueryState)
 		s.Require().NoError(err)
@@ -207,9 +208,9 @@ func (s *LifecycleSuite) byMarker(generation workflow.Version) {
 }
 
 // ended asserts the workflow finished (not continued) with this status.
-func (s *LifecycleSuite) ended(want subscription.Status) {
+func (s *LifecycleSuite) ended(want lifecycle.Status) {
 	s.Require().NoError(s.env.GetWorkflowError())
-	var final subscription.Subscription
+	var final Subscription
 	s.Require().NoError(s.env.GetWorkflowResult(&final))
 	s.Equal(want, final.Status)
 	s.Equal(string(want), s.stored().Status)

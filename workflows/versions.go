@@ -3,6 +3,8 @@ package workflows
 import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // Behaviour changes guarded by workflow.GetVersion, newest last. A change ID
@@ -159,3 +161,50 @@ func RegisterSubscriptionWorkflow(r worker.WorkflowRegistry) {
 // generationInputFlags is the PurchaseInput.Generation of the runs that
 // took every change above by their input (see the top of this file).
 const generationInputFlags = 1
+
+// generation is the set of behaviour changes a run has. The shell's own
+// are here; the business rules' are the run's lifecycle.Rules. Nothing
+// outside this file asks which generation a run is.
+type generation struct {
+	timers bool // lifecycle timers (versionLifecycleTimers)
+	// durableCommit: steps commit through an activity (versionDurableCommit).
+	durableCommit bool
+	// localCommit: steps on events in the history commit by a fenced
+	// local activity (generationLocalCommit).
+	localCommit bool
+	// statusOnChange: the status search attribute is upserted only when
+	// it changes (versionStatusOnChange).
+	statusOnChange bool
+	// statusAfterEvents: a step leaves the status to the ISV events
+	// waiting behind it (generationStatusAfterEvents).
+	statusAfterEvents bool
+}
+
+// versions decides the run's behaviour changes: all of them by the
+// workflow type for a run started now, by one marker or one by one as
+// recorded for a run started before. The order of the calls is part of
+// the histories.
+func (w *subscriptionRun) versions(ctx workflow.Context) {
+	g, byType := generationOfType(workflow.GetInfo(ctx).WorkflowType.Name)
+	switch {
+	case byType:
+	case w.in.Generation >= generationInputFlags:
+		g = generationChanges
+	default:
+		g = workflow.GetVersion(ctx, versionGeneration1, workflow.DefaultVersion, generationMarkerNewest)
+	}
+	if g >= generationChanges {
+		w.generation = generation{timers: true, durableCommit: true, statusOnChange: true,
+			localCommit: g >= generationLocalCommit, statusAfterEvents: g >= generationStatusAfterEvents}
+		w.rules = lifecycle.Rules{LotWindows: true, ExactLines: g >= generationExactLines, NoOpChangesRecordNothing: g >= generationExactLines}
+	} else {
+		w.generation.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
+		w.generation.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1
+		w.rules.LotWindows = workflow.GetVersion(ctx, versionLotWindows, workflow.DefaultVersion, 1) >= 1
+		w.generation.statusOnChange = workflow.GetVersion(ctx, versionStatusOnChange, workflow.DefaultVersion, 1) >= 1
+	}
+	if w.generation.statusOnChange {
+		// What operators see now: set at start, carried over by continue-as-new.
+		w.publishedStatus, _ = workflow.GetTypedSearchAttributes(ctx).GetKeyword(StatusKey)
+	}
+}

@@ -11,18 +11,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/workflows"
 )
 
@@ -55,11 +49,11 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		return
 	}
 	req := workflows.ChangeRequest{
-		Actor: "agent:" + a.ID, Nickname: body.Nickname, Quantity: body.Quantity, AutoRenew: body.AutoRenew,
+		Actor: lifecycle.AgentActor(a.ID), Nickname: body.Nickname, Quantity: body.Quantity, AutoRenew: body.AutoRenew,
 		ResellerPartnerID: body.ResellerPartnerID, BillingFrequency: body.BillingFrequency,
 	}
 	if body.Status != nil {
-		if *body.Status != string(subscription.StatusCancelled) {
+		if *body.Status != string(lifecycle.StatusCancelled) {
 			s.writeError(w, r, invalid("status", `only "cancelled" can be set; the other statuses follow the lifecycle`))
 			return
 		}
@@ -77,7 +71,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 			return
 		}
 	}
-	if req.Empty() {
+	if req.Rules().Empty() {
 		s.writeError(w, r, invalid("", "nothing to change: set nickname, quantity, autoRenew, status, resellerPartnerId or billingFrequency"))
 		return
 	}
@@ -110,7 +104,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		// still running, or got no answer worth keeping (a 5xx): the
 		// Update's id is the reservation's, so Temporal gives every send
 		// of it the same outcome and the change is applied once.
-		updateID = changeUpdateID(a.PartnerID, idemKey, held.CreatedAt)
+		updateID = orchestrator.ChangeUpdateID(a.PartnerID, idemKey, held.CreatedAt)
 		rec := &capture{ResponseWriter: w}
 		defer func() {
 			if rec.status == 0 || rec.status >= 500 {
@@ -127,11 +121,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 
 	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
 	defer cancel()
-	opts := client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(row.ID), UpdateName: workflows.UpdateChange, UpdateID: updateID,
-		Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	}
-	result, err := s.updateCurrentRun(ctx, opts)
+	result, err := s.workflows.Change(ctx, row.ID, updateID, req)
 	if err != nil {
 		s.changeFailed(w, r, a, row.Status, err)
 		return
@@ -140,106 +130,42 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	if result.Pending {
 		status = http.StatusAccepted
 	}
-	s.writeSubscription(w, a, status, result.Subscription, result.Lots)
-}
-
-// updateCurrentRun sends the change to the subscription's current run.
-//
-// Every send of one change carries the same update id (the
-// Idempotency-Key's, or one drawn here): Temporal keeps one outcome per id,
-// so a change sent again is applied once. It is sent again:
-//   - when Temporal answers Unavailable ("workflow update was aborted"):
-//     it clears a workflow's pending updates when it reloads the workflow
-//     (under load, when its cache evicts it) and says to retry; a change
-//     never accepted is then simply not there;
-//   - when the run it reached was handing over at a renewal (continue as
-//     new): the update is refused as "completed" although the subscription
-//     lives on in the next run.
-//
-// Until the request's deadline: past it, the answer is 503 change_pending.
-func (s *Server) updateCurrentRun(ctx context.Context, opts client.UpdateWorkflowOptions) (workflows.ChangeResult, error) {
-	var result workflows.ChangeResult
-	if opts.UpdateID == "" {
-		opts.UpdateID = "patch-" + uuid.NewString()
-	}
-	for attempt := 0; ; attempt++ {
-		handle, err := s.Temporal.UpdateWorkflow(ctx, opts)
-		if err == nil {
-			err = handle.Get(ctx, &result)
-		}
-		var notFound *serviceerror.NotFound
-		switch {
-		case err == nil:
-			return result, nil
-		case errors.As(err, &notFound) && attempt < 4:
-			desc, derr := s.Temporal.DescribeWorkflowExecution(ctx, opts.WorkflowID, "")
-			if derr != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				return result, err
-			}
-		case temporalUnavailable(err) && ctx.Err() == nil:
-			s.Logger.Warn("change sent again: Temporal asked to retry", "workflow", opts.WorkflowID, "update", opts.UpdateID, "attempt", attempt+1, "error", err)
-		default:
-			return result, err
-		}
-		select {
-		case <-time.After(time.Duration(50*min(attempt+1, 10)) * time.Millisecond):
-		case <-ctx.Done():
-			return result, ctx.Err()
-		}
-	}
+	s.writeSubscription(w, a, status, result.Subscription.Rules(), result.Lots)
 }
 
 // changeFailed maps a refused or failed change to its problem.
 func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, a auth.Agent, status string, err error) {
-	var appErr *temporal.ApplicationError
-	var notFound *serviceerror.NotFound
+	var refused *orchestrator.Refused
 	switch {
-	case errors.As(err, &appErr):
-		switch appErr.Type() {
-		case workflows.ErrNothingToChange:
+	case errors.As(err, &refused):
+		switch refused.Kind {
+		case lifecycle.RefusedNothingToChange:
 			// Every field already had its value: nothing was recorded,
 			// the answer is the subscription as it is (same ETag).
-			var current workflows.ChangeResult
-			if !appErr.HasDetails() || appErr.Details(&current) != nil {
+			current, ok := refused.Current()
+			if !ok {
 				s.writeError(w, r, fmt.Errorf("change: a refusal without the subscription: %w", err))
 				return
 			}
-			s.writeSubscription(w, a, http.StatusOK, current.Subscription, current.Lots)
-		case workflows.ErrValidation:
-			var field string
-			if appErr.HasDetails() {
-				_ = appErr.Details(&field)
-			}
-			writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", field, appErr.Message())
-		case workflows.ErrInvalidState:
-			writeProblem(w, r, http.StatusConflict, "invalid_state", appErr.Message())
-		case workflows.ErrWindowClosed:
-			writeProblem(w, r, http.StatusConflict, "cancellation_window_closed", appErr.Message())
-		case workflows.ErrVersionMismatch:
-			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", appErr.Message())
-		default:
-			s.writeError(w, r, err)
+			s.writeSubscription(w, a, http.StatusOK, current.Subscription.Rules(), current.Lots)
+		case lifecycle.RefusedInvalid:
+			writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", refused.Field, refused.Message)
+		case lifecycle.RefusedState:
+			writeProblem(w, r, http.StatusConflict, "invalid_state", refused.Message)
+		case lifecycle.RefusedWindowClosed:
+			writeProblem(w, r, http.StatusConflict, "cancellation_window_closed", refused.Message)
+		case lifecycle.RefusedStale:
+			writeProblem(w, r, http.StatusPreconditionFailed, "precondition_failed", refused.Message)
 		}
-	case errors.As(err, &notFound):
+	case errors.Is(err, orchestrator.ErrEnded):
 		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+status+" and takes no more changes.")
-	case temporalUnavailable(err):
+	case errors.Is(err, orchestrator.ErrUnavailable):
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, r, http.StatusServiceUnavailable, "change_pending",
 			"The change was not confirmed in time (is a worker running?). Repeat it with the same Idempotency-Key to learn its outcome.")
 	default:
 		s.writeError(w, r, fmt.Errorf("change: %w", err))
 	}
-}
-
-// changeUpdateID is the Update id of a change sent with an
-// Idempotency-Key: the key's reservation, not the key alone. Temporal keeps
-// an Update's outcome for the life of its run (a month, a year): a key used
-// again once its reservation has expired (store.IdempotencyTTL) is a new
-// request, and an id derived from the key alone made Temporal answer it
-// with the first change's outcome and apply nothing (issue 25).
-func changeUpdateID(partnerID, key string, reservedAt time.Time) string {
-	sum := sha256.Sum256([]byte(partnerID + "\n" + key + "\n" + reservedAt.UTC().Format(time.RFC3339Nano)))
-	return "patch-" + hex.EncodeToString(sum[:12])
 }
 
 // parseETag reads `"5"`, `W/"5"` or `5`.

@@ -6,21 +6,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
-
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/workflows"
 )
-
-var publisherIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
 // isv authenticates an ISV request: the publisher header names the
 // sender, and the signature over the raw body must verify with one of its
@@ -34,7 +31,7 @@ func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byt
 		}
 		publisherID := r.Header.Get(signature.PublisherHeader)
 		var secrets [][]byte
-		if publisherIDPattern.MatchString(publisherID) {
+		if catalog.ValidID(publisherID) {
 			if secrets, err = s.Store.PublisherSecrets(r.Context(), publisherID); err != nil {
 				s.writeError(w, r, err)
 				return
@@ -51,13 +48,13 @@ func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byt
 }
 
 type resolvedView struct {
-	ID         string              `json:"id"`
-	OfferID    string              `json:"offerId"`
-	PlanID     string              `json:"planId"`
-	Quantity   int                 `json:"quantity"`
-	CustomerID string              `json:"customerId"`
-	PartnerID  string              `json:"partnerId"`
-	Status     subscription.Status `json:"status"`
+	ID         string           `json:"id"`
+	OfferID    string           `json:"offerId"`
+	PlanID     string           `json:"planId"`
+	Quantity   int              `json:"quantity"`
+	CustomerID string           `json:"customerId"`
+	PartnerID  string           `json:"partnerId"`
+	Status     lifecycle.Status `json:"status"`
 }
 
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
@@ -94,13 +91,13 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID str
 		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "This authorization code has expired; the partner can issue a fresh one.")
 		return
 	}
-	if !authcode.Resolvable(subscription.Status(sub.Status)) {
+	if !lifecycle.Status(sub.Status).AwaitsPublisher() {
 		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "The subscription is "+sub.Status+": its authorization code no longer resolves.")
 		return
 	}
 	writeJSON(w, http.StatusOK, resolvedView{
 		ID: sub.ID, OfferID: sub.OfferID, PlanID: sub.PlanID, Quantity: sub.Quantity,
-		CustomerID: sub.CustomerID, PartnerID: sub.PartnerID, Status: subscription.Status(sub.Status),
+		CustomerID: sub.CustomerID, PartnerID: sub.PartnerID, Status: lifecycle.Status(sub.Status),
 	})
 }
 
@@ -131,7 +128,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		s.writeError(w, r, refused)
 		return
 	}
-	if !subscription.KnownEventType(e.Type) {
+	if !lifecycle.KnownEventType(e.Type) {
 		s.writeError(w, r, invalid("type", "unknown event type %q", e.Type))
 		return
 	}
@@ -165,7 +162,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
 		return
 	}
-	if e.Type == subscription.EventActivated {
+	if e.Type == lifecycle.EventActivated {
 		// An activation confirms what the partner bought: the plan and
 		// quantity the subscription has now. The ISV may name them (as
 		// Microsoft's activate does) but cannot change them: that would
@@ -183,7 +180,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 			return
 		}
 	}
-	event := subscription.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
+	event := workflows.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
 
 	ctx, cancel := withTimeout(r, 10*time.Second)
 	defer cancel()
@@ -191,10 +188,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 	// Signal first, then record the receipt: a crash in between makes the
 	// ISV retry, and the workflow ignores the id it already has. The other
 	// order would answer that retry "duplicate" for an event never applied.
-	err = s.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(sub.ID), "", workflows.SignalISVEvent, event)
-	var gone *serviceerror.NotFound
+	err = s.workflows.DeliverEvent(ctx, sub.ID, event)
 	switch {
-	case errors.As(err, &gone):
+	case errors.Is(err, orchestrator.ErrEnded):
 		// The workflow has ended (cancelled or expired): the event is
 		// recorded and reported in the audit trail, not applied.
 		receipt = store.ISVEventReceipt(publisherID, e.ID, sub.ID, e.Type, e.Data.PlanID, e.Data.Quantity, event.ReceivedAt,

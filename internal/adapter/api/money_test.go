@@ -89,15 +89,6 @@ func TestAnActivationNamingAnotherPlanOrQuantityIsRefused(t *testing.T) {
 	}
 }
 
-// A change sent with a key has the Update id of the key's reservation: a
-// key taken anew once its reservation expired is a new change.
-func TestAChangeUpdateIDIsTheReservations(t *testing.T) {
-	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-	assert.Equal(t, changeUpdateID("p", "k", at), changeUpdateID("p", "k", at.In(time.FixedZone("x", 3600))))
-	assert.NotEqual(t, changeUpdateID("p", "k", at), changeUpdateID("p", "k", at.Add(25*time.Hour)))
-	assert.NotEqual(t, changeUpdateID("p", "k", at), changeUpdateID("q", "k", at))
-}
-
 // getJSON reads a JSON answer as the agent.
 func getJSON(t *testing.T, srv *httptest.Server, path, token string) map[string]any {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/platform/httpstatus"
@@ -49,6 +50,8 @@ type Server struct {
 	AuthFailureLimit int
 
 	authFailures *failureLimiter
+	// workflows is the one door to the subscription workflows.
+	workflows *orchestrator.Client
 }
 
 // maxBodyBytes bounds every request body.
@@ -68,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 	if s.authFailures == nil {
 		s.authFailures = newFailureLimiter(s.AuthFailureLimit, s.Now)
 	}
+	s.workflows = &orchestrator.Client{Temporal: s.Temporal, Logger: s.Logger}
 	mux := http.NewServeMux()
 	// paths knows every route's path whatever its method, to answer 405
 	// with the methods it does take.
@@ -204,10 +208,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	check := s.CheckTemporal
 	if check == nil {
-		check = func(ctx context.Context) error {
-			_, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		}
+		check = s.workflows.Healthy
 	}
 	if err := check(ctx); err != nil {
 		writeProblem(w, r, http.StatusServiceUnavailable, "temporal_unavailable", "Temporal does not answer.")

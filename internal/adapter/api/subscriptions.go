@@ -2,9 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,39 +11,42 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
-	"github.com/cspmarket/orchestrator/internal/domain/audit"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/workflows"
 )
 
-// subscriptionView is a subscription as the API answers it.
-type subscriptionView struct {
-	subscription.Subscription
-	// UnitPrice hides the subscription's from agents who may not see
-	// money (auth.PermBilling): the shallower field is the one encoded.
-	UnitPrice *int64 `json:"unitPrice,omitempty"`
-	ETag      string `json:"etag"`
-	// RefundableQuantity: how many licences can still be removed (and are
-	// credited), batch by batch (billing.RefundableQuantity).
-	RefundableQuantity billing.Refundable `json:"refundableQuantity"`
-}
-
-func (s *Server) view(a auth.Agent, sub subscription.Subscription, lots billing.Lots) subscriptionView {
-	v := subscriptionView{Subscription: sub, ETag: etag(sub.Version), RefundableQuantity: billing.RefundableQuantity(sub, lots, s.Now().UTC())}
+// view is a subscription as the API answers it to the agent: its unit
+// price only for who may see money (auth.PermBilling), its refundable
+// licences now.
+func (s *Server) view(a auth.Agent, sub lifecycle.Subscription, lots billing.Lots) wire.Subscription {
+	v := wire.Subscription{
+		ID: sub.ID, CustomerID: sub.CustomerID, PartnerID: sub.PartnerID, OfferID: sub.OfferID, PlanID: sub.PlanID, PublisherID: sub.PublisherID,
+		Nickname: sub.Nickname, Quantity: sub.Quantity, Status: string(sub.Status), ActionNeeded: sub.ActionNeeded, AutoRenew: sub.AutoRenew,
+		BillingFrequency: sub.BillingFrequency, NextBillingFrequency: sub.NextBillingFrequency, TermDuration: sub.TermDuration,
+		ResellerPartnerID: sub.ResellerPartnerID, Currency: sub.Currency, PurchasedAt: sub.PurchasedAt.UTC(), ActivatedAt: sub.ActivatedAt,
+		BillingStartedAt: sub.BillingStartedAt, TermStart: sub.TermStart, TermEnd: sub.TermEnd, CancellationWindowEndsAt: sub.CancellationWindowEndsAt,
+		Version: sub.Version, ETag: etag(sub.Version),
+		RefundableQuantity: wire.Refundable{Details: []wire.RefundableBatch{}},
+	}
+	if sub.PublisherURL != "" {
+		v.PublisherLink = &wire.PublisherLink{URL: sub.PublisherURL}
+	}
 	if a.Role.Can(auth.PermBilling) {
 		v.UnitPrice = &sub.UnitPrice
+	}
+	r := lifecycle.RefundableQuantity(sub, lots, s.Now().UTC())
+	v.RefundableQuantity.Total = r.Total
+	for _, d := range r.Details {
+		v.RefundableQuantity.Details = append(v.RefundableQuantity.Details, wire.RefundableBatch{Quantity: d.Quantity, AllowedUntil: d.AllowedUntil})
 	}
 	return v
 }
@@ -62,9 +62,13 @@ func rowLots(row *store.SubscriptionRow) billing.Lots {
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-func (s *Server) writeSubscription(w http.ResponseWriter, a auth.Agent, status int, sub subscription.Subscription, lots billing.Lots) {
-	w.Header().Set("ETag", etag(sub.Version))
-	writeJSON(w, status, s.view(a, sub, lots))
+func (s *Server) writeSubscription(w http.ResponseWriter, a auth.Agent, status int, sub lifecycle.Subscription, lots billing.Lots) {
+	s.writeView(w, status, s.view(a, sub, lots))
+}
+
+func (s *Server) writeView(w http.ResponseWriter, status int, v wire.Subscription) {
+	w.Header().Set("ETag", v.ETag)
+	writeJSON(w, status, v)
 }
 
 type purchaseRequest struct {
@@ -158,7 +162,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	requestHash := req.hash(customer.ID)
 
 	// A repeat of a purchase already recorded answers from the database.
-	id := newSubscriptionID(a.PartnerID, idemKey)
+	id := orchestrator.SubscriptionID(a.PartnerID, idemKey)
 	if idemKey != "" {
 		if existing, err := s.Store.SubscriptionByID(r.Context(), id); err == nil {
 			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
@@ -182,41 +186,22 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	if req.ResellerPartnerID != nil {
 		reseller = *req.ResellerPartnerID
 	}
-	sub := subscription.Subscription{
-		ID: id, CustomerID: customer.ID, PartnerID: a.PartnerID, OfferID: offer.ID, PlanID: plan.ID,
-		PublisherID: offer.PublisherID, Nickname: req.Nickname, Quantity: *req.Quantity,
-		Status: subscription.StatusPendingFulfillment, AutoRenew: *req.AutoRenew, BillingFrequency: req.BillingFrequency,
-		ResellerPartnerID: reseller, PurchasedAt: now.Truncate(time.Microsecond),
-		PublisherLink: &subscription.PublisherLink{URL: publisher.LandingURL},
-	}
 	input := workflows.PurchaseInput{
-		Subscription: sub, Plan: plan.Snapshot(), LicenseBased: offer.LicenseBased, Actor: "agent:" + a.ID,
+		Subscription: workflows.Subscription{
+			ID: id, CustomerID: customer.ID, PartnerID: a.PartnerID, OfferID: offer.ID, PlanID: plan.ID,
+			PublisherID: offer.PublisherID, Nickname: req.Nickname, Quantity: *req.Quantity,
+			Status: lifecycle.StatusPendingFulfillment, AutoRenew: *req.AutoRenew, BillingFrequency: req.BillingFrequency,
+			ResellerPartnerID: reseller, PurchasedAt: now.Truncate(time.Microsecond),
+			PublisherLink: &payload.PublisherLink{URL: publisher.LandingURL},
+		},
+		Plan: payload.Plan(plan.Snapshot()), LicenseBased: offer.LicenseBased, Actor: lifecycle.AgentActor(a.ID),
 		IdempotencyKey: idemKey, RequestHash: requestHash, AuthorizationCodeHash: codeHash,
 		AuthorizationCodeExpiresAt: now.Add(authcode.TTL),
 		Settings:                   s.Settings,
 	}
 	ctx, cancel := withTimeout(r, s.PurchaseTimeout)
 	defer cancel()
-	start := s.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.WorkflowID(id),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes:    workflows.SearchAttributesOf(sub),
-		StaticSummary:            fmt.Sprintf("%s / %s × %d for %s (%s)", offer.ID, plan.ID, sub.Quantity, customer.Name, a.PartnerID),
-	}, workflows.SubscriptionWorkflowType, input)
-	handle, err := s.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     workflows.UpdatePurchaseRecorded,
-			UpdateName:   workflows.UpdatePurchaseRecorded,
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	var result workflows.PurchaseResult
-	if err == nil {
-		err = handle.Get(ctx, &result)
-	}
+	result, err := s.workflows.Purchase(ctx, input, fmt.Sprintf("%s / %s × %d for %s (%s)", offer.ID, plan.ID, *req.Quantity, customer.Name, a.PartnerID))
 	if err != nil {
 		s.purchaseFailed(w, r, a, customer.ID, id, requestHash, err)
 		return
@@ -228,41 +213,37 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	if result.AuthorizationCodeHash != codeHash {
 		// A concurrent duplicate started the workflow first: answer its
 		// subscription, with a code of our own issuing.
-		s.replayPurchase(w, r, a, result.Subscription, result.RequestHash, requestHash)
+		s.replayPurchase(w, r, a, result.Subscription.Rules(), result.RequestHash, requestHash)
 		return
 	}
-	sub = result.Subscription
-	sub.PublisherLink = &subscription.PublisherLink{URL: publisher.LandingURL, AuthorizationCode: code, ExpiresAt: &input.AuthorizationCodeExpiresAt}
+	v := s.view(a, result.Subscription.Rules(), result.Lots)
+	expires := input.AuthorizationCodeExpiresAt
+	v.PublisherLink = &wire.PublisherLink{URL: publisher.LandingURL, AuthorizationCode: code, ExpiresAt: &expires}
 	w.Header().Set("Location", "/v1/customers/"+customer.ID+"/subscriptions/"+id)
-	s.writeSubscription(w, a, http.StatusCreated, sub, result.Lots)
+	s.writeView(w, http.StatusCreated, v)
 }
 
 // purchaseFailed answers a purchase whose workflow did not confirm in time.
 func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, a auth.Agent, customerID, id, requestHash string, err error) {
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
+	if errors.Is(err, orchestrator.ErrAlreadyStarted) {
 		// The workflow exists and is closed: the database has the purchase.
 		if existing, dbErr := s.Store.SubscriptionByID(r.Context(), id); dbErr == nil {
 			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
 			return
 		}
 	}
-	var refused *temporal.ApplicationError
-	if errors.As(err, &refused) && refused.Type() == workflows.ErrValidation {
-		var field string
-		if refused.HasDetails() {
-			_ = refused.Details(&field)
-		}
-		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", field, refused.Message())
+	var refused *lifecycle.Refusal
+	if errors.As(err, &refused) && refused.Kind == lifecycle.RefusedInvalid {
+		writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", refused.Field, refused.Message)
 		return
 	}
-	if temporalUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, orchestrator.ErrUnavailable) {
 		// The workflow may have started without a worker to record it: if
 		// it did, the subscription exists and will be recorded, so the
 		// client is told what it bought rather than invited to buy again.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 		defer cancel()
-		if _, derr := s.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), ""); derr == nil {
+		if _, _, _, derr := s.workflows.Started(ctx, id); derr == nil {
 			writePurchasePending(w, r, customerID, id)
 			return
 		}
@@ -298,7 +279,7 @@ func writePurchasePending(w http.ResponseWriter, r *http.Request, customerID, id
 // replayPurchase answers a repeated purchase: the same subscription, a
 // freshly issued authorization code while it can still be resolved, or 409
 // when the key was used for another purchase.
-func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, a auth.Agent, sub subscription.Subscription, storedHash, requestHash string) {
+func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, a auth.Agent, sub lifecycle.Subscription, storedHash, requestHash string) {
 	if storedHash != requestHash {
 		writeProblem(w, r, http.StatusConflict, "idempotency_key_reused", "This Idempotency-Key was used for a different purchase.")
 		return
@@ -308,28 +289,22 @@ func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, a auth.A
 		s.writeError(w, r, err)
 		return
 	}
+	v := s.view(a, sub, rowLots(row))
 	if link, err := authcode.Live(r.Context(), s.Store, row, s.Now()); err == nil {
-		sub.PublisherLink = link
+		v.PublisherLink = linkView(link)
 	} else if !errors.Is(err, authcode.ErrNotResolvable) {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.Header().Set("Location", "/v1/customers/"+sub.CustomerID+"/subscriptions/"+sub.ID)
-	s.writeSubscription(w, a, http.StatusCreated, sub, rowLots(row))
+	s.writeView(w, http.StatusCreated, v)
 }
 
-// newSubscriptionID derives the id from the partner's Idempotency-Key when
-// there is one, so that duplicates, even concurrent ones, meet at the same
-// workflow ID; otherwise it is random.
-func newSubscriptionID(partnerID, idempotencyKey string) string {
-	if idempotencyKey == "" {
-		b := make([]byte, 12)
-		_, _ = rand.Read(b)
-		return "sub_" + hex.EncodeToString(b)
-	}
-	sum := sha256.Sum256([]byte(partnerID + "\n" + idempotencyKey))
-	return "sub_" + hex.EncodeToString(sum[:12])
+// linkView is a live publisher link as the API shows it.
+func linkView(l *authcode.Link) *wire.PublisherLink {
+	expires := l.ExpiresAt
+	return &wire.PublisherLink{URL: l.URL, AuthorizationCode: l.AuthorizationCode, ExpiresAt: &expires}
 }
 
 func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.SubscriptionRow, bool) {
@@ -390,7 +365,7 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a aut
 			return
 		}
 	}
-	if filter.Status != "" && !subscription.Status(filter.Status).Valid() {
+	if filter.Status != "" && !lifecycle.Status(filter.Status).Valid() {
 		s.writeError(w, r, invalid("status", "unknown status %q", filter.Status))
 		return
 	}
@@ -403,7 +378,7 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a aut
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]subscriptionView, 0, len(rows))
+	items := make([]wire.Subscription, 0, len(rows))
 	for i, row := range rows {
 		if i == size {
 			break
@@ -435,7 +410,7 @@ func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.A
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, link)
+	writeJSON(w, http.StatusOK, linkView(link))
 }
 
 type eventView struct {
@@ -531,14 +506,14 @@ func (s *Server) nameActors(ctx context.Context, a auth.Agent, items []eventView
 	return nil
 }
 
-// withoutMoney is an audit detail without its amounts (audit.WithoutMoney);
+// withoutMoney is an audit detail without its amounts (lifecycle.WithoutMoney);
 // a detail that is not an object is kept as it is.
 func withoutMoney(detail json.RawMessage) json.RawMessage {
 	var m map[string]any
 	if json.Unmarshal(detail, &m) != nil || m == nil {
 		return detail
 	}
-	b, err := json.Marshal(audit.WithoutMoney(m))
+	b, err := json.Marshal(lifecycle.WithoutMoney(m))
 	if err != nil {
 		return detail
 	}
@@ -595,19 +570,8 @@ func (s *Server) pendingPurchase(w http.ResponseWriter, r *http.Request, a auth.
 	customerID, id := r.PathValue("customerId"), r.PathValue("subscriptionId")
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
-	if err != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return false
-	}
-	attrs := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
-	var partner, customer string
-	if p, ok := attrs[workflows.PartnerIDKey.GetName()]; ok {
-		_ = converter.GetDefaultDataConverter().FromPayload(p, &partner)
-	}
-	if c, ok := attrs[workflows.CustomerIDKey.GetName()]; ok {
-		_ = converter.GetDefaultDataConverter().FromPayload(c, &customer)
-	}
-	if partner != a.PartnerID || customer != customerID {
+	running, partner, customer, err := s.workflows.Started(ctx, id)
+	if err != nil || !running || partner != a.PartnerID || customer != customerID {
 		return false
 	}
 	writePurchasePending(w, r, customerID, id)

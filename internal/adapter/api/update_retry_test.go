@@ -17,7 +17,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -49,8 +49,8 @@ type appliedChange struct {
 }
 
 func (c appliedChange) Get(_ context.Context, v any) error {
-	*(v.(*workflows.ChangeResult)) = workflows.ChangeResult{Subscription: subscription.Subscription{
-		ID: "sub_abort", CustomerID: "cus_abort", PartnerID: fixtures.PartnerDemo, Quantity: c.quantity, Status: subscription.StatusActive, Version: 3,
+	*(v.(*workflows.ChangeResult)) = workflows.ChangeResult{Subscription: workflows.Subscription{
+		ID: "sub_abort", CustomerID: "cus_abort", PartnerID: fixtures.PartnerDemo, Quantity: c.quantity, Status: lifecycle.StatusActive, Version: 3,
 	}}
 	return nil
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
+	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // workflowFirst is a Temporal client whose workflow commits the event's
@@ -29,7 +29,7 @@ type workflowFirst struct {
 }
 
 func (w workflowFirst) SignalWorkflow(ctx context.Context, _, _, _ string, arg any) error {
-	e := arg.(subscription.ISVEvent)
+	e := arg.(workflows.ISVEvent)
 	err := w.store.RecordISVEventReceipt(ctx, store.ISVEventReceipt(e.PublisherID, e.ID, "sub_race", e.Type, "", 0, e.ReceivedAt, ""))
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil // the workflow ignores an id it has

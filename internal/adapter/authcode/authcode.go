@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // TTL is how long an issued code resolves.
@@ -40,9 +40,13 @@ func Hash(code string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Resolvable reports whether a subscription in this status takes codes.
-func Resolvable(status subscription.Status) bool {
-	return status == subscription.StatusPendingFulfillment || status == subscription.StatusProvisioned
+// Link is the publisher link with a live code: where the partner
+// finishes setup on the ISV's site, and the code that identifies the
+// purchase there.
+type Link struct {
+	URL               string
+	AuthorizationCode string
+	ExpiresAt         time.Time
 }
 
 // MinValidity is how long a code shown must still resolve: a live code
@@ -51,8 +55,8 @@ const MinValidity = time.Hour
 
 // Live returns the publisher link carrying the subscription's live code,
 // minting one (and revoking any other) when none can be shown.
-func Live(ctx context.Context, s *store.Store, sub *store.SubscriptionRow, now time.Time) (*subscription.PublisherLink, error) {
-	if !Resolvable(subscription.Status(sub.Status)) {
+func Live(ctx context.Context, s *store.Store, sub *store.SubscriptionRow, now time.Time) (*Link, error) {
+	if !lifecycle.Status(sub.Status).AwaitsPublisher() {
 		return nil, ErrNotResolvable
 	}
 	code, expires, err := s.LiveAuthorizationCode(ctx, sub.ID, sub.PublisherID, now.Add(MinValidity), func() (string, string, time.Time) {
@@ -62,5 +66,5 @@ func Live(ctx context.Context, s *store.Store, sub *store.SubscriptionRow, now t
 	if err != nil {
 		return nil, err
 	}
-	return &subscription.PublisherLink{URL: sub.PublisherURL, AuthorizationCode: code, ExpiresAt: &expires}, nil
+	return &Link{URL: sub.PublisherURL, AuthorizationCode: code, ExpiresAt: expires}, nil
 }

@@ -19,8 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // Config describes the simulated publisher.
@@ -97,10 +98,10 @@ func (s *Simulator) Stop() {
 }
 
 type notification struct {
-	ID             string                      `json:"id"`
-	Type           string                      `json:"type"`
-	SubscriptionID string                      `json:"subscriptionId"`
-	PublisherLink  *subscription.PublisherLink `json:"publisherLink"`
+	ID             string                 `json:"id"`
+	Type           string                 `json:"type"`
+	SubscriptionID string                 `json:"subscriptionId"`
+	PublisherLink  *payload.PublisherLink `json:"publisherLink"`
 }
 
 // receive takes one notification: checks its signature, drops repeats,
@@ -172,7 +173,7 @@ func (s *Simulator) fulfill(n notification) error {
 	if !s.sleep(s.cfg.ProvisionAfter) {
 		return context.Canceled
 	}
-	if err := s.event("prov-"+resolved.ID, subscription.EventProvisioned, resolved.ID, nil); err != nil {
+	if err := s.event("prov-"+resolved.ID, lifecycle.EventProvisioned, resolved.ID, nil); err != nil {
 		return err
 	}
 	if !s.sleep(s.cfg.ActivateAfter) {
@@ -184,7 +185,7 @@ func (s *Simulator) fulfill(n notification) error {
 	if err := s.call(s.ctx, http.MethodPost, "/isv/v1/subscriptions/resolve", map[string]string{"authorizationCode": n.PublisherLink.AuthorizationCode}, &resolved); err != nil {
 		return fmt.Errorf("resolve %s again: %w", n.SubscriptionID, err)
 	}
-	return s.event("act-"+resolved.ID, subscription.EventActivated, resolved.ID, map[string]any{"planId": resolved.PlanID, "quantity": resolved.Quantity})
+	return s.event("act-"+resolved.ID, lifecycle.EventActivated, resolved.ID, map[string]any{"planId": resolved.PlanID, "quantity": resolved.Quantity})
 }
 
 func (s *Simulator) answerCancellation(n notification) error {
@@ -193,9 +194,9 @@ func (s *Simulator) answerCancellation(n notification) error {
 	}
 	switch s.cfg.Cancellations {
 	case "approve":
-		return s.event("cancel-ok-"+n.ID, subscription.EventCancellationApproved, n.SubscriptionID, nil)
+		return s.event("cancel-ok-"+n.ID, lifecycle.EventCancellationApproved, n.SubscriptionID, nil)
 	case "reject":
-		return s.event("cancel-no-"+n.ID, subscription.EventCancellationRejected, n.SubscriptionID, nil)
+		return s.event("cancel-no-"+n.ID, lifecycle.EventCancellationRejected, n.SubscriptionID, nil)
 	}
 	return nil
 }

@@ -19,9 +19,8 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
-	"github.com/cspmarket/orchestrator/internal/domain/audit"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // Report is what a check found.
@@ -143,14 +142,14 @@ type detail struct {
 // replay is the money state of a subscription as its audit trail tells it.
 type replay struct {
 	sub                store.SubscriptionRow
-	status             subscription.Status
+	status             lifecycle.Status
 	quantity           int
 	frequency, next    string
 	unitPrice          int64
 	term               int
 	termStart, termEnd time.Time
 	nextInstallment    int
-	// exact: the term's lines are exact (audit.ExactLinesDetail).
+	// exact: the term's lines are exact (lifecycle.ExactLinesDetail).
 	exact bool
 	// first is what happened to the installment 0 of a term starting:
 	// its audit line comes just before the term's own in the same step.
@@ -163,7 +162,7 @@ type replay struct {
 
 func expectedLines(sub store.SubscriptionRow, rows []store.EventRow) ([]line, []string) {
 	events := workflowEvents(rows)
-	r := &replay{sub: sub, status: subscription.StatusPendingFulfillment, quantity: sub.Quantity, frequency: sub.BillingFrequency, unitPrice: sub.UnitPrice}
+	r := &replay{sub: sub, status: lifecycle.StatusPendingFulfillment, quantity: sub.Quantity, frequency: sub.BillingFrequency, unitPrice: sub.UnitPrice}
 	for _, e := range events {
 		var d detail
 		if err := json.Unmarshal([]byte(e.row.Detail), &d); err != nil {
@@ -179,7 +178,7 @@ func expectedLines(sub store.SubscriptionRow, rows []store.EventRow) ([]line, []
 }
 
 func (r *replay) schedule() (billing.Schedule, bool) {
-	sched, err := billing.ScheduleFor(subscription.Plan{TermDuration: r.sub.TermDuration, UnitPrice: r.unitPrice, Currency: r.sub.Currency}, r.frequency)
+	sched, err := billing.ScheduleFor(r.sub.TermDuration, r.unitPrice, r.sub.Currency, r.frequency)
 	if err != nil {
 		r.problems = append(r.problems, "the subscription's term does not parse: "+err.Error())
 		return sched, false
@@ -194,20 +193,20 @@ func (r *replay) add(l line) {
 
 func (r *replay) apply(e event, d detail) {
 	switch e.row.Kind {
-	case audit.Purchased:
+	case lifecycle.KindPurchased:
 		if d.Quantity != nil {
 			r.quantity = *d.Quantity
 		}
 		if d.BillingFrequency != nil {
 			r.frequency = *d.BillingFrequency
 		}
-	case audit.ISVEventApplied:
+	case lifecycle.KindISVEventApplied:
 		if d.To != "" {
-			r.status = subscription.Status(d.To)
+			r.status = lifecycle.Status(d.To)
 		}
-	case audit.BillingStarted, audit.Renewed:
-		if e.row.Kind == audit.BillingStarted {
-			r.status = subscription.StatusActive
+	case lifecycle.KindBillingStarted, lifecycle.KindRenewed:
+		if e.row.Kind == lifecycle.KindBillingStarted {
+			r.status = lifecycle.StatusActive
 		}
 		if d.Quantity != nil {
 			r.quantity = *d.Quantity
@@ -217,7 +216,7 @@ func (r *replay) apply(e event, d detail) {
 		}
 		if d.BillingFrequency != nil {
 			r.frequency = *d.BillingFrequency
-		} else if e.row.Kind == audit.Renewed && r.next != "" {
+		} else if e.row.Kind == lifecycle.KindRenewed && r.next != "" {
 			r.frequency, r.next = r.next, ""
 		}
 		r.term++
@@ -235,19 +234,19 @@ func (r *replay) apply(e event, d detail) {
 		// The term's first installment is the event before this one, in
 		// the same step: recompute it now that the term is known.
 		r.startTerm()
-	case audit.InstallmentCharged:
+	case lifecycle.KindInstallmentCharged:
 		if d.Installment != nil && *d.Installment > 0 {
 			r.charge(*d.Installment)
 		} else {
-			r.first = audit.InstallmentCharged
+			r.first = lifecycle.KindInstallmentCharged
 		}
-	case audit.InstallmentSkipped:
+	case lifecycle.KindInstallmentSkipped:
 		if d.Installment != nil && *d.Installment > 0 {
 			r.nextInstallment = *d.Installment + 1
 		} else {
-			r.first = audit.InstallmentSkipped
+			r.first = lifecycle.KindInstallmentSkipped
 		}
-	case audit.Changed:
+	case lifecycle.KindChanged:
 		if d.BillingFrequency != nil && r.term == 0 {
 			r.frequency = *d.BillingFrequency
 		}
@@ -257,22 +256,22 @@ func (r *replay) apply(e event, d detail) {
 		if d.Quantity != nil {
 			r.changeQuantity(e, *d.Quantity)
 		}
-	case audit.CancellationRequested:
-		r.status = subscription.StatusPendingCancellation
-	case audit.CancellationLapsed:
+	case lifecycle.KindCancellationRequested:
+		r.status = lifecycle.StatusPendingCancellation
+	case lifecycle.KindCancellationLapsed:
 		if d.Status != "" {
-			r.status = subscription.Status(d.Status)
+			r.status = lifecycle.Status(d.Status)
 		}
-	case audit.Cancelled:
+	case lifecycle.KindCancelled:
 		refunded := r.refund()
 		if d.Refunded != nil && *d.Refunded != refunded {
 			r.problems = append(r.problems, fmt.Sprintf("the cancellation says %d refunded, the term's lines net to a refund of %d", *d.Refunded, refunded))
 		}
-		r.status = subscription.StatusCancelled
-	case audit.ActivationDeadline:
-		r.status = subscription.StatusCancelled
-	case audit.Expired:
-		r.status = subscription.StatusExpired
+		r.status = lifecycle.StatusCancelled
+	case lifecycle.KindActivationDeadline:
+		r.status = lifecycle.StatusCancelled
+	case lifecycle.KindExpired:
+		r.status = lifecycle.StatusExpired
 	}
 }
 
@@ -284,9 +283,9 @@ func (r *replay) startTerm() {
 	first := r.first
 	r.first = ""
 	switch first {
-	case audit.InstallmentCharged:
+	case lifecycle.KindInstallmentCharged:
 		r.charge(0)
-	case audit.InstallmentSkipped:
+	case lifecycle.KindInstallmentSkipped:
 		r.nextInstallment = 1 // billing paused: nothing charged
 	}
 }
@@ -316,14 +315,14 @@ func (r *replay) chargedUntil(sched billing.Schedule) time.Time {
 }
 
 // asBilled is the subscription as billing names its lines at a step.
-func (r *replay) asBilled(version int64) subscription.Subscription {
-	return subscription.Subscription{ID: r.sub.ID, PartnerID: r.sub.PartnerID, OfferID: r.sub.OfferID, PlanID: r.sub.PlanID, Quantity: r.quantity, Version: version}
+func (r *replay) asBilled(version int64) billing.Subject {
+	return billing.Subject{SubscriptionID: r.sub.ID, PartnerID: r.sub.PartnerID, OfferID: r.sub.OfferID, PlanID: r.sub.PlanID, Quantity: r.quantity, Version: version}
 }
 
 func (r *replay) changeQuantity(e event, q int) {
 	delta := q - r.quantity
 	r.quantity = q
-	if r.status != subscription.StatusActive || r.nextInstallment == 0 || delta == 0 {
+	if r.status != lifecycle.StatusActive || r.nextInstallment == 0 || delta == 0 {
 		return
 	}
 	sched, ok := r.schedule()

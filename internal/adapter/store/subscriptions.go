@@ -8,7 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // Transition is everything one workflow step writes, in one transaction:
@@ -213,21 +213,17 @@ func (r *SubscriptionRow) normalise() {
 	}
 }
 
-// ToSubscription is the partner-facing view of the row.
-func (r SubscriptionRow) ToSubscription() subscription.Subscription {
-	sub := subscription.Subscription{
+// ToSubscription is the subscription the row projects.
+func (r SubscriptionRow) ToSubscription() lifecycle.Subscription {
+	return lifecycle.Subscription{
 		ID: r.ID, CustomerID: r.CustomerID, PartnerID: r.PartnerID, OfferID: r.OfferID, PlanID: r.PlanID,
-		PublisherID: r.PublisherID, Nickname: r.Nickname, Quantity: r.Quantity, Status: subscription.Status(r.Status),
+		PublisherID: r.PublisherID, Nickname: r.Nickname, Quantity: r.Quantity, Status: lifecycle.Status(r.Status),
 		ActionNeeded: r.ActionNeeded, AutoRenew: r.AutoRenew, BillingFrequency: r.BillingFrequency,
 		NextBillingFrequency: r.NextBillingFrequency, TermDuration: r.TermDuration, ResellerPartnerID: r.ResellerPartnerID, UnitPrice: r.UnitPrice,
 		Currency: r.Currency, PurchasedAt: r.PurchasedAt.UTC(), ActivatedAt: utcPtr(r.ActivatedAt),
 		BillingStartedAt: utcPtr(r.BillingStartedAt), TermStart: utcPtr(r.TermStart), TermEnd: utcPtr(r.TermEnd),
-		CancellationWindowEndsAt: utcPtr(r.CancellationWindowEndsAt), Version: r.Version,
+		CancellationWindowEndsAt: utcPtr(r.CancellationWindowEndsAt), PublisherURL: r.PublisherURL, Version: r.Version,
 	}
-	if r.PublisherURL != "" {
-		sub.PublisherLink = &subscription.PublisherLink{URL: r.PublisherURL}
-	}
-	return sub
 }
 
 // Subscription returns one subscription of a partner's customer; anything

@@ -13,8 +13,22 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/domain/period"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
+
+// Billing frequencies a plan may offer.
+const (
+	Monthly = "monthly"
+	Annual  = "annual"
+)
+
+// Subject is what a ledger line names: the subscription, its partner,
+// offer and plan, its licences, and the step (version) that makes the
+// line, whose key it takes.
+type Subject struct {
+	SubscriptionID, PartnerID, OfferID, PlanID string
+	Quantity                                   int
+	Version                                    int64
+}
 
 // Installments is how many charges one term is split into at frequency f:
 // twelve for a yearly term billed monthly, one when the billing period is as
@@ -26,9 +40,9 @@ func Installments(term period.Period, frequency string) int {
 		return 1
 	}
 	switch frequency {
-	case subscription.BillingMonthly:
+	case Monthly:
 		return months
-	case subscription.BillingAnnual:
+	case Annual:
 		if months > 12 {
 			return months / 12
 		}
@@ -179,13 +193,14 @@ type Schedule struct {
 	Currency     string
 }
 
-// ScheduleFor is the billing schedule of a plan at a billing frequency.
-func ScheduleFor(plan subscription.Plan, frequency string) (Schedule, error) {
-	term, err := period.Parse(plan.TermDuration)
+// ScheduleFor is the billing schedule of a plan (its term, its price per
+// licence per term) at a billing frequency.
+func ScheduleFor(termDuration string, unitPrice int64, currency, frequency string) (Schedule, error) {
+	term, err := period.Parse(termDuration)
 	if err != nil {
 		return Schedule{}, err
 	}
-	return Schedule{Term: term, Installments: Installments(term, frequency), UnitPrice: plan.UnitPrice, Currency: plan.Currency}, nil
+	return Schedule{Term: term, Installments: Installments(term, frequency), UnitPrice: unitPrice, Currency: currency}, nil
 }
 
 // Period is the time range of installment i of the term [termStart, termEnd).
@@ -197,11 +212,11 @@ func (s Schedule) Period(termStart, termEnd time.Time, i int) (time.Time, time.T
 func (s Schedule) PerLicence(i int) int64 { return LicenceInstallment(s.UnitPrice, s.Installments, i) }
 
 // InstallmentCharge is the charge of installment i of term number termNumber.
-func (s Schedule) InstallmentCharge(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, i int) Charge {
+func (s Schedule) InstallmentCharge(sub Subject, termNumber int, termStart, termEnd time.Time, i int) Charge {
 	start, end := s.Period(termStart, termEnd, i)
 	return Charge{
-		Key:            fmt.Sprintf("%s/term-%d/installment-%d", sub.ID, termNumber, i),
-		SubscriptionID: sub.ID,
+		Key:            fmt.Sprintf("%s/term-%d/installment-%d", sub.SubscriptionID, termNumber, i),
+		SubscriptionID: sub.SubscriptionID,
 		PartnerID:      sub.PartnerID,
 		Kind:           ChargeKind,
 		Amount:         times(int64(sub.Quantity), s.PerLicence(i)),
@@ -229,11 +244,11 @@ func Credit(c Charge, reason string) Charge {
 // installment i of the term: their price for that installment, prorated to
 // what remains of its period (Prorate). The key is the step's: one line per
 // change, however often the step's commit is retried.
-func (s Schedule) LicencesAdded(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, i, delta int, at time.Time) Charge {
+func (s Schedule) LicencesAdded(sub Subject, termNumber int, termStart, termEnd time.Time, i, delta int, at time.Time) Charge {
 	start, end := s.Period(termStart, termEnd, i)
 	return Charge{
-		Key:            fmt.Sprintf("%s/term-%d/quantity-v%d", sub.ID, termNumber, sub.Version),
-		SubscriptionID: sub.ID,
+		Key:            fmt.Sprintf("%s/term-%d/quantity-v%d", sub.SubscriptionID, termNumber, sub.Version),
+		SubscriptionID: sub.SubscriptionID,
 		PartnerID:      sub.PartnerID,
 		Kind:           ChargeKind,
 		Amount:         Prorate(times(int64(delta), s.PerLicence(i)), start, end, at),
@@ -250,10 +265,10 @@ func (s Schedule) LicencesAdded(sub subscription.Subscription, termNumber int, t
 
 // LicencesRemoved is the credit for removed licences of the term: credit is
 // what their batches were charged (Lots.Remove).
-func (s Schedule) LicencesRemoved(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, removed int, credit int64, at time.Time) Charge {
+func (s Schedule) LicencesRemoved(sub Subject, termNumber int, termStart, termEnd time.Time, removed int, credit int64, at time.Time) Charge {
 	return Charge{
-		Key:            fmt.Sprintf("credit/%s/term-%d/quantity-v%d", sub.ID, termNumber, sub.Version),
-		SubscriptionID: sub.ID,
+		Key:            fmt.Sprintf("credit/%s/term-%d/quantity-v%d", sub.SubscriptionID, termNumber, sub.Version),
+		SubscriptionID: sub.SubscriptionID,
 		PartnerID:      sub.PartnerID,
 		Kind:           CreditKind,
 		Amount:         credit,
@@ -272,7 +287,7 @@ func (s Schedule) LicencesRemoved(sub subscription.Subscription, termNumber int,
 // of exact lines charge it: each added licence is charged its installment
 // price prorated to what remains of the period (Prorate, per licence), and
 // the line is quantity x that unit price.
-func (s Schedule) LicencesAddedPerLicence(sub subscription.Subscription, termNumber int, termStart, termEnd time.Time, i, delta int, at time.Time) Charge {
+func (s Schedule) LicencesAddedPerLicence(sub Subject, termNumber int, termStart, termEnd time.Time, i, delta int, at time.Time) Charge {
 	c := s.LicencesAdded(sub, termNumber, termStart, termEnd, i, delta, at)
 	start, end := s.Period(termStart, termEnd, i)
 	c.UnitPrice = Prorate(s.PerLicence(i), start, end, at)
@@ -287,8 +302,8 @@ func (s Schedule) LicencesAddedPerLicence(sub subscription.Subscription, termNum
 // end of the installment now billed). A batch whose charge does not divide
 // by its licences (none under exact lines) is two lines, one cent apart
 // per licence, so that every line is exact.
-func (s Schedule) RemovalCredits(sub subscription.Subscription, termNumber int, termStart time.Time, taken Lots, chargedUntil, at time.Time) []Charge {
-	base := fmt.Sprintf("credit/%s/term-%d/quantity-v%d", sub.ID, termNumber, sub.Version)
+func (s Schedule) RemovalCredits(sub Subject, termNumber int, termStart time.Time, taken Lots, chargedUntil, at time.Time) []Charge {
+	base := fmt.Sprintf("credit/%s/term-%d/quantity-v%d", sub.SubscriptionID, termNumber, sub.Version)
 	return s.batchCredits(sub, termStart, taken, chargedUntil, at, ReasonLicencesRemoved, func(j int) string {
 		if j == 0 {
 			return base
@@ -303,15 +318,15 @@ func (s Schedule) RemovalCredits(sub subscription.Subscription, termNumber int, 
 // terms of exact lines refund: every batch still held credited what it was
 // charged this term (together what the term nets to), one line per batch
 // as RemovalCredits.
-func (s Schedule) RefundCredits(sub subscription.Subscription, termNumber int, termStart time.Time, lots Lots, chargedUntil, at time.Time, reason string) []Charge {
+func (s Schedule) RefundCredits(sub Subject, termNumber int, termStart time.Time, lots Lots, chargedUntil, at time.Time, reason string) []Charge {
 	return s.batchCredits(sub, termStart, lots, chargedUntil, at, ReasonRefund, func(j int) string {
-		return fmt.Sprintf("credit/%s/term-%d/refund-%d", sub.ID, termNumber, j)
+		return fmt.Sprintf("credit/%s/term-%d/refund-%d", sub.SubscriptionID, termNumber, j)
 	}, func(n int) string {
 		return fmt.Sprintf("credit: %s (%d licences of %s %s)", reason, n, sub.OfferID, sub.PlanID)
 	})
 }
 
-func (s Schedule) batchCredits(sub subscription.Subscription, termStart time.Time, batches Lots, chargedUntil, at time.Time, reason string,
+func (s Schedule) batchCredits(sub Subject, termStart time.Time, batches Lots, chargedUntil, at time.Time, reason string,
 	key func(int) string, description func(int) string) []Charge {
 	var lines []Charge
 	for _, b := range mergeAlike(batches) {
@@ -324,7 +339,7 @@ func (s Schedule) batchCredits(sub subscription.Subscription, termStart time.Tim
 		}
 		for _, part := range ExactParts(b.Quantity, b.Charged) {
 			lines = append(lines, Charge{
-				Key: key(len(lines)), SubscriptionID: sub.ID, PartnerID: sub.PartnerID, Kind: CreditKind,
+				Key: key(len(lines)), SubscriptionID: sub.SubscriptionID, PartnerID: sub.PartnerID, Kind: CreditKind,
 				Amount: times(int64(part.Quantity), part.UnitPrice), Currency: s.Currency, Quantity: part.Quantity,
 				PeriodStart: from, PeriodEnd: chargedUntil, Description: description(part.Quantity),
 				Reason: reason, UnitPrice: part.UnitPrice, PostedAt: at,

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/domain/period"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 func TestInstallmentsSumToTheCent(t *testing.T) {
@@ -25,18 +24,18 @@ func TestInstallmentsSumToTheCent(t *testing.T) {
 }
 
 func TestInstallmentsByTermAndFrequency(t *testing.T) {
-	assert.Equal(t, 12, Installments(period.MustParse("P1Y"), subscription.BillingMonthly))
-	assert.Equal(t, 1, Installments(period.MustParse("P1Y"), subscription.BillingAnnual))
-	assert.Equal(t, 1, Installments(period.MustParse("P1M"), subscription.BillingMonthly))
-	assert.Equal(t, 3, Installments(period.MustParse("P3Y"), subscription.BillingAnnual))
-	assert.Equal(t, 1, Installments(period.MustParse("PT5M"), subscription.BillingMonthly))
+	assert.Equal(t, 12, Installments(period.MustParse("P1Y"), Monthly))
+	assert.Equal(t, 1, Installments(period.MustParse("P1Y"), Annual))
+	assert.Equal(t, 1, Installments(period.MustParse("P1M"), Monthly))
+	assert.Equal(t, 3, Installments(period.MustParse("P3Y"), Annual))
+	assert.Equal(t, 1, Installments(period.MustParse("PT5M"), Monthly))
 }
 
 func TestInstallmentChargeIsPerLicence(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	end := start.AddDate(1, 0, 0)
-	sub := subscription.Subscription{ID: "sub_1", PartnerID: "p", OfferID: "o", PlanID: "annual", Quantity: 5, BillingFrequency: subscription.BillingMonthly}
-	sched, err := ScheduleFor(subscription.Plan{TermDuration: "P1Y", UnitPrice: 1001, Currency: "EUR"}, sub.BillingFrequency)
+	sub := Subject{SubscriptionID: "sub_1", PartnerID: "p", OfferID: "o", PlanID: "annual", Quantity: 5}
+	sched, err := ScheduleFor("P1Y", 1001, "EUR", Monthly)
 	require.NoError(t, err)
 	var total int64
 	for i := 0; i < sched.Installments; i++ {
@@ -121,13 +120,13 @@ func TestArithmeticNeverWraps(t *testing.T) {
 
 	// At the bounds, the largest line and a year of them are exact.
 	sched := Schedule{Term: period.Period{Months: 12}, Installments: 1, UnitPrice: MaxUnitPrice, Currency: "USD"}
-	sub := subscription.Subscription{ID: "s", Quantity: MaxQuantity}
+	sub := Subject{SubscriptionID: "s", Quantity: MaxQuantity}
 	c := sched.InstallmentCharge(sub, 1, time.Unix(0, 0), time.Unix(0, 0).AddDate(1, 0, 0), 0)
 	assert.Equal(t, MaxUnitPrice*MaxQuantity, c.Amount)
 
 	huge := Schedule{Term: period.Period{Months: 1}, Installments: 1, UnitPrice: math.MaxInt64 / 2, Currency: "USD"}
 	assert.Panics(t, func() {
-		huge.InstallmentCharge(subscription.Subscription{Quantity: 3}, 1, time.Unix(0, 0), time.Unix(0, 0).AddDate(0, 1, 0), 0)
+		huge.InstallmentCharge(Subject{Quantity: 3}, 1, time.Unix(0, 0), time.Unix(0, 0).AddDate(0, 1, 0), 0)
 	})
 	assert.Panics(t, func() { Add(math.MaxInt64, 1) })
 	assert.Panics(t, func() { Add(math.MinInt64, -1) })

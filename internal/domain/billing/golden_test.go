@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // Golden amounts: each is worked out by hand in docs/billing.md's rules
@@ -18,7 +16,7 @@ func day(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h,
 
 func monthly(t *testing.T, unitPrice int64, term string) Schedule {
 	t.Helper()
-	s, err := ScheduleFor(subscription.Plan{TermDuration: term, UnitPrice: unitPrice, Currency: "USD"}, subscription.BillingMonthly)
+	s, err := ScheduleFor(term, unitPrice, "USD", Monthly)
 	require.NoError(t, err)
 	return s
 }
@@ -52,7 +50,7 @@ func TestGoldenProrationRoundsHalfUp(t *testing.T) {
 func TestGoldenQuantityChangedTwiceInADay(t *testing.T) {
 	start, end := day(2026, 11, 1, 0), day(2026, 12, 1, 0) // 30 days
 	sched := monthly(t, 1200, "P1M")
-	sub := subscription.Subscription{ID: "sub_g", Quantity: 3}
+	sub := Subject{SubscriptionID: "sub_g", Quantity: 3}
 	lots := StartTerm(3, end).ChargeInstallment(sched.PerLicence(0), start)
 	first := sched.LicencesAdded(sub, 1, start, end, 0, 1, day(2026, 11, 16, 0))
 	sub.Version++
@@ -74,7 +72,7 @@ func TestGoldenYearlyTermBilledMonthly(t *testing.T) {
 	end := start.AddDate(1, 0, 0)
 	sched := monthly(t, 10001, "P1Y")
 	require.Equal(t, 12, sched.Installments)
-	sub := subscription.Subscription{ID: "sub_y", Quantity: 3}
+	sub := Subject{SubscriptionID: "sub_y", Quantity: 3}
 	var total int64
 	for i := range 12 {
 		total += sched.InstallmentCharge(sub, 1, start, end, i).Amount
@@ -95,7 +93,7 @@ func TestGoldenYearlyTermBilledMonthly(t *testing.T) {
 func TestGoldenIncreaseThenCancelInsideTheWindow(t *testing.T) {
 	start, end := day(2026, 11, 1, 0), day(2026, 12, 1, 0)
 	sched := monthly(t, 1200, "P1M")
-	sub := subscription.Subscription{ID: "sub_c", Quantity: 3, Version: 3}
+	sub := Subject{SubscriptionID: "sub_c", Quantity: 3, Version: 3}
 	term := []Charge{
 		sched.InstallmentCharge(sub, 1, start, end, 0),
 		sched.LicencesAdded(sub, 1, start, end, 0, 2, day(2026, 11, 2, 0)),
@@ -161,7 +159,7 @@ func exact(t *testing.T, lines ...Charge) {
 func TestGoldenExactLinesRemoveThenCancel(t *testing.T) {
 	start, end := day(2026, 11, 1, 0), day(2026, 12, 1, 0)
 	sched := monthly(t, 1200, "P1M")
-	sub := subscription.Subscription{ID: "sub_x", PartnerID: "p", OfferID: "o", PlanID: "monthly", Quantity: 5, Version: 3}
+	sub := Subject{SubscriptionID: "sub_x", PartnerID: "p", OfferID: "o", PlanID: "monthly", Quantity: 5, Version: 3}
 	installment := sched.InstallmentCharge(sub, 1, start, end, 0)
 	lots := StartTerm(5, end).ChargeInstallment(installment.UnitPrice, installment.PeriodStart)
 	kept, taken := lots.Take(3)
@@ -192,7 +190,7 @@ func TestGoldenExactLinesRemoveThenCancel(t *testing.T) {
 func TestGoldenExactLinesForAProratedBatch(t *testing.T) {
 	start, end := day(2027, 1, 1, 0), day(2027, 1, 31, 0) // a 30-day installment
 	sched := Schedule{Term: monthly(t, 1000, "P1M").Term, Installments: 1, UnitPrice: 1000, Currency: "USD"}
-	sub := subscription.Subscription{ID: "sub_y", Quantity: 1, Version: 4}
+	sub := Subject{SubscriptionID: "sub_y", Quantity: 1, Version: 4}
 	at := day(2027, 1, 11, 0) // 20 of 30 days left
 	added := sched.LicencesAddedPerLicence(sub, 1, start, end, 0, 3, at)
 	assert.Equal(t, int64(667), added.UnitPrice)
@@ -243,7 +241,7 @@ func TestExactPartsSplitWhatDoesNotDivide(t *testing.T) {
 func TestBatchesChargedAlikeAreCreditedInOneLine(t *testing.T) {
 	start, end := day(2026, 11, 1, 0), day(2026, 12, 1, 0)
 	sched := monthly(t, 1200, "P1M")
-	sub := subscription.Subscription{ID: "sub_z", Quantity: 5, Version: 2}
+	sub := Subject{SubscriptionID: "sub_z", Quantity: 5, Version: 2}
 	lots := StartTerm(3, end).Add(2, 0, end.Add(time.Hour), time.Time{}).ChargeInstallment(1200, start)
 	_, taken := lots.Take(4)
 	require.Len(t, taken, 2)

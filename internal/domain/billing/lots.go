@@ -2,8 +2,6 @@ package billing
 
 import (
 	"time"
-
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // Lot is a batch of licences of the current term (the term's starting
@@ -173,22 +171,13 @@ func (l Lots) Quantity() int {
 	return n
 }
 
-// RefundableQuantity is a subscription's refundableQuantity at at: from its
-// batches, or, for one recorded before batches were kept, all its licences
-// in the subscription's window. None once the quantity can no longer
-// change (suspended, pending cancellation, ended).
-func RefundableQuantity(sub subscription.Subscription, lots Lots, at time.Time) Refundable {
-	switch sub.Status {
-	case subscription.StatusPendingFulfillment, subscription.StatusProvisioned, subscription.StatusActive:
-	default:
-		return Refundable{Details: []RefundableLot{}}
+// Refundable is the lots' refundable licences at at, the batches without a
+// window of their own (recorded before batches had one) taking window,
+// and a quantity the lots do not hold (recorded before batches were kept)
+// one batch of it in window.
+func (l Lots) Refundable(quantity int, window, at time.Time) Refundable {
+	if l.Quantity() != quantity {
+		l = StartTerm(quantity, window)
 	}
-	var window time.Time
-	if sub.CancellationWindowEndsAt != nil {
-		window = *sub.CancellationWindowEndsAt
-	}
-	if lots.Quantity() != sub.Quantity {
-		lots = StartTerm(sub.Quantity, window)
-	}
-	return lots.WithWindow(window).RefundableAt(at)
+	return l.WithWindow(window).RefundableAt(at)
 }

@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/domain/period"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 )
 
 // Catalog is every publisher and offer the marketplace sells.
@@ -57,8 +57,8 @@ type Plan struct {
 const DefaultCancellationWindow = "PT72H"
 
 // Snapshot is the copy of the plan a subscription keeps for its term.
-func (p Plan) Snapshot() subscription.Plan {
-	return subscription.Plan{
+func (p Plan) Snapshot() lifecycle.Plan {
+	return lifecycle.Plan{
 		ID:                            p.ID,
 		TermDuration:                  p.TermDuration,
 		BillingFrequencies:            append([]string(nil), p.BillingFrequencies...),
@@ -129,13 +129,17 @@ var (
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
+// ValidID reports whether s has the shape of a catalog id (publisher,
+// offer, plan): lower-case letters, digits, '.', '_' or '-'.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
 // Validate checks every rule the workflow relies on, so that a bad catalog
 // fails at start and never inside a running subscription.
 func (c Catalog) Validate() error {
 	var errs []error
 	publishers := map[string]bool{}
 	for _, p := range c.Publishers {
-		if !idPattern.MatchString(p.ID) {
+		if !ValidID(p.ID) {
 			errs = append(errs, fmt.Errorf("publisher id %q: want lower-case letters, digits, '.', '_' or '-'", p.ID))
 		}
 		if publishers[p.ID] {
@@ -145,7 +149,7 @@ func (c Catalog) Validate() error {
 	}
 	offers := map[string]bool{}
 	for _, o := range c.Offers {
-		if !idPattern.MatchString(o.ID) {
+		if !ValidID(o.ID) {
 			errs = append(errs, fmt.Errorf("offer id %q: want lower-case letters, digits, '.', '_' or '-'", o.ID))
 		}
 		if offers[o.ID] {
@@ -161,7 +165,7 @@ func (c Catalog) Validate() error {
 		plans := map[string]bool{}
 		for _, p := range o.Plans {
 			where := fmt.Sprintf("offer %q plan %q", o.ID, p.ID)
-			if !idPattern.MatchString(p.ID) || plans[p.ID] {
+			if !ValidID(p.ID) || plans[p.ID] {
 				errs = append(errs, fmt.Errorf("%s: bad or repeated id", where))
 			}
 			plans[p.ID] = true
@@ -175,7 +179,7 @@ func (c Catalog) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: no billing frequency", where))
 			}
 			for _, f := range p.BillingFrequencies {
-				if f != subscription.BillingMonthly && f != subscription.BillingAnnual {
+				if f != billing.Monthly && f != billing.Annual {
 					errs = append(errs, fmt.Errorf("%s: billing frequency %q: want monthly or annual", where, f))
 				}
 			}

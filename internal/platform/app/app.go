@@ -35,7 +35,6 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
 	"github.com/cspmarket/orchestrator/internal/platform/config"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 	"github.com/cspmarket/orchestrator/internal/platform/metrics"
@@ -171,7 +170,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		a.worker.RegisterActivity(&activities.Activities{
 			Store: st, Logger: logger, Temporal: a.Client, TaskQueue: workflows.TaskQueue,
 			HTTP: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}.Client(10 * time.Second),
-			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*subscription.PublisherLink, error) {
+			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*authcode.Link, error) {
 				return authcode.Live(ctx, st, sub, time.Now())
 			},
 			Metrics: a.Metrics,

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/isvsim"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/app"
 )
 
@@ -183,8 +183,8 @@ func TestConsoleCustomersAndTheMarketplaceTabInABrowser(t *testing.T) {
 	assert.Equal(t, "https://isv-demo.example.com/activate", link.Value)
 	screenshot(t, ctx, "marketplace-tab")
 
-	require.Equal(t, http.StatusAccepted, p.event("act-"+sub.ID, subscription.EventActivated, sub.ID, nil).status)
-	p.waitStatus(customerID, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("act-"+sub.ID, lifecycle.EventActivated, sub.ID, nil).status)
+	p.waitStatus(customerID, sub.ID, lifecycle.StatusActive)
 	do(t, ctx, chromedp.Navigate(location), chromedp.WaitVisible(chromedp.CSS(`tr[data-subscription] .status`)))
 	status = run(t, ctx, chromedp.Text(chromedp.CSS(`tr[data-subscription] .status`)))
 	assert.Equal(t, "Active", strings.TrimSpace(status))
@@ -246,7 +246,7 @@ func TestConsoleSubscriptionPageInABrowser(t *testing.T) {
 	// The ISV activates: the page shows Active without a reload.
 	close(isvMayAct)
 	waitOnPage(t, ctx, `document.querySelector(".status-line").getAttribute("data-status") === "active"`)
-	assert.Equal(t, subscription.StatusActive, p.get(customer, sub.ID).Status)
+	assert.Equal(t, lifecycle.StatusActive, p.get(customer, sub.ID).Status)
 	assert.Equal(t, "Active", strings.TrimSpace(run(t, ctx, chromedp.Text(chromedp.CSS(`.live-status`)))))
 	assert.Equal(t, page, run(t, ctx, chromedp.Location()), "no navigation happened")
 
@@ -281,7 +281,7 @@ func TestConsoleSubscriptionPageInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#cancel button`)),
 	)
 	waitOnPage(t, ctx, `document.querySelector("#why-disabled") !== null`)
-	assert.Equal(t, subscription.StatusCancelled, p.get(customer, sub.ID).Status)
+	assert.Equal(t, lifecycle.StatusCancelled, p.get(customer, sub.ID).Status)
 	audit := run(t, ctx, chromedp.Text(chromedp.CSS(`#audit`)))
 	// Words, names and amounts a person reads; the raw kinds and actors
 	// stay in the API (issue 25).

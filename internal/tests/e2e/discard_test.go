@@ -18,8 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
-	"github.com/cspmarket/orchestrator/internal/domain/audit"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/app"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -102,8 +101,8 @@ func TestADiscardedTaskLeavesOnlyWhatTheHistoryRecords(t *testing.T) {
 
 	customer := p.customer("Litware")
 	sub := p.buy(customer, "contoso-crm", "monthly", 3)
-	require.Equal(t, http.StatusAccepted, p.event("act", subscription.EventActivated, sub.ID, nil).status)
-	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("act", lifecycle.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 	// The commit is visible before the workflow goes on to fail its task.
 	waitFor(t, 10*time.Second, discard.fired.Load)
 
@@ -132,7 +131,7 @@ func TestADiscardedTaskLeavesOnlyWhatTheHistoryRecords(t *testing.T) {
 
 	q, err := p.app.Client.QueryWorkflow(ctx, workflows.WorkflowID(sub.ID), "", workflows.QueryState)
 	require.NoError(t, err)
-	var state subscription.Subscription
+	var state workflows.Subscription
 	require.NoError(t, q.Get(&state))
 	require.NotNil(t, state.ActivatedAt)
 	require.NotNil(t, active.ActivatedAt)
@@ -149,7 +148,7 @@ func TestADiscardedTaskLeavesOnlyWhatTheHistoryRecords(t *testing.T) {
 	require.NoError(t, err)
 	started := 0
 	for _, e := range events {
-		if e.Kind == audit.BillingStarted {
+		if e.Kind == lifecycle.KindBillingStarted {
 			started++
 			assert.Equal(t, row.Fence, e.Fence)
 		}
@@ -159,7 +158,7 @@ func TestADiscardedTaskLeavesOnlyWhatTheHistoryRecords(t *testing.T) {
 	require.NoError(t, err)
 	activated := 0
 	for _, n := range notifications {
-		if n.Type == workflows.NotifyActivated {
+		if n.Type == lifecycle.NotifyActivated {
 			activated++
 		}
 	}
@@ -168,10 +167,10 @@ func TestADiscardedTaskLeavesOnlyWhatTheHistoryRecords(t *testing.T) {
 	waitFor(t, 30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return delivered[workflows.NotifyActivated] >= 1
+		return delivered[lifecycle.NotifyActivated] >= 1
 	})
 	time.Sleep(2 * time.Second) // let a stray delivery of the discarded step arrive
 	mu.Lock()
-	assert.Equal(t, 1, delivered[workflows.NotifyActivated], "the partner is told of the activation once")
+	assert.Equal(t, 1, delivered[lifecycle.NotifyActivated], "the partner is told of the activation once")
 	mu.Unlock()
 }

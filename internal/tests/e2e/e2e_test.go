@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/tests/openapitest"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -60,7 +60,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	r.conforms(t, "Subscription")
 	var sub subscriptionJSON
 	r.json(t, &sub)
-	assert.Equal(t, subscription.StatusPendingFulfillment, sub.Status)
+	assert.Equal(t, lifecycle.StatusPendingFulfillment, sub.Status)
 	assert.True(t, sub.ActionNeeded)
 	require.NotNil(t, sub.PublisherLink)
 	assert.Equal(t, "https://isv-demo.example.com/activate", sub.PublisherLink.URL)
@@ -108,7 +108,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	assert.Equal(t, "partner-demo", resolved["partnerId"])
 
 	// Signatures: bad MAC, stale, future, unknown publisher, altered body all 401, none applied.
-	provisioned := map[string]any{"id": "evt-prov-1", "type": subscription.EventProvisioned, "subscriptionId": sub.ID}
+	provisioned := map[string]any{"id": "evt-prov-1", "type": lifecycle.EventProvisioned, "subscriptionId": sub.ID}
 	for name, resp := range map[string]response{
 		"wrong secret":      p.isv("/isv/v1/webhook", "isv-demo", []byte("wrong"), time.Now(), provisioned),
 		"stale":             p.isv("/isv/v1/webhook", "isv-demo", []byte("dev-isv-secret"), time.Now().Add(-6*time.Minute), provisioned),
@@ -119,19 +119,19 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	}
 	time.Sleep(300 * time.Millisecond) // had a forged event been taken, it would be applied by now
 	unchanged := p.get(customer.ID, sub.ID)
-	assert.Equal(t, subscription.StatusPendingFulfillment, unchanged.Status)
+	assert.Equal(t, lifecycle.StatusPendingFulfillment, unchanged.Status)
 	assert.Equal(t, int64(1), unchanged.Version, "no forged event was applied")
 
 	// provisioned, repeated, then activated.
-	r = p.event("evt-prov-1", subscription.EventProvisioned, sub.ID, nil)
+	r = p.event("evt-prov-1", lifecycle.EventProvisioned, sub.ID, nil)
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 	r.conforms(t, "WebhookAck")
-	r = p.event("evt-prov-1", subscription.EventProvisioned, sub.ID, nil)
+	r = p.event("evt-prov-1", lifecycle.EventProvisioned, sub.ID, nil)
 	assert.Equal(t, http.StatusOK, r.status, "a repeated event id answers 200 and changes nothing")
-	p.waitStatus(customer.ID, sub.ID, subscription.StatusProvisioned)
-	r = p.event("evt-act-1", subscription.EventActivated, sub.ID, map[string]any{"planId": "monthly", "quantity": 3})
+	p.waitStatus(customer.ID, sub.ID, lifecycle.StatusProvisioned)
+	r = p.event("evt-act-1", lifecycle.EventActivated, sub.ID, map[string]any{"planId": "monthly", "quantity": 3})
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
-	active := p.waitStatus(customer.ID, sub.ID, subscription.StatusActive)
+	active := p.waitStatus(customer.ID, sub.ID, lifecycle.StatusActive)
 	assert.False(t, active.ActionNeeded)
 	require.NotNil(t, active.ActivatedAt)
 	require.NotNil(t, active.BillingStartedAt)
@@ -173,7 +173,7 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	for _, n := range notes {
 		types = append(types, n.Type)
 	}
-	assert.ElementsMatch(t, []string{workflows.NotifyPurchased, workflows.NotifyActionNeeded, workflows.NotifyActivated}, types)
+	assert.ElementsMatch(t, []string{lifecycle.NotifyPurchased, lifecycle.NotifyActionNeeded, lifecycle.NotifyActivated}, types)
 
 	// Operators: the workflow, its search attributes and its state query.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -181,9 +181,9 @@ func purchaseToActive(t *testing.T, p *product, record bool) {
 	wfID := workflows.WorkflowID(sub.ID)
 	q, err := p.app.Client.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
 	require.NoError(t, err)
-	var state subscription.Subscription
+	var state workflows.Subscription
 	require.NoError(t, q.Get(&state))
-	assert.Equal(t, subscription.StatusActive, state.Status)
+	assert.Equal(t, lifecycle.StatusActive, state.Status)
 	assertUIListsWorkflow(t, p, wfID, sub.CustomerID)
 	p.assertGenerationByType(wfID, "")
 
@@ -298,23 +298,23 @@ func TestConcurrentDuplicatePurchasesBuyOnceAndOddEventsAreRecorded(t *testing.T
 	// taken; the late provisioned, and a reinstated while active, are
 	// recorded and not applied; unsubscribed ends the workflow, after which
 	// events are recorded as rejected.
-	require.Equal(t, http.StatusAccepted, p.event("a1", subscription.EventActivated, first, nil).status)
-	p.waitStatus(customer.ID, first, subscription.StatusActive)
-	require.Equal(t, http.StatusAccepted, p.event("a2", subscription.EventProvisioned, first, nil).status)
-	require.Equal(t, http.StatusAccepted, p.event("a3", subscription.EventReinstated, first, nil).status)
-	require.Equal(t, http.StatusAccepted, p.event("a4", subscription.EventSuspended, first, nil).status)
-	p.waitStatus(customer.ID, first, subscription.StatusSuspended)
-	require.Equal(t, http.StatusAccepted, p.event("a5", subscription.EventReinstated, first, nil).status)
-	p.waitStatus(customer.ID, first, subscription.StatusActive)
-	require.Equal(t, http.StatusAccepted, p.event("a6", subscription.EventUnsubscribed, first, nil).status)
-	p.waitStatus(customer.ID, first, subscription.StatusCancelled)
+	require.Equal(t, http.StatusAccepted, p.event("a1", lifecycle.EventActivated, first, nil).status)
+	p.waitStatus(customer.ID, first, lifecycle.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("a2", lifecycle.EventProvisioned, first, nil).status)
+	require.Equal(t, http.StatusAccepted, p.event("a3", lifecycle.EventReinstated, first, nil).status)
+	require.Equal(t, http.StatusAccepted, p.event("a4", lifecycle.EventSuspended, first, nil).status)
+	p.waitStatus(customer.ID, first, lifecycle.StatusSuspended)
+	require.Equal(t, http.StatusAccepted, p.event("a5", lifecycle.EventReinstated, first, nil).status)
+	p.waitStatus(customer.ID, first, lifecycle.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("a6", lifecycle.EventUnsubscribed, first, nil).status)
+	p.waitStatus(customer.ID, first, lifecycle.StatusCancelled)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var final subscription.Subscription
+	var final workflows.Subscription
 	require.NoError(t, p.app.Client.GetWorkflow(ctx, workflows.WorkflowID(first), "").Get(ctx, &final))
-	assert.Equal(t, subscription.StatusCancelled, final.Status)
-	r = p.event("a7", subscription.EventReinstated, first, nil)
+	assert.Equal(t, lifecycle.StatusCancelled, final.Status)
+	r = p.event("a7", lifecycle.EventReinstated, first, nil)
 	assert.Equal(t, http.StatusAccepted, r.status, string(r.body))
 
 	r = p.do(http.MethodGet, "/v1/customers/"+customer.ID+"/subscriptions/"+first+"/events", "dev-admin-token", nil)
@@ -324,7 +324,7 @@ func TestConcurrentDuplicatePurchasesBuyOnceAndOddEventsAreRecorded(t *testing.T
 	r.json(t, &events)
 	var rejected int
 	for _, e := range events.Items {
-		if e.Kind == workflows.KindISVEventRejected || e.Kind == "isv_event.rejected" {
+		if e.Kind == lifecycle.KindISVEventRejected || e.Kind == "isv_event.rejected" {
 			rejected++
 		}
 	}

@@ -22,7 +22,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/app"
 	"github.com/cspmarket/orchestrator/internal/platform/config"
 	"github.com/cspmarket/orchestrator/internal/tests/openapitest"
@@ -183,7 +183,7 @@ func (p *product) event(id, typ, subscriptionID string, data map[string]any) res
 }
 
 type subscriptionJSON struct {
-	subscription.Subscription
+	workflows.Subscription
 	ETag string `json:"etag"`
 }
 
@@ -196,12 +196,12 @@ func (p *product) get(customerID, subscriptionID string) subscriptionJSON {
 }
 
 // waitStatus polls the subscription until it has the status.
-func (p *product) waitStatus(customerID, subscriptionID string, want subscription.Status) subscriptionJSON {
+func (p *product) waitStatus(customerID, subscriptionID string, want lifecycle.Status) subscriptionJSON {
 	p.t.Helper()
 	return p.waitStatusWithin(customerID, subscriptionID, want, 20*time.Second)
 }
 
-func (p *product) waitStatusWithin(customerID, subscriptionID string, want subscription.Status, within time.Duration) subscriptionJSON {
+func (p *product) waitStatusWithin(customerID, subscriptionID string, want lifecycle.Status, within time.Duration) subscriptionJSON {
 	p.t.Helper()
 	var sub subscriptionJSON
 	deadline := time.Now().Add(within)

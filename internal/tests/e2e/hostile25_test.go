@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/workflows"
 )
 
@@ -27,17 +27,17 @@ func TestHostilePassFindingsStayFixed(t *testing.T) {
 	// purchase (monthly x 1 became annual x 1000, charged 10 000.00).
 	t.Run("an activation cannot change what was bought", func(t *testing.T) {
 		sub := p.buy(customer, "contoso-crm", "monthly", 1)
-		r := p.event("act-annual", subscription.EventActivated, sub.ID, map[string]any{"planId": "annual", "quantity": 1000})
+		r := p.event("act-annual", lifecycle.EventActivated, sub.ID, map[string]any{"planId": "annual", "quantity": 1000})
 		require.Equal(t, http.StatusConflict, r.status, string(r.body))
 		assert.Equal(t, "activation_mismatch", r.code(t))
-		r = p.event("act-more", subscription.EventActivated, sub.ID, map[string]any{"planId": "monthly", "quantity": 1000})
+		r = p.event("act-more", lifecycle.EventActivated, sub.ID, map[string]any{"planId": "monthly", "quantity": 1000})
 		require.Equal(t, http.StatusConflict, r.status, string(r.body))
-		assert.Equal(t, subscription.StatusPendingFulfillment, p.get(customer, sub.ID).Status, "nothing applied")
+		assert.Equal(t, lifecycle.StatusPendingFulfillment, p.get(customer, sub.ID).Status, "nothing applied")
 		assert.Empty(t, p.charges(sub), "nothing charged")
 
-		r = p.event("act-ok", subscription.EventActivated, sub.ID, map[string]any{"planId": "monthly", "quantity": 1})
+		r = p.event("act-ok", lifecycle.EventActivated, sub.ID, map[string]any{"planId": "monthly", "quantity": 1})
 		require.Equal(t, http.StatusAccepted, r.status, string(r.body))
-		active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+		active := p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 		assert.Equal(t, "monthly", active.PlanID)
 		charges := p.charges(sub)
 		require.Len(t, charges, 1)
@@ -56,9 +56,9 @@ func TestHostilePassFindingsStayFixed(t *testing.T) {
 		require.NoError(t, err)
 		r = p.patch(sub, map[string]any{"status": "cancelled"}, "Idempotency-Key", "reused-key")
 		require.Equal(t, http.StatusOK, r.status, string(r.body))
-		assert.Equal(t, subscription.StatusCancelled, r.sub(t).Status, "the change is applied, not answered with the first one's outcome")
+		assert.Equal(t, lifecycle.StatusCancelled, r.sub(t).Status, "the change is applied, not answered with the first one's outcome")
 		assert.Empty(t, r.header.Get("Idempotent-Replayed"))
-		assert.Equal(t, subscription.StatusCancelled, p.get(customer, sub.ID).Status)
+		assert.Equal(t, lifecycle.StatusCancelled, p.get(customer, sub.ID).Status)
 		r = p.patch(sub, map[string]any{"status": "cancelled"}, "Idempotency-Key", "reused-key")
 		assert.Equal(t, "true", r.header.Get("Idempotent-Replayed"), "within its new reservation, the key replays the cancel")
 	})
@@ -72,8 +72,8 @@ func TestHostilePassFindingsStayFixed(t *testing.T) {
 		assert.NotContains(t, string(r.body), `"unitPrice"`, "the purchase's answer")
 		var sub subscriptionJSON
 		r.json(t, &sub)
-		require.Equal(t, http.StatusAccepted, p.event("act-"+sub.ID, subscription.EventActivated, sub.ID, nil).status)
-		p.waitStatus(customer, sub.ID, subscription.StatusActive)
+		require.Equal(t, http.StatusAccepted, p.event("act-"+sub.ID, lifecycle.EventActivated, sub.ID, nil).status)
+		p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 		path := "/v1/customers/" + customer + "/subscriptions/" + sub.ID
 
 		r = p.do(http.MethodGet, path+"/charges", "dev-sales-token", nil)
@@ -153,7 +153,7 @@ func (p *product) events(customerID, subscriptionID string) []json.RawMessage {
 func (p *product) activeSubscription(customerID, offerID, planID string, quantity int) subscriptionJSON {
 	p.t.Helper()
 	sub := p.buy(customerID, offerID, planID, quantity)
-	r := p.event("activate-"+sub.ID, subscription.EventActivated, sub.ID, nil)
+	r := p.event("activate-"+sub.ID, lifecycle.EventActivated, sub.ID, nil)
 	require.Equal(p.t, http.StatusAccepted, r.status, string(r.body))
-	return p.waitStatus(customerID, sub.ID, subscription.StatusActive)
+	return p.waitStatus(customerID, sub.ID, lifecycle.StatusActive)
 }

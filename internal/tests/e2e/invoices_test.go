@@ -14,7 +14,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/app"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -72,8 +72,8 @@ func TestInvoiceOfTheMonthIsTheLedgerToTheCent(t *testing.T) {
 	kept := p.buy(customer, "contoso-crm", "monthly", 3)
 	cancelled := p.buy(customer, "contoso-crm", "monthly", 1)
 	for _, s := range []subscriptionJSON{kept, cancelled} {
-		require.Equal(t, http.StatusAccepted, p.event("act-"+s.ID, subscription.EventActivated, s.ID, nil).status)
-		p.waitStatus(customer, s.ID, subscription.StatusActive)
+		require.Equal(t, http.StatusAccepted, p.event("act-"+s.ID, lifecycle.EventActivated, s.ID, nil).status)
+		p.waitStatus(customer, s.ID, lifecycle.StatusActive)
 	}
 	r := p.patch(kept, map[string]any{"quantity": 5})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))

@@ -17,7 +17,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/isvsim"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // TestISVSimulatorDrivesTheLifecycle: with the simulator playing isv-demo,
@@ -37,13 +37,13 @@ func TestISVSimulatorDrivesTheLifecycle(t *testing.T) {
 	customer := p.customer("Adventure Works")
 	plain := p.buy(customer, "contoso-crm", "monthly", 4)
 	managed := p.buy(customer, "contoso-crm", "annual-managed", 5)
-	p.waitStatus(customer, plain.ID, subscription.StatusActive)
-	p.waitStatus(customer, managed.ID, subscription.StatusActive)
+	p.waitStatus(customer, plain.ID, lifecycle.StatusActive)
+	p.waitStatus(customer, managed.ID, lifecycle.StatusActive)
 
 	r := p.patch(managed, map[string]any{"status": "cancelled"})
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
-	assert.Equal(t, subscription.StatusPendingCancellation, r.sub(t).Status)
-	p.waitStatus(customer, managed.ID, subscription.StatusCancelled)
+	assert.Equal(t, lifecycle.StatusPendingCancellation, r.sub(t).Status)
+	p.waitStatus(customer, managed.ID, lifecycle.StatusCancelled)
 }
 
 // TestOutboundNotificationsAreRetriedAndDeliveredOnce: a partner endpoint
@@ -94,8 +94,8 @@ func TestOutboundNotificationsAreRetriedAndDeliveredOnce(t *testing.T) {
 
 	customer := p.customer("Litware")
 	sub := p.buy(customer, "contoso-crm", "monthly", 1)
-	require.Equal(t, http.StatusAccepted, p.event("act", subscription.EventActivated, sub.ID, nil).status)
-	p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("act", lifecycle.EventActivated, sub.ID, nil).status)
+	p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 
 	// action_needed and activated go to the partner.
 	waitFor(t, 30*time.Second, func() bool {
@@ -149,7 +149,7 @@ func TestWebhooksWhileNoWorkerRunsAreAppliedAfterItStarts(t *testing.T) {
 	sub := p.buy(customer, "contoso-crm", "monthly", 2)
 	w.Stop(context.Background())
 
-	for _, e := range []struct{ id, typ string }{{"w1", subscription.EventProvisioned}, {"w2", subscription.EventActivated}} {
+	for _, e := range []struct{ id, typ string }{{"w1", lifecycle.EventProvisioned}, {"w2", lifecycle.EventActivated}} {
 		r := p.event(e.id, e.typ, sub.ID, nil)
 		require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 	}
@@ -157,12 +157,12 @@ func TestWebhooksWhileNoWorkerRunsAreAppliedAfterItStarts(t *testing.T) {
 	r := p.do(http.MethodGet, "/v1/customers/"+customer+"/subscriptions/"+sub.ID, "dev-admin-token", nil)
 	require.Equal(t, http.StatusOK, r.status)
 	still := r.sub(t)
-	assert.Equal(t, subscription.StatusPendingFulfillment, still.Status, "no worker, nothing applied yet")
+	assert.Equal(t, lifecycle.StatusPendingFulfillment, still.Status, "no worker, nothing applied yet")
 	assert.Equal(t, int64(1), still.Version)
 
 	w = p.startWorker()
 	defer w.Stop(context.Background())
-	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	active := p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 	assert.Equal(t, int64(3), active.Version)
 
 	// The worker's own /metrics (METRICS_ADDR): its steps and the SDK's.
@@ -187,7 +187,7 @@ func TestSameEventsDeliveredFiveTimesConcurrentlyAndShuffledApplyOnce(t *testing
 	type delivery struct{ id, typ string }
 	var all []delivery
 	for range 5 {
-		all = append(all, delivery{"dup-prov", subscription.EventProvisioned}, delivery{"dup-act", subscription.EventActivated})
+		all = append(all, delivery{"dup-prov", lifecycle.EventProvisioned}, delivery{"dup-act", lifecycle.EventActivated})
 	}
 	rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	var mu sync.Mutex
@@ -208,7 +208,7 @@ func TestSameEventsDeliveredFiveTimesConcurrentlyAndShuffledApplyOnce(t *testing
 	}
 	wg.Wait()
 	assert.Equal(t, map[string]int{"dup-prov": 1, "dup-act": 1}, accepted, "one 202 per event id, 200 for the repeats")
-	p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 	time.Sleep(500 * time.Millisecond)
 
 	charges, err := p.app.Store.Charges(context.Background(), sub.ID)

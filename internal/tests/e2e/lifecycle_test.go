@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	workflowpb "go.temporal.io/api/workflowservice/v1"
 
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/workflows"
 )
 
@@ -26,8 +26,8 @@ func TestFastPlanCancelInsideAndAfterTheWindow(t *testing.T) {
 	early := p.buy(customer, "contoso-demo", "fast", 2)
 	late := p.buy(customer, "contoso-demo", "fast", 2)
 	for _, s := range []subscriptionJSON{early, late} {
-		require.Equal(t, http.StatusAccepted, p.event("act-"+s.ID, subscription.EventActivated, s.ID, nil).status)
-		p.waitStatus(customer, s.ID, subscription.StatusActive)
+		require.Equal(t, http.StatusAccepted, p.event("act-"+s.ID, lifecycle.EventActivated, s.ID, nil).status)
+		p.waitStatus(customer, s.ID, lifecycle.StatusActive)
 	}
 
 	// Roles, bounds and If-Match.
@@ -38,7 +38,7 @@ func TestFastPlanCancelInsideAndAfterTheWindow(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
 	r = p.patch(early, map[string]any{"nickname": "renamed"}, "If-Match", `"1"`)
 	assert.Equal(t, http.StatusPreconditionFailed, r.status, string(r.body))
-	current := p.waitStatus(customer, early.ID, subscription.StatusActive)
+	current := p.waitStatus(customer, early.ID, lifecycle.StatusActive)
 	r = p.patch(early, map[string]any{"nickname": "renamed", "quantity": 3}, "If-Match", current.ETag)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	renamed := r.sub(t)
@@ -63,7 +63,7 @@ func TestFastPlanCancelInsideAndAfterTheWindow(t *testing.T) {
 	// Cancel inside the window: accepted, every charge of the term credited.
 	r = p.patch(early, map[string]any{"status": "cancelled"})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	assert.Equal(t, subscription.StatusCancelled, r.sub(t).Status)
+	assert.Equal(t, lifecycle.StatusCancelled, r.sub(t).Status)
 	charges, err := p.app.Store.Charges(context.Background(), early.ID)
 	require.NoError(t, err)
 	var net int64
@@ -109,21 +109,21 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 	approved := p.buy(customer, "quick", "quick-managed", 1)
 	lapsed := p.buy(customer, "quick", "quick-managed", 1)
 	toggled := p.buy(customer, "quick", "quick", 1)
-	require.Equal(t, http.StatusAccepted, p.event("prov-"+toggled.ID, subscription.EventProvisioned, toggled.ID, nil).status)
+	require.Equal(t, http.StatusAccepted, p.event("prov-"+toggled.ID, lifecycle.EventProvisioned, toggled.ID, nil).status)
 	for _, s := range []subscriptionJSON{renewing, changed, rejected, approved, lapsed, toggled} {
-		require.Equal(t, http.StatusAccepted, p.event("act-"+s.ID, subscription.EventActivated, s.ID, nil).status)
+		require.Equal(t, http.StatusAccepted, p.event("act-"+s.ID, lifecycle.EventActivated, s.ID, nil).status)
 	}
 	for _, s := range []subscriptionJSON{renewing, changed, rejected, approved, lapsed} {
-		p.waitStatus(customer, s.ID, subscription.StatusActive)
+		p.waitStatus(customer, s.ID, lifecycle.StatusActive)
 	}
-	firstTerm := p.waitStatus(customer, renewing.ID, subscription.StatusActive).TermStart
+	firstTerm := p.waitStatus(customer, renewing.ID, lifecycle.StatusActive).TermStart
 
 	// The ISV suspends, reinstates, then unsubscribes.
-	p.waitStatus(customer, toggled.ID, subscription.StatusActive)
-	for _, e := range []struct{ id, typ string }{{"s", subscription.EventSuspended}, {"r", subscription.EventReinstated}, {"u", subscription.EventUnsubscribed}} {
+	p.waitStatus(customer, toggled.ID, lifecycle.StatusActive)
+	for _, e := range []struct{ id, typ string }{{"s", lifecycle.EventSuspended}, {"r", lifecycle.EventReinstated}, {"u", lifecycle.EventUnsubscribed}} {
 		require.Equal(t, http.StatusAccepted, p.event(e.id+"-"+toggled.ID, e.typ, toggled.ID, nil).status)
 	}
-	p.waitStatus(customer, toggled.ID, subscription.StatusCancelled)
+	p.waitStatus(customer, toggled.ID, lifecycle.StatusCancelled)
 	p.recordHistory("quick-provision-activate-suspend-reinstate-unsubscribe", workflows.WorkflowID(toggled.ID))
 
 	// Changes inside the window, then a refunded cancel.
@@ -135,19 +135,19 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 	for _, s := range []subscriptionJSON{rejected, approved, lapsed} {
 		r := p.patch(s, map[string]any{"status": "cancelled"})
 		require.Equal(t, http.StatusAccepted, r.status, string(r.body))
-		assert.Equal(t, subscription.StatusPendingCancellation, r.sub(t).Status)
+		assert.Equal(t, lifecycle.StatusPendingCancellation, r.sub(t).Status)
 	}
-	require.Equal(t, http.StatusAccepted, p.event("no-"+rejected.ID, subscription.EventCancellationRejected, rejected.ID, nil).status)
-	require.Equal(t, http.StatusAccepted, p.event("ok-"+approved.ID, subscription.EventCancellationApproved, approved.ID, nil).status)
-	p.waitStatus(customer, rejected.ID, subscription.StatusActive)
-	p.waitStatus(customer, approved.ID, subscription.StatusCancelled)
-	p.waitStatus(customer, lapsed.ID, subscription.StatusActive) // after the 6 s approval timeout
+	require.Equal(t, http.StatusAccepted, p.event("no-"+rejected.ID, lifecycle.EventCancellationRejected, rejected.ID, nil).status)
+	require.Equal(t, http.StatusAccepted, p.event("ok-"+approved.ID, lifecycle.EventCancellationApproved, approved.ID, nil).status)
+	p.waitStatus(customer, rejected.ID, lifecycle.StatusActive)
+	p.waitStatus(customer, approved.ID, lifecycle.StatusCancelled)
+	p.waitStatus(customer, lapsed.ID, lifecycle.StatusActive) // after the 6 s approval timeout
 	// Recorded now, inside their first 30 s term (they renew later).
 	p.recordHistory("quick-publisher-rejects-cancellation", workflows.WorkflowID(rejected.ID))
 	p.recordHistory("quick-cancellation-lapses", workflows.WorkflowID(lapsed.ID))
 
 	// The activation deadline cancels the purchase nobody activated.
-	p.waitStatus(customer, abandoned.ID, subscription.StatusCancelled)
+	p.waitStatus(customer, abandoned.ID, lifecycle.StatusCancelled)
 	charges, err := p.app.Store.Charges(context.Background(), abandoned.ID)
 	require.NoError(t, err)
 	assert.Empty(t, charges)
@@ -156,12 +156,12 @@ func TestEveryTimerOnTheRealServer(t *testing.T) {
 	// lets the second term expire.
 	wfID := workflows.WorkflowID(renewing.ID)
 	waitFor(t, 60*time.Second, func() bool {
-		s := p.waitStatus(customer, renewing.ID, subscription.StatusActive)
+		s := p.waitStatus(customer, renewing.ID, lifecycle.StatusActive)
 		return s.TermStart != nil && s.TermStart.After(*firstTerm)
 	})
 	r := p.patch(renewing, map[string]any{"autoRenew": false})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	p.waitStatusWithin(customer, renewing.ID, subscription.StatusExpired, 60*time.Second)
+	p.waitStatusWithin(customer, renewing.ID, lifecycle.StatusExpired, 60*time.Second)
 	charges, err = p.app.Store.Charges(context.Background(), renewing.ID)
 	require.NoError(t, err)
 	assert.Len(t, charges, 2, "one charge per term")

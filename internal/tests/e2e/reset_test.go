@@ -18,7 +18,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/app"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -36,9 +36,9 @@ func TestAnOperatorResetRewindsTheSubscription(t *testing.T) {
 	ctx := context.Background()
 	customer := p.customer("Tailspin")
 	sub := p.buy(customer, "contoso-crm", "monthly", 3)
-	require.Equal(t, http.StatusAccepted, p.event("prov", subscription.EventProvisioned, sub.ID, nil).status)
-	require.Equal(t, http.StatusAccepted, p.event("act", subscription.EventActivated, sub.ID, nil).status)
-	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("prov", lifecycle.EventProvisioned, sub.ID, nil).status)
+	require.Equal(t, http.StatusAccepted, p.event("act", lifecycle.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 	for _, q := range []int{5, 7, 9} {
 		r := p.patch(active, map[string]any{"quantity": q})
 		require.Equal(t, http.StatusOK, r.status, string(r.body))
@@ -61,7 +61,7 @@ func TestAnOperatorResetRewindsTheSubscription(t *testing.T) {
 
 	// The reset run's state and the projection agree, and the run is not
 	// stuck retrying a refused commit.
-	state := p.waitCaughtUp(sub.ID, runID, subscription.StatusActive)
+	state := p.waitCaughtUp(sub.ID, runID, lifecycle.StatusActive)
 	d, err := p.app.Client.DescribeWorkflowExecution(ctx, id, runID)
 	require.NoError(t, err)
 	for _, a := range d.GetPendingActivities() {
@@ -123,8 +123,8 @@ func TestAResetCarryingACommitActivityOverCatchesUp(t *testing.T) {
 	ctx := context.Background()
 	customer := p.customer("Wingtip")
 	sub := p.buy(customer, "contoso-crm", "monthly", 3)
-	require.Equal(t, http.StatusAccepted, p.event("act", subscription.EventActivated, sub.ID, nil).status)
-	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("act", lifecycle.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 	require.EqualValues(t, 2, active.Version)
 
 	patched := make(chan response, 1)
@@ -134,7 +134,7 @@ func TestAResetCarryingACommitActivityOverCatchesUp(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the change's commit activity never ran")
 	}
-	require.Equal(t, http.StatusAccepted, p.event("sus", subscription.EventSuspended, sub.ID, nil).status)
+	require.Equal(t, http.StatusAccepted, p.event("sus", lifecycle.EventSuspended, sub.ID, nil).status)
 
 	// The task that took the signal while the change's commit was pending.
 	id := workflows.WorkflowID(sub.ID)
@@ -163,10 +163,10 @@ func TestAResetCarryingACommitActivityOverCatchesUp(t *testing.T) {
 	})
 	r := <-patched
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	p.waitStatus(customer, sub.ID, subscription.StatusSuspended)
+	p.waitStatus(customer, sub.ID, lifecycle.StatusSuspended)
 
 	runID := p.reset(id, resetPoint, "e2e: rewind to while the change was committing")
-	state := p.waitCaughtUp(sub.ID, runID, subscription.StatusSuspended)
+	state := p.waitCaughtUp(sub.ID, runID, lifecycle.StatusSuspended)
 	assert.Equal(t, 5, state.Quantity, "the change is in the reset run")
 	row, err := p.app.Store.SubscriptionByID(ctx, sub.ID)
 	require.NoError(t, err)
@@ -184,8 +184,8 @@ func TestAnOperatorCancelRequestIsIgnored(t *testing.T) {
 	ctx := context.Background()
 	customer := p.customer("Adventure Works")
 	sub := p.buy(customer, "contoso-crm", "monthly", 2)
-	require.Equal(t, http.StatusAccepted, p.event("act", subscription.EventActivated, sub.ID, nil).status)
-	active := p.waitStatus(customer, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event("act", lifecycle.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
 
 	id := workflows.WorkflowID(sub.ID)
 	require.NoError(t, p.app.Client.CancelWorkflow(ctx, id, ""))
@@ -214,9 +214,9 @@ func TestAnOperatorCancelRequestIsIgnored(t *testing.T) {
 
 	r = p.patch(r.sub(t), map[string]any{"status": "cancelled"})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	var final subscription.Subscription
+	var final workflows.Subscription
 	require.NoError(t, p.app.Client.GetWorkflow(ctx, id, "").Get(ctx, &final))
-	assert.Equal(t, subscription.StatusCancelled, final.Status, "ended by the product's cancellation, not the request")
+	assert.Equal(t, lifecycle.StatusCancelled, final.Status, "ended by the product's cancellation, not the request")
 	p.recordHistory("operator-cancel-request-ignored", id)
 }
 
@@ -236,10 +236,10 @@ func (p *product) reset(workflowID string, eventID int64, reason string) string 
 
 // waitCaughtUp waits until the run's state has the status and the
 // projection agrees with it (version, status, quantity), and returns it.
-func (p *product) waitCaughtUp(subscriptionID, runID string, want subscription.Status) subscription.Subscription {
+func (p *product) waitCaughtUp(subscriptionID, runID string, want lifecycle.Status) workflows.Subscription {
 	p.t.Helper()
 	ctx := context.Background()
-	var state subscription.Subscription
+	var state workflows.Subscription
 	waitFor(p.t, 30*time.Second, func() bool {
 		q, err := p.app.Client.QueryWorkflow(ctx, workflows.WorkflowID(subscriptionID), runID, workflows.QueryState)
 		if err != nil {

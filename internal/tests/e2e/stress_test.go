@@ -21,7 +21,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/app"
 	"github.com/cspmarket/orchestrator/workflows"
 )
@@ -41,8 +41,8 @@ func TestConcurrentQuantityChangesChargeWhatTheAuditSaysOnPostgres(t *testing.T)
 func concurrentQuantityChanges(t *testing.T, p *product) {
 	c := p.customer("Storm")
 	sub := p.buy(c, "contoso-crm", "monthly", 3)
-	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", subscription.EventActivated, sub.ID, nil).status)
-	p.waitStatus(c, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", lifecycle.EventActivated, sub.ID, nil).status)
+	p.waitStatus(c, sub.ID, lifecycle.StatusActive)
 
 	const n = 20
 	var wg sync.WaitGroup
@@ -58,7 +58,7 @@ func concurrentQuantityChanges(t *testing.T, p *product) {
 	for i, r := range answers {
 		require.Equal(t, http.StatusOK, r.status, "PATCH %d: %s", i, r.body)
 	}
-	final := p.waitStatus(c, sub.ID, subscription.StatusActive)
+	final := p.waitStatus(c, sub.ID, lifecycle.StatusActive)
 	checkLedgerAgainstAudit(t, p, c, sub.ID, 3, final.Quantity)
 	if p.app.Store.Dialect() == "sqlite" {
 		p.recordHistory("concurrent-quantity-changes", workflows.WorkflowID(sub.ID))
@@ -196,7 +196,7 @@ func activationSurvivesStall(t *testing.T, p *product, stall func(context.Contex
 		time.Sleep(stallFor)
 		release()
 	}()
-	r := p.event(sub.ID+"-act", subscription.EventActivated, sub.ID, nil)
+	r := p.event(sub.ID+"-act", lifecycle.EventActivated, sub.ID, nil)
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 
 	// Operators can list what waits for the database while it stalls.
@@ -214,7 +214,7 @@ func activationSurvivesStall(t *testing.T, p *product, stall func(context.Contex
 	})
 	<-released
 
-	active := p.waitStatusWithin(c, sub.ID, subscription.StatusActive, time.Minute)
+	active := p.waitStatusWithin(c, sub.ID, lifecycle.StatusActive, time.Minute)
 	require.NotNil(t, active.BillingStartedAt)
 	r = p.do(http.MethodGet, "/v1/customers/"+c+"/subscriptions/"+sub.ID+"/charges", "dev-admin-token", nil)
 	require.Equal(t, http.StatusOK, r.status)
@@ -225,7 +225,7 @@ func activationSurvivesStall(t *testing.T, p *product, stall func(context.Contex
 
 	// The same event again is a duplicate, not a rejection, and the
 	// subscription still takes changes.
-	r = p.event(sub.ID+"-act", subscription.EventActivated, sub.ID, nil)
+	r = p.event(sub.ID+"-act", lifecycle.EventActivated, sub.ID, nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.Equal(t, http.StatusOK, p.patch(active, map[string]any{"nickname": "after the stall"}).status)
 	desc, err := p.app.Client.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(sub.ID), "")
@@ -266,7 +266,7 @@ func TestKeylessPurchaseDuringAWorkerOutageSaysWhatItBought(t *testing.T) {
 		return r.status == http.StatusOK
 	})
 	sub := r.sub(t)
-	require.Equal(t, subscription.StatusPendingFulfillment, sub.Status)
+	require.Equal(t, lifecycle.StatusPendingFulfillment, sub.Status)
 	require.Equal(t, 2, sub.Quantity)
 	r = p.do(http.MethodGet, "/v1/customers/"+c+"/subscriptions?licenseBased=any", "dev-admin-token", nil)
 	require.Equal(t, http.StatusOK, r.status)
@@ -316,8 +316,8 @@ func TestNULInANicknameKillsNothing(t *testing.T) {
 	sub := p.buy(c, "contoso-crm", "monthly", 1)
 	r := p.patch(sub, map[string]any{"nickname": "x\u0000y"})
 	require.Equal(t, http.StatusUnprocessableEntity, r.status, string(r.body))
-	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-a", subscription.EventActivated, sub.ID, nil).status)
-	active := p.waitStatus(c, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-a", lifecycle.EventActivated, sub.ID, nil).status)
+	active := p.waitStatus(c, sub.ID, lifecycle.StatusActive)
 	r = p.patch(active, map[string]any{"nickname": "fine"})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	r = p.do(http.MethodPost, "/v1/customers/"+c+"/subscriptions", "dev-admin-token",
@@ -337,8 +337,8 @@ func TestOneIdempotencyKeyOnConcurrentChangesAppliesOneRequest(t *testing.T) {
 	p := startProduct(t, "")
 	c := p.customer("Keys")
 	sub := p.buy(c, "contoso-crm", "monthly", 3)
-	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", subscription.EventActivated, sub.ID, nil).status)
-	p.waitStatus(c, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", lifecycle.EventActivated, sub.ID, nil).status)
+	p.waitStatus(c, sub.ID, lifecycle.StatusActive)
 
 	statuses := make([]int, 8)
 	var wg sync.WaitGroup
@@ -380,8 +380,8 @@ func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	p := startProductWith(t, app.Parts{WorkerInterceptors: []interceptor.WorkerInterceptor{slow}}, "", "PURCHASE_TIMEOUT", "8s")
 	c := p.customer("Deadline")
 	sub := p.buy(c, "contoso-crm", "monthly", 3)
-	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", subscription.EventActivated, sub.ID, nil).status)
-	p.waitStatus(c, sub.ID, subscription.StatusActive)
+	require.Equal(t, http.StatusAccepted, p.event(sub.ID+"-act", lifecycle.EventActivated, sub.ID, nil).status)
+	p.waitStatus(c, sub.ID, lifecycle.StatusActive)
 
 	first := p.patch(sub, map[string]any{"quantity": 5}, "Idempotency-Key", "slow-1")
 	require.Equal(t, http.StatusServiceUnavailable, first.status, string(first.body))
@@ -396,7 +396,7 @@ func TestAChangeNotConfirmedInTimeIsAppliedOnceWhenRepeated(t *testing.T) {
 	require.Equal(t, http.StatusOK, again.status, string(again.body))
 	require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
 
-	final := p.waitStatus(c, sub.ID, subscription.StatusActive)
+	final := p.waitStatus(c, sub.ID, lifecycle.StatusActive)
 	require.EqualValues(t, 3, final.Version, "one change applied")
 	checkLedgerAgainstAudit(t, p, c, sub.ID, 3, 5)
 }

@@ -26,7 +26,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	rules "github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/workflows"
 )
 
@@ -327,7 +327,7 @@ func (c *cluster) drive(t *testing.T, customerID string, lc *lifecycle, i int) {
 		forged bool
 	}
 	var deliveries []delivery
-	for _, typ := range []string{subscription.EventProvisioned, subscription.EventActivated} {
+	for _, typ := range []string{rules.EventProvisioned, rules.EventActivated} {
 		body := map[string]any{"id": lc.id + "/" + typ, "type": typ, "subscriptionId": lc.id}
 		deliveries = append(deliveries,
 			delivery{body: body, secret: "dev-isv-secret", at: time.Now()},
@@ -363,7 +363,7 @@ func (c *cluster) drive(t *testing.T, customerID string, lc *lifecycle, i int) {
 	wg.Wait()
 	c.tally.duplicateWebhooks.Add(2)
 	c.tally.staleWebhooks.Add(2)
-	active := c.waitStatus(t, path, subscription.StatusActive)
+	active := c.waitStatus(t, path, rules.StatusActive)
 
 	// Malformed input changes nothing.
 	r = cl.partner(http.MethodPatch, path, map[string]any{"nickname": "x\u0000y"})
@@ -401,13 +401,13 @@ func (c *cluster) drive(t *testing.T, customerID string, lc *lifecycle, i int) {
 }
 
 type subscriptionJSON struct {
-	subscription.Subscription
+	workflows.Subscription
 	ETag string `json:"etag"`
 }
 
 // waitStatus polls until the subscription has the status; a purchase
 // still pending (202) is waited for too.
-func (c *cluster) waitStatus(t *testing.T, path string, want subscription.Status) subscriptionJSON {
+func (c *cluster) waitStatus(t *testing.T, path string, want rules.Status) subscriptionJSON {
 	t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)
 	var sub subscriptionJSON
@@ -478,9 +478,9 @@ func (c *cluster) check(t *testing.T, customerID string, lifecycles []*lifecycle
 	// ledger is what its audit trail implies, to the cent.
 	wrong := 0
 	for _, lc := range lifecycles {
-		status := subscription.StatusActive
+		status := rules.StatusActive
 		if lc.cancelled {
-			status = subscription.StatusCancelled
+			status = rules.StatusCancelled
 		}
 		sub := c.waitStatus(t, "/v1/customers/"+customerID+"/subscriptions/"+lc.id, status)
 		if problems := ledgerProblems(t, cl, customerID, sub); len(problems) > 0 {
@@ -597,7 +597,7 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 			case delta < 0:
 				var taken billing.Lots
 				lots, taken = lots.Take(-delta)
-				for _, c := range schedule.RemovalCredits(subscription.Subscription{ID: sub.ID}, 1, *sub.TermStart, taken, *sub.TermEnd, e.At) {
+				for _, c := range schedule.RemovalCredits(billing.Subject{SubscriptionID: sub.ID}, 1, *sub.TermStart, taken, *sub.TermEnd, e.At) {
 					want = append(want, fmt.Sprintf("credit %d x%d", c.Amount, c.Quantity))
 				}
 			}
@@ -627,9 +627,9 @@ func ledgerProblems(t *testing.T, cl *apiClient, customerID string, sub subscrip
 		problems = append(problems, fmt.Sprintf("ledger [%s], audit implies [%s]", strings.Join(got, ", "), strings.Join(want, ", ")))
 	}
 	switch {
-	case sub.Status == subscription.StatusCancelled && (net != 0 || refunds != refunded):
+	case sub.Status == rules.StatusCancelled && (net != 0 || refunds != refunded):
 		problems = append(problems, fmt.Sprintf("cancelled inside the window: net %d (want 0), refunds %d, audit says %d", net, refunds, refunded))
-	case sub.Status != subscription.StatusCancelled && refunds != 0:
+	case sub.Status != rules.StatusCancelled && refunds != 0:
 		problems = append(problems, fmt.Sprintf("refunds %d on a subscription never cancelled", refunds))
 	}
 	return problems

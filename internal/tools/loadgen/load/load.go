@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
-	"github.com/cspmarket/orchestrator/internal/domain/subscription"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // Config is one run.
@@ -251,8 +251,8 @@ func (d *driver) lifecycle(ctx context.Context, customer string, k int, t0 time.
 		return sub.ID, purchase, 0, nil
 	}
 	for i, e := range []map[string]any{
-		{"id": "loadgen-prov-" + sub.ID, "type": subscription.EventProvisioned, "subscriptionId": sub.ID},
-		{"id": "loadgen-act-" + sub.ID, "type": subscription.EventActivated, "subscriptionId": sub.ID},
+		{"id": "loadgen-prov-" + sub.ID, "type": lifecycle.EventProvisioned, "subscriptionId": sub.ID},
+		{"id": "loadgen-act-" + sub.ID, "type": lifecycle.EventActivated, "subscriptionId": sub.ID},
 	} {
 		if err := d.webhook(ctx, e); err != nil {
 			return "", 0, 0, fmt.Errorf("webhook %d: %w", i+1, err)

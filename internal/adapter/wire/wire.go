@@ -1,0 +1,63 @@
+// Package wire is the partner API's JSON (openapi.yaml): the types the API
+// writes and the console, its client in process, reads. They are the
+// API's alone: the rules' types (internal/domain) and the workflow's
+// payloads (internal/adapter/payload) change without changing them.
+package wire
+
+import (
+	"time"
+)
+
+// Subscription is a subscription as the API answers it.
+type Subscription struct {
+	ID                   string `json:"id"`
+	CustomerID           string `json:"customerId"`
+	PartnerID            string `json:"partnerId"`
+	OfferID              string `json:"offerId"`
+	PlanID               string `json:"planId"`
+	PublisherID          string `json:"publisherId"`
+	Nickname             string `json:"nickname"`
+	Quantity             int    `json:"quantity"`
+	Status               string `json:"status"`
+	ActionNeeded         bool   `json:"actionNeeded"`
+	AutoRenew            bool   `json:"autoRenew"`
+	BillingFrequency     string `json:"billingFrequency"`
+	NextBillingFrequency string `json:"nextBillingFrequency,omitempty"`
+	TermDuration         string `json:"termDuration"`
+	ResellerPartnerID    string `json:"resellerPartnerId,omitempty"`
+	// UnitPrice only for agents who may see money.
+	UnitPrice                *int64         `json:"unitPrice,omitempty"`
+	Currency                 string         `json:"currency"`
+	PurchasedAt              time.Time      `json:"purchasedAt"`
+	ActivatedAt              *time.Time     `json:"activatedAt"`
+	BillingStartedAt         *time.Time     `json:"billingStartedAt"`
+	TermStart                *time.Time     `json:"termStart"`
+	TermEnd                  *time.Time     `json:"termEnd"`
+	CancellationWindowEndsAt *time.Time     `json:"cancellationWindowEndsAt"`
+	PublisherLink            *PublisherLink `json:"publisherLink,omitempty"`
+	Version                  int64          `json:"version"`
+	ETag                     string         `json:"etag"`
+	// RefundableQuantity: how many licences can still be removed (and are
+	// credited), batch by batch.
+	RefundableQuantity Refundable `json:"refundableQuantity"`
+}
+
+// PublisherLink is where the partner finishes setup on the ISV's site; the
+// code only in a purchase's answer and the activation link.
+type PublisherLink struct {
+	URL               string     `json:"url"`
+	AuthorizationCode string     `json:"authorizationCode,omitempty"`
+	ExpiresAt         *time.Time `json:"expiresAt,omitempty"`
+}
+
+// Refundable is Partner Center's refundableQuantity.
+type Refundable struct {
+	Total   int               `json:"total"`
+	Details []RefundableBatch `json:"details"`
+}
+
+// RefundableBatch is a batch of licences still inside its window.
+type RefundableBatch struct {
+	Quantity     int       `json:"quantity"`
+	AllowedUntil time.Time `json:"allowedUntil"`
+}
