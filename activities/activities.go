@@ -56,10 +56,10 @@ type AuditEvent struct {
 	Detail map[string]any `json:"detail,omitempty"`
 }
 
-// Recipient kinds of notifications.
+// Recipient kinds of notifications (the rules name them).
 const (
-	RecipientPartner   = "partner"
-	RecipientPublisher = "publisher"
+	RecipientPartner   = lifecycle.RecipientPartner
+	RecipientPublisher = lifecycle.RecipientPublisher
 )
 
 // Notification is one message for the outbox.

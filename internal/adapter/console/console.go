@@ -29,6 +29,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/platform/metrics"
 )
 
@@ -159,6 +160,9 @@ type view struct {
 	Path    string
 	Data    any
 	Error   string
+	// Limits are the fields' lengths (internal/domain/fields), for the
+	// forms' maxlength: the rule's, never a number of the template's.
+	Limits fields.Limits
 }
 
 // T is a string of the page's language (the catalog).
@@ -178,7 +182,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
 		back = r.URL.RequestURI() // the switch keeps the page's query (a search, an order under review)
 	}
-	v := view{Lang: lang, Session: s, Path: back, Data: data, Error: errMsg}
+	v := view{Lang: lang, Session: s, Path: back, Data: data, Error: errMsg, Limits: fields.FormLimits}
 	if s != nil {
 		v.CSRF = s.csrf
 	}

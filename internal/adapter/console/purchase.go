@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	marketplace "github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
 )
 
 // offerView is an offer as GET /v1/offers shows it: the catalog's own
@@ -85,20 +87,20 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) {
 				continue
 			}
 			q, err := strconv.Atoi(f.Quantity)
-			if err != nil || q < p.MinQuantity || q > p.MaxQuantity {
+			if err != nil || fields.Quantity(q, p.MinQuantity, p.MaxQuantity, p.ID) != nil {
 				c.showPurchase(w, r, s, http.StatusUnprocessableEntity, f, map[string]string{"quantity": translate(c.lang(r), "purchase.badquantity") + " " + strconv.Itoa(p.MinQuantity) + "–" + strconv.Itoa(p.MaxQuantity)})
 				return
 			}
 			if f.Frequency == "" {
 				f.Frequency = p.BillingFrequencies[0]
 			}
-			if !contains(p.BillingFrequencies, f.Frequency) {
+			if !p.Snapshot().OffersBillingFrequency(f.Frequency) {
 				c.showPurchase(w, r, s, http.StatusUnprocessableEntity, f, map[string]string{"billingFrequency": translate(c.lang(r), "purchase.badfrequency")})
 				return
 			}
 			f.Key = "console-" + randomToken()
 			c.render(w, r, http.StatusOK, "review", s, map[string]any{
-				"Customer": cu, "Offer": o, "Plan": p, "Form": f, "Quantity": q, "Total": money(int64(q)*p.UnitPrice, p.Currency),
+				"Customer": cu, "Offer": o, "Plan": p, "Form": f, "Quantity": q, "Total": money(billing.TermPrice(q, p.UnitPrice), p.Currency),
 			}, "")
 			return
 		}
@@ -152,13 +154,4 @@ func (c *Console) buy(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		c.failed(w, r, s, a)
 	}
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	marketplace "github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // subscriptionDetail is the API's subscription as the page needs it.
@@ -71,12 +72,15 @@ type subscriptionPage struct {
 	OfferName string
 	CanChange bool
 	// CanBill: the agent may see money (the charges table).
-	CanBill    bool
-	InWindow   bool
-	Audit      []auditRow
-	Charges    []ledgerLine
-	FieldError map[string]string
-	Link       *struct {
+	CanBill  bool
+	InWindow bool
+	// Ended (cancelled or expired) and AwaitsApproval (a cancellation
+	// the ISV must approve) are the rules' reading of the status.
+	Ended, AwaitsApproval bool
+	Audit                 []auditRow
+	Charges               []ledgerLine
+	FieldError            map[string]string
+	Link                  *struct {
 		URL               string     `json:"url"`
 		AuthorizationCode string     `json:"authorizationCode"`
 		ExpiresAt         *time.Time `json:"expiresAt"`
@@ -99,6 +103,8 @@ func (c *Console) load(r *http.Request, s *session) (*subscriptionPage, apiAnswe
 		return nil, apiAnswer{Status: http.StatusBadGateway}
 	}
 	p.InWindow = p.Sub.CancellationWindowEndsAt != nil && c.Now().Before(*p.Sub.CancellationWindowEndsAt)
+	status := lifecycle.Status(p.Sub.Status)
+	p.Ended, p.AwaitsApproval = status.Terminal(), status == lifecycle.StatusPendingCancellation
 	offers, _ := c.offers(r, s)
 	n := namesOf(offers)
 	p.Plan, _ = n[p.Sub.OfferID].Plan(p.Sub.PlanID)
@@ -226,5 +232,6 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request, s *session) {
 		label = translate(lang, "subs.actionneeded")
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": sub.Status, "actionNeeded": sub.ActionNeeded, "label": label, "etag": sub.ETag})
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": sub.Status, "actionNeeded": sub.ActionNeeded, "label": label, "etag": sub.ETag,
+		"waiting": lifecycle.Status(sub.Status).WaitsOnPublisher()})
 }

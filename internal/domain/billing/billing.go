@@ -152,6 +152,10 @@ func Signed(kind string, amount int64) int64 {
 	return amount
 }
 
+// TermPrice is what quantity licences cost for a term at unitPrice per
+// licence (a purchase's review shows it; the installments sum to it).
+func TermPrice(quantity int, unitPrice int64) int64 { return times(int64(quantity), unitPrice) }
+
 // LicenceInstallment is what one licence costs for installment i of a
 // term: the per-licence term price split into n parts. Pricing every charge
 // as quantity x this amount keeps the ledger exact per licence, so credits

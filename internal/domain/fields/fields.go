@@ -8,6 +8,7 @@ package fields
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -30,9 +31,16 @@ func refuse(field, format string, args ...any) *Error {
 
 // Limits of free-text fields, in characters.
 const (
-	NicknameMax     = 100
-	CustomerNameMax = 200
+	NicknameMax          = 100
+	CustomerNameMax      = 200
+	ResellerPartnerIDMax = 64
 )
+
+// Limits are the fields' lengths, as forms show them (maxlength).
+type Limits struct{ Nickname, CustomerName, ResellerPartnerID int }
+
+// FormLimits are the limits of this file, for the console's forms.
+var FormLimits = Limits{Nickname: NicknameMax, CustomerName: CustomerNameMax, ResellerPartnerID: ResellerPartnerIDMax}
 
 // CleanText reports whether s is text a person could have typed: valid
 // UTF-8 without control characters (NUL, escapes, line breaks) or
@@ -74,12 +82,12 @@ func Nickname(s string) (string, *Error) { return text("nickname", s, 0, Nicknam
 // CustomerName is a customer's name, trimmed and required.
 func CustomerName(s string) (string, *Error) { return text("name", s, 1, CustomerNameMax) }
 
-var resellerIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+var resellerIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,` + strconv.Itoa(ResellerPartnerIDMax) + `}$`)
 
 // ResellerPartnerID is an indirect reseller's PartnerID; "" clears it.
 func ResellerPartnerID(s string) *Error {
 	if s != "" && !resellerIDPattern.MatchString(s) {
-		return refuse("resellerPartnerId", "must be 1 to 64 letters, digits or dashes")
+		return refuse("resellerPartnerId", "must be 1 to %d letters, digits or dashes", ResellerPartnerIDMax)
 	}
 	return nil
 }

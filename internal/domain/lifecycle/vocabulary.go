@@ -48,6 +48,11 @@ func (s Status) AwaitsPublisher() bool {
 	return s == StatusPendingFulfillment || s == StatusProvisioned
 }
 
+// WaitsOnPublisher reports whether the next move is the ISV's: the
+// fulfilment of a purchase, or its answer to a cancellation (a page shows
+// it live, polling until it comes).
+func (s Status) WaitsOnPublisher() bool { return s.AwaitsPublisher() || s == StatusPendingCancellation }
+
 // QuantityCanChange reports whether licences can be added or removed.
 func (s Status) QuantityCanChange() bool { return s.AwaitsPublisher() || s == StatusActive }
 

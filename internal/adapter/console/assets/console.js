@@ -10,6 +10,7 @@
   var line = document.querySelector("[data-live]");
   if (!line) return;
   var shown = line.getAttribute("data-status");
+  var waiting = true; // the server says whether the next move is the ISV's
   function poll() {
     fetch(line.getAttribute("data-live"), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) {
@@ -20,6 +21,7 @@
       })
       .then(function (s) {
         if (!s) return;
+        waiting = s.waiting;
         if (s.status !== shown) {
           shown = s.status;
           line.setAttribute("data-status", s.status);
@@ -30,7 +32,7 @@
         }
       })
       .catch(function () {})
-      .finally(function () { if (shown === "pending_fulfillment" || shown === "provisioned" || shown === "pending_cancellation") setTimeout(poll, 2000); });
+      .finally(function () { if (waiting && shown !== "signed-out") setTimeout(poll, 2000); });
   }
   setTimeout(poll, 2000);
 })();
