@@ -6,7 +6,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,72 +113,13 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) (Commit
 
 func (a *Activities) commitTransition(ctx context.Context, t Transition) (CommitReceipt, error) {
 	sub := t.Subscription
-	row := store.SubscriptionRow{
-		ID: sub.ID, PartnerID: sub.PartnerID, CustomerID: sub.CustomerID, OfferID: sub.OfferID, PlanID: sub.PlanID,
-		PublisherID: sub.PublisherID, LicenseBased: t.LicenseBased, Nickname: sub.Nickname, Quantity: sub.Quantity,
-		Status: string(sub.Status), ActionNeeded: sub.ActionNeeded, AutoRenew: sub.AutoRenew,
-		BillingFrequency: sub.BillingFrequency, NextBillingFrequency: sub.NextBillingFrequency, TermDuration: sub.TermDuration, ResellerPartnerID: sub.ResellerPartnerID,
-		UnitPrice: sub.UnitPrice, Currency: sub.Currency, PublisherURL: t.PublisherURL, PurchasedAt: sub.PurchasedAt,
-		ActivatedAt: sub.ActivatedAt, BillingStartedAt: sub.BillingStartedAt, TermStart: sub.TermStart, TermEnd: sub.TermEnd,
-		CancellationWindowEndsAt: sub.CancellationWindowEndsAt, RequestHash: t.RequestHash, Version: sub.Version, Fence: t.Fence,
-	}
 	receipt := CommitReceipt{Version: sub.Version, Fence: t.Fence}
-	var workflowID, runID string
+	step := t.step()
 	if activity.IsActivity(ctx) {
 		run := activity.GetInfo(ctx).WorkflowExecution
-		workflowID, runID = run.ID, run.RunID
+		step.WorkflowID, step.RunID = run.ID, run.RunID
 	}
-	if t.IdempotencyKey != "" {
-		key := t.IdempotencyKey
-		row.IdempotencyKey = &key
-	}
-	if len(t.Lots) > 0 {
-		lots, err := json.Marshal(t.Lots)
-		if err != nil {
-			return receipt, err
-		}
-		row.Lots = string(lots)
-	}
-	tx := store.Transition{Subscription: row}
-	if t.AuthorizationCodeHash != "" {
-		tx.AuthorizationCode = &store.AuthorizationCodeRow{
-			CodeHash: t.AuthorizationCodeHash, SubscriptionID: sub.ID, PublisherID: sub.PublisherID, ExpiresAt: t.AuthorizationCodeExpiresAt,
-		}
-	}
-	for i, e := range t.Events {
-		detail, err := json.Marshal(orEmpty(e.Detail))
-		if err != nil {
-			return receipt, err
-		}
-		tx.Events = append(tx.Events, store.EventRow{
-			Key:            fmt.Sprintf("%s/v%d/event-%d/%s", sub.ID, sub.Version, i, e.Kind),
-			SubscriptionID: sub.ID, Kind: e.Kind, Actor: e.Actor, Detail: string(detail), CreatedAt: e.At,
-			StepVersion: sub.Version, Fence: t.Fence,
-		})
-	}
-	if e := t.ISVEvent; e != nil {
-		r := store.ISVEventReceipt(e.PublisherID, e.ID, sub.ID, e.Type, e.PlanID, e.Quantity, e.ReceivedAt, "")
-		tx.Receipt = &r
-	}
-	for _, c := range t.Charges {
-		tx.Charges = append(tx.Charges, store.ChargeRow{
-			Key: c.Key, SubscriptionID: c.SubscriptionID, PartnerID: c.PartnerID, Kind: c.Kind, Amount: c.Amount,
-			Currency: c.Currency, Quantity: c.Quantity, PeriodStart: c.PeriodStart, PeriodEnd: c.PeriodEnd, Description: c.Description,
-			Reason: lineReason(c), UnitPrice: lineUnitPrice(c), PostedAt: c.PostedAt, StepVersion: sub.Version, Fence: t.Fence,
-		})
-	}
-	for _, n := range t.Notifications {
-		payload, err := json.Marshal(orEmpty(n.Payload))
-		if err != nil {
-			return receipt, err
-		}
-		tx.Notifications = append(tx.Notifications, store.NotificationRow{
-			Key:            notificationKey(sub, n),
-			SubscriptionID: sub.ID, RecipientKind: n.RecipientKind, RecipientID: n.RecipientID, Type: n.Type, Payload: string(payload),
-			StepVersion: sub.Version, Fence: t.Fence, WorkflowID: workflowID, RunID: runID,
-		})
-	}
-	moved, err := a.Store.ApplyTransition(ctx, tx)
+	moved, err := a.Store.ApplyStep(ctx, step)
 	if err != nil {
 		return receipt, fmt.Errorf("commit subscription %s v%d: %w", sub.ID, sub.Version, err)
 	}
@@ -204,29 +144,32 @@ func (a *Activities) count(t Transition) {
 		}
 	}
 	for _, c := range t.Charges {
-		a.Metrics.LedgerLine(lineReason(c))
+		a.Metrics.LedgerLine(c.Complete().Reason)
 	}
 }
 
-// lineReason and lineUnitPrice fill lines scheduled by workflow code
-// that predates them (their activity input is in the history as it was).
-func lineReason(c billing.Charge) string {
-	if c.Reason != "" {
-		return c.Reason
+// step is what the transition writes, as the store takes it.
+func (t Transition) step() store.Step {
+	state := t.Subscription.Rules()
+	state.PublisherURL = t.PublisherURL
+	step := store.Step{
+		Subscription: store.Subscription{Subscription: state, Lots: t.Lots, LicenseBased: t.LicenseBased,
+			IdempotencyKey: t.IdempotencyKey, RequestHash: t.RequestHash, Fence: t.Fence},
+		Charges: t.Charges,
 	}
-	return billing.ReasonOf(c.Key)
-}
-
-func lineUnitPrice(c billing.Charge) int64 {
-	if c.UnitPrice != 0 || c.Quantity <= 0 {
-		return c.UnitPrice
+	if t.AuthorizationCodeHash != "" {
+		step.AuthorizationCode = &store.AuthorizationCode{CodeHash: t.AuthorizationCodeHash, SubscriptionID: state.ID,
+			PublisherID: state.PublisherID, ExpiresAt: t.AuthorizationCodeExpiresAt}
 	}
-	return c.Amount / int64(c.Quantity)
-}
-
-func orEmpty(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
+	for _, e := range t.Events {
+		step.Events = append(step.Events, lifecycle.AuditEvent(e))
 	}
-	return m
+	if e := t.ISVEvent; e != nil {
+		step.Receipt = &store.Receipt{PublisherID: e.PublisherID, EventID: e.ID, SubscriptionID: state.ID, Type: e.Type,
+			PlanID: e.PlanID, Quantity: e.Quantity, ReceivedAt: e.ReceivedAt}
+	}
+	for _, n := range t.Notifications {
+		step.Notifications = append(step.Notifications, lifecycle.Notification(n))
+	}
+	return step
 }

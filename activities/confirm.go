@@ -29,7 +29,7 @@ const localActivityMarker = "LocalActivity"
 //     this notification;
 //   - the run's history holds the commit's receipt (the local activity's
 //     marker, or the completion of the commit activity that took over).
-func (a *Activities) stepConfirmed(ctx context.Context, n *store.NotificationRow) (bool, error) {
+func (a *Activities) stepConfirmed(ctx context.Context, n store.Notification) (bool, error) {
 	if n.Fence == "" {
 		return true, nil
 	}

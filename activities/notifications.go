@@ -19,7 +19,6 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
-	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
@@ -55,7 +54,7 @@ func (a *Activities) startDeliveries(ctx context.Context, t Transition, taskQueu
 	var keys []string
 	for _, n := range t.Notifications {
 		if reachable[store.Recipient{Kind: n.RecipientKind, ID: n.RecipientID}] {
-			keys = append(keys, notificationKey(t.Subscription, n))
+			keys = append(keys, store.NotificationKey(t.Subscription.ID, t.Subscription.Version, lifecycle.Notification(n)))
 		}
 	}
 	rows, err := a.Store.NotificationsByKeys(ctx, keys)
@@ -74,10 +73,6 @@ func (a *Activities) startDeliveries(ctx context.Context, t Transition, taskQueu
 		}
 	}
 	return nil
-}
-
-func notificationKey(sub payload.Subscription, n Notification) string {
-	return fmt.Sprintf("%s/v%d/%s/%s:%s", sub.ID, sub.Version, n.Type, n.RecipientKind, n.RecipientID)
 }
 
 // OutgoingNotification is the body POSTed to a recipient's endpoint.
@@ -102,7 +97,7 @@ type OutgoingLink struct {
 }
 
 // CodeIssuer issues authorization codes (the API's, so both share the format).
-type CodeIssuer func(ctx context.Context, sub *store.SubscriptionRow) (*authcode.Link, error)
+type CodeIssuer func(ctx context.Context, sub store.Subscription) (*authcode.Link, error)
 
 // DeliverNotification POSTs one notification, signed with the recipient's
 // secret, and logs the attempt. It fails while the recipient does not
@@ -180,7 +175,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 			fmt.Errorf("endpoint answered %s", resp.Status), false)
 	}
 	a.log().Info("notification delivered", "notification", n.ID, "type", n.Type, "recipient", out.Recipient, "attempt", attempt, "status", resp.StatusCode)
-	if err := a.Store.RecordAttempt(ctx, store.AttemptRow{
+	if err := a.Store.RecordAttempt(ctx, store.Attempt{
 		NotificationID: n.ID, Attempt: attempt, URL: endpoint.URL, StatusCode: resp.StatusCode, DurationMs: time.Since(start).Milliseconds(),
 	}, store.NotificationDelivered); err != nil {
 		return err
@@ -193,7 +188,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 // starts from the commit, usually before the task that holds it completes,
 // and is confirmed a few milliseconds later. Past that, the activity's
 // retries wait.
-func (a *Activities) awaitConfirmed(ctx context.Context, n *store.NotificationRow) (bool, error) {
+func (a *Activities) awaitConfirmed(ctx context.Context, n store.Notification) (bool, error) {
 	for i := 0; ; i++ {
 		confirmed, err := a.stepConfirmed(ctx, n)
 		if err != nil || confirmed || i == 9 {
@@ -209,10 +204,10 @@ func (a *Activities) awaitConfirmed(ctx context.Context, n *store.NotificationRo
 
 // attemptFailed records a failed attempt under its coarse category (what
 // the outbox shows); the raw cause goes to the operators' log only.
-func (a *Activities) attemptFailed(ctx context.Context, n *store.NotificationRow, url string, attempt, code int, start time.Time, category string, cause error, final bool) error {
+func (a *Activities) attemptFailed(ctx context.Context, n store.Notification, url string, attempt, code int, start time.Time, category string, cause error, final bool) error {
 	a.Metrics.Notification("attempt_failed", category)
 	a.log().Warn("notification delivery failed", "notification", n.ID, "type", n.Type, "recipient", n.RecipientKind+":"+n.RecipientID, "attempt", attempt, "status", code, "category", category, "error", cause.Error())
-	if err := a.Store.RecordAttempt(ctx, store.AttemptRow{
+	if err := a.Store.RecordAttempt(ctx, store.Attempt{
 		NotificationID: n.ID, Attempt: attempt, URL: url, StatusCode: code, Error: category, DurationMs: time.Since(start).Milliseconds(),
 	}, ""); err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 )
 
 // exactLines asserts every line is quantity x unitPrice = amount.
-func (s *LifecycleSuite) exactLines(lines []store.ChargeRow) {
+func (s *LifecycleSuite) exactLines(lines []store.Line) {
 	for _, c := range lines {
 		s.Equal(c.Amount, int64(c.Quantity)*c.UnitPrice, "%s: %d x %d", c.Key, c.Quantity, c.UnitPrice)
 	}
@@ -37,7 +37,7 @@ func (s *LifecycleSuite) TestEveryLineOfATermIsExact() {
 	charges := s.charges()
 	s.exactLines(charges)
 	s.Zero(net(charges))
-	var refunds []store.ChargeRow
+	var refunds []store.Line
 	for _, c := range charges {
 		if c.Reason == billing.ReasonRefund {
 			refunds = append(refunds, c)

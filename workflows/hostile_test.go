@@ -91,7 +91,7 @@ func (s *LifecycleSuite) TestCommitRetriesUntilTheDatabaseAnswers() {
 	s.continued() // the term ran to its renewal: nothing failed
 	s.Equal(9, failures)
 	s.Equal(lifecycle.StatusActive, snap.Status)
-	s.Equal(string(lifecycle.StatusActive), s.stored().Status)
+	s.Equal(lifecycle.StatusActive, s.stored().Status)
 	charges := s.charges()
 	s.Require().Len(charges, 2, "term 1 and the renewal's term 2, each once")
 	s.Equal("sub_1/term-1/installment-0", charges[0].Key)

@@ -14,6 +14,8 @@ import (
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 func invoicingEnv(t *testing.T, s *store.Store, at time.Time) *testsuite.TestWorkflowEnvironment {
@@ -28,12 +30,12 @@ func invoicingEnv(t *testing.T, s *store.Store, at time.Time) *testsuite.TestWor
 func seedLine(t *testing.T, s *store.Store, customerID, key string, amount int64, postedAt time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	sub := store.SubscriptionRow{
+	sub := store.Subscription{Subscription: lifecycle.Subscription{
 		ID: "sub_" + customerID, PartnerID: "partner-demo", CustomerID: customerID, OfferID: "contoso-crm", PlanID: "monthly",
-		PublisherID: "isv-demo", Quantity: 1, Status: "active", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: amount,
-		Currency: "USD", PurchasedAt: postedAt, RequestHash: "h", Version: 1,
-	}
-	_, err := s.ApplyTransition(ctx, store.Transition{Subscription: sub, Charges: []store.ChargeRow{{
+		PublisherID: "isv-demo", Quantity: 1, Status: lifecycle.StatusActive, BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: amount,
+		Currency: "USD", PurchasedAt: postedAt, Version: 1,
+	}, RequestHash: "h"}
+	_, err := s.ApplyStep(ctx, store.Step{Subscription: sub, Charges: []billing.Charge{{
 		Key: key, SubscriptionID: sub.ID, PartnerID: sub.PartnerID, Kind: "charge", Amount: amount, Currency: "USD", Quantity: 1,
 		PeriodStart: postedAt, PeriodEnd: postedAt.AddDate(0, 1, 0), Reason: "installment", UnitPrice: amount, PostedAt: postedAt,
 	}}})

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
@@ -12,9 +11,7 @@ import (
 func (s *LifecycleSuite) refundableAt(d time.Duration) *billing.Refundable {
 	out := &billing.Refundable{}
 	s.at(d, func() {
-		var lots billing.Lots
-		s.Require().NoError(json.Unmarshal([]byte(s.stored().Lots), &lots))
-		*out = lots.RefundableAt(s.start.Add(d))
+		*out = s.stored().Lots.RefundableAt(s.start.Add(d))
 	})
 	return out
 }

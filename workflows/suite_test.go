@@ -71,7 +71,7 @@ func (s *LifecycleSuite) AfterTest(_, _ string) {
 		return
 	}
 	s.Require().NoError(err)
-	diffs, _, err := ledger.VerifySubscription(context.Background(), s.store, *row)
+	diffs, _, err := ledger.VerifySubscription(context.Background(), s.store, row)
 	s.Require().NoError(err)
 	s.Empty(diffs, "the ledger check")
 }
@@ -189,8 +189,8 @@ func (s *LifecycleSuite) snapshot(d time.Duration) *Subscription {
 }
 
 // chargesAt captures the ledger at start+d.
-func (s *LifecycleSuite) chargesAt(d time.Duration) *[]store.ChargeRow {
-	out := &[]store.ChargeRow{}
+func (s *LifecycleSuite) chargesAt(d time.Duration) *[]store.Line {
+	out := &[]store.Line{}
 	s.at(d, func() { *out = s.charges() })
 	return out
 }
@@ -213,7 +213,7 @@ func (s *LifecycleSuite) ended(want lifecycle.Status) {
 	var final Subscription
 	s.Require().NoError(s.env.GetWorkflowResult(&final))
 	s.Equal(want, final.Status)
-	s.Equal(string(want), s.stored().Status)
+	s.Equal(want, s.stored().Status)
 }
 
 // continued asserts the run continued as new and returns the next input.
@@ -226,10 +226,10 @@ func (s *LifecycleSuite) continued() PurchaseInput {
 	return next
 }
 
-func (s *LifecycleSuite) stored() store.SubscriptionRow {
+func (s *LifecycleSuite) stored() store.Subscription {
 	row, err := s.store.SubscriptionByID(context.Background(), "sub_1")
 	s.Require().NoError(err)
-	return *row
+	return row
 }
 
 // eventKinds is the audit trail the workflow wrote, without the receipts
@@ -270,14 +270,14 @@ func (s *LifecycleSuite) notifications() []string {
 	return types
 }
 
-func (s *LifecycleSuite) charges() []store.ChargeRow {
+func (s *LifecycleSuite) charges() []store.Line {
 	charges, err := s.store.Charges(context.Background(), "sub_1")
 	s.Require().NoError(err)
 	return charges
 }
 
 // net is charges minus credits.
-func net(rows []store.ChargeRow) int64 {
+func net(rows []store.Line) int64 {
 	var sum int64
 	for _, c := range rows {
 		if c.Kind == "credit" {

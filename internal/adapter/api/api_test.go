@@ -19,7 +19,9 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 )
 
@@ -70,7 +72,7 @@ func TestMalformedRequestsGetClearProblemsNeverServerErrors(t *testing.T) {
 	require.NoError(t, err)
 	purchase := "/v1/customers/" + c.ID + "/subscriptions"
 	admin := fixtures.AdminToken
-	_, err = s.ApplyTransition(context.Background(), store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "active", true, time.Now(), 2)})
+	_, err = s.ApplyStep(context.Background(), store.Step{Subscription: storedSubscription("sub_1", c.ID, "active", true, time.Now(), 2)})
 	require.NoError(t, err)
 	sub := purchase + "/sub_1"
 
@@ -200,7 +202,7 @@ func TestListsPageStablyAndFilter(t *testing.T) {
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		var page struct {
-			Items         []customerView
+			Items         []wire.Customer
 			NextPageToken string
 		}
 		require.NoError(t, jsonDecode(resp, &page))
@@ -216,8 +218,8 @@ func TestListsPageStablyAndFilter(t *testing.T) {
 	assert.Equal(t, want, got, "every customer once, oldest first")
 
 	for i, status := range []string{"active", "pending_fulfillment", "active"} {
-		row := subscriptionRow(fmt.Sprintf("sub_%d", i), want[0], status, i != 2, time.Now().Add(time.Duration(i)*time.Second), 1)
-		_, err := s.ApplyTransition(ctx, store.Transition{Subscription: row})
+		row := storedSubscription(fmt.Sprintf("sub_%d", i), want[0], status, i != 2, time.Now().Add(time.Duration(i)*time.Second), 1)
+		_, err := s.ApplyStep(ctx, store.Step{Subscription: row})
 		require.NoError(t, err)
 	}
 	list := func(query string) []string {
@@ -249,7 +251,7 @@ func TestAPublisherCannotTouchAnotherPublishersSubscription(t *testing.T) {
 	require.NoError(t, s.EnsurePublisherSecret(ctx, "sec_other", "isv-other", []byte("other-secret")))
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
-	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, time.Now(), 1), AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcodeHash("ac_demo"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(time.Hour)}})
+	_, err = s.ApplyStep(ctx, store.Step{Subscription: storedSubscription("sub_1", c.ID, "pending_fulfillment", true, time.Now(), 1), AuthorizationCode: &store.AuthorizationCode{CodeHash: authcodeHash("ac_demo"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(time.Hour)}})
 	require.NoError(t, err)
 
 	as := func(publisher, secret, path, body string) (*http.Response, Problem) {
@@ -325,7 +327,7 @@ func TestExpiredAuthorizationCodeNoLongerResolves(t *testing.T) {
 	ctx := context.Background()
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
-	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, time.Now().Add(-25*time.Hour), 1), AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(-time.Hour)}})
+	_, err = s.ApplyStep(ctx, store.Step{Subscription: storedSubscription("sub_1", c.ID, "pending_fulfillment", true, time.Now().Add(-25*time.Hour), 1), AuthorizationCode: &store.AuthorizationCode{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: time.Now().Add(-time.Hour)}})
 	require.NoError(t, err)
 	body := `{"authorizationCode":"ac_old"}`
 	sig := signature.Sign([]byte(fixtures.PublisherDemoSecret), time.Now(), []byte(body))
@@ -348,14 +350,14 @@ func TestExpiredAuthorizationCodeNoLongerResolves(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
-// subscriptionRow is a projection row of partner-demo for tests that need
-// a subscription without running its workflow.
-func subscriptionRow(id, customerID, status string, licenseBased bool, purchasedAt time.Time, version int64) store.SubscriptionRow {
-	return store.SubscriptionRow{
+// storedSubscription is a subscription of partner-demo as the store keeps
+// it, for tests that need one without running its workflow.
+func storedSubscription(id, customerID, status string, licenseBased bool, purchasedAt time.Time, version int64) store.Subscription {
+	return store.Subscription{Subscription: lifecycle.Subscription{
 		ID: id, PartnerID: fixtures.PartnerDemo, CustomerID: customerID, OfferID: "contoso-crm", PlanID: "monthly", PublisherID: "isv-demo",
-		LicenseBased: licenseBased, Quantity: 1, Status: status, BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
-		Currency: "USD", PurchasedAt: purchasedAt, RequestHash: "h", Version: version,
-	}
+		Quantity: 1, Status: lifecycle.Status(status), BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200,
+		Currency: "USD", PurchasedAt: purchasedAt, Version: version,
+	}, LicenseBased: licenseBased, RequestHash: "h"}
 }
 
 func encodeCursorForTest(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }

@@ -123,7 +123,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	defer cancel()
 	result, err := s.workflows.Change(ctx, row.ID, updateID, req)
 	if err != nil {
-		s.changeFailed(w, r, a, row.Status, err)
+		s.changeFailed(w, r, a, string(row.Status), err)
 		return
 	}
 	status := http.StatusOK
@@ -182,7 +182,7 @@ func requestHash(parts ...any) string {
 }
 
 // replayStored answers with a stored first response.
-func replayStored(w http.ResponseWriter, stored *store.IdempotencyRow) {
+func replayStored(w http.ResponseWriter, stored store.HeldKey) {
 	contentType := "application/json"
 	var probe struct {
 		Code    string `json:"code"`

@@ -56,7 +56,7 @@ func fuzzServer(t testing.TB) http.Handler {
 			t.Fatal(err)
 		}
 		fuzzSub = "sub_fuzz"
-		if _, err := s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow(fuzzSub, "cus_fuzz", "active", true, time.Now(), 2)}); err != nil {
+		if _, err := s.ApplyStep(ctx, store.Step{Subscription: storedSubscription(fuzzSub, "cus_fuzz", "active", true, time.Now(), 2)}); err != nil {
 			t.Fatal(err)
 		}
 		temporal, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: quietLogger{}})

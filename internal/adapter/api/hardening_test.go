@@ -119,9 +119,9 @@ func TestReplacedAuthorizationCodeNoLongerResolves(t *testing.T) {
 	require.NoError(t, err)
 	now := time.Now().UTC()
 	require.NoError(t, s.KeepAuthorizationCode(ctx, "ac_old", authcode.Hash("ac_old")))
-	_, err = s.ApplyTransition(ctx, store.Transition{
-		Subscription:      subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, now, 1),
-		AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: now.Add(time.Hour)},
+	_, err = s.ApplyStep(ctx, store.Step{
+		Subscription:      storedSubscription("sub_1", c.ID, "pending_fulfillment", true, now, 1),
+		AuthorizationCode: &store.AuthorizationCode{CodeHash: authcode.Hash("ac_old"), SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: now.Add(time.Hour)},
 	})
 	require.NoError(t, err)
 	fresh, _, err := s.LiveAuthorizationCode(ctx, "sub_1", "isv-demo", now.Add(2*time.Hour), func() (string, string, time.Time) {

@@ -10,66 +10,13 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/platform/httpaccept"
 )
 
-// invoiceLineView is a line of an invoice, or of the unbilled view.
-type invoiceLineView struct {
-	ChargeID          string    `json:"chargeId"`
-	SubscriptionID    string    `json:"subscriptionId"`
-	OfferID           string    `json:"offerId"`
-	PlanID            string    `json:"planId"`
-	PublisherID       string    `json:"publisherId"`
-	ResellerPartnerID string    `json:"resellerPartnerId,omitempty"`
-	Kind              string    `json:"kind"`
-	Reason            string    `json:"reason"`
-	Quantity          int       `json:"quantity"`
-	UnitPrice         int64     `json:"unitPrice"`
-	PeriodStart       time.Time `json:"periodStart"`
-	PeriodEnd         time.Time `json:"periodEnd"`
-	Amount            int64     `json:"amount"`
-	Currency          string    `json:"currency"`
-	PostedAt          time.Time `json:"postedAt"`
-}
-
-func lineView(l store.InvoiceLineRow) invoiceLineView {
-	return invoiceLineView{
-		ChargeID: billing.LineID(l.ChargeKey), SubscriptionID: l.SubscriptionID, OfferID: l.OfferID, PlanID: l.PlanID,
-		PublisherID: l.PublisherID, ResellerPartnerID: l.ResellerPartnerID, Kind: l.Kind, Reason: l.Reason, Quantity: l.Quantity,
-		UnitPrice: l.UnitPrice, PeriodStart: l.PeriodStart.UTC(), PeriodEnd: l.PeriodEnd.UTC(), Amount: l.Amount, Currency: l.Currency,
-		PostedAt: l.PostedAt.UTC(),
-	}
-}
-
-type invoiceView struct {
-	ID          string            `json:"id"`
-	Number      int64             `json:"number"`
-	PartnerID   string            `json:"partnerId"`
-	CustomerID  string            `json:"customerId"`
-	PeriodStart time.Time         `json:"periodStart"`
-	PeriodEnd   time.Time         `json:"periodEnd"`
-	Currency    string            `json:"currency"`
-	IssuedAt    time.Time         `json:"issuedAt"`
-	Lines       []invoiceLineView `json:"lines,omitempty"`
-	Subtotal    int64             `json:"subtotal"`
-	Total       int64             `json:"total"`
-}
-
-func invoiceOf(inv store.InvoiceRow, lines []store.InvoiceLineRow) invoiceView {
-	v := invoiceView{
-		ID: inv.ID, Number: inv.Number, PartnerID: inv.PartnerID, CustomerID: inv.CustomerID, PeriodStart: inv.PeriodStart.UTC(),
-		PeriodEnd: inv.PeriodEnd.UTC(), Currency: inv.Currency, IssuedAt: inv.IssuedAt.UTC(), Subtotal: inv.Subtotal, Total: inv.Total,
-	}
-	for _, l := range lines {
-		v.Lines = append(v.Lines, lineView(l))
-	}
-	return v
-}
-
-// listInvoices is a customer's invoices by number, paginated.
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, a auth.Agent) {
 	if !allow(w, r, a, auth.PermBilling) {
 		return
@@ -87,16 +34,16 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, a auth.Age
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]invoiceView, 0, len(rows))
+	items := make([]wire.Invoice, 0, len(rows))
 	for i, inv := range rows {
 		if i == size {
 			break
 		}
-		items = append(items, invoiceOf(inv, nil))
+		items = append(items, invoiceView(inv, nil))
 	}
-	resp := map[string]any{"items": items}
+	resp := wire.Page[wire.Invoice]{Items: items}
 	if len(rows) > size {
-		resp["nextPageToken"] = base64.RawURLEncoding.EncodeToString([]byte("n:" + strconv.FormatInt(rows[size-1].Number, 10)))
+		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("n:" + strconv.FormatInt(rows[size-1].Number, 10)))
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -145,7 +92,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, a auth.Agent
 	case "text/csv":
 		writeInvoiceCSV(w, *inv, lines)
 	case "application/json":
-		writeJSON(w, http.StatusOK, invoiceOf(*inv, lines))
+		writeJSON(w, http.StatusOK, invoiceView(*inv, lines))
 	default:
 		writeProblem(w, r, http.StatusNotAcceptable, "not_acceptable", "An invoice is served as application/json or text/csv.")
 	}
@@ -182,7 +129,7 @@ var csvHeader = []string{
 	"publisher_id", "reseller_partner_id", "kind", "reason", "quantity", "unit_price", "period_start", "period_end", "amount", "currency",
 }
 
-func writeInvoiceCSV(w http.ResponseWriter, inv store.InvoiceRow, lines []store.InvoiceLineRow) {
+func writeInvoiceCSV(w http.ResponseWriter, inv store.Invoice, lines []store.InvoiceLine) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	w.Header().Set("Content-Disposition", `attachment; filename="invoice-`+strconv.FormatInt(inv.Number, 10)+`-`+inv.ID+`.csv"`)
 	w.WriteHeader(http.StatusOK)
@@ -213,12 +160,6 @@ func csvText(s string) string {
 	return s
 }
 
-// unbilledTotal is what the next invoice of one currency will come to.
-type unbilledTotal struct {
-	Currency string `json:"currency"`
-	Total    int64  `json:"total"`
-}
-
 // listUnbilled is what the customer's next invoices will hold: the lines
 // not invoiced yet, with their total per currency (credits negative).
 func (s *Server) listUnbilled(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -233,14 +174,15 @@ func (s *Server) listUnbilled(w http.ResponseWriter, r *http.Request, a auth.Age
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]invoiceLineView, 0, len(lines))
-	totals := []unbilledTotal{}
+	unbilled := wire.Unbilled{Items: make([]wire.InvoiceLine, 0, len(lines)), Totals: []wire.UnbilledTotal{}}
 	for _, l := range lines {
-		items = append(items, lineView(l))
+		unbilled.Items = append(unbilled.Items, invoiceLineView(l))
+		totals := unbilled.Totals
 		if n := len(totals); n == 0 || totals[n-1].Currency != l.Currency {
-			totals = append(totals, unbilledTotal{Currency: l.Currency})
+			unbilled.Totals = append(totals, wire.UnbilledTotal{Currency: l.Currency})
 		}
-		totals[len(totals)-1].Total = billing.Add(totals[len(totals)-1].Total, l.Signed())
+		last := &unbilled.Totals[len(unbilled.Totals)-1]
+		last.Total = billing.Add(last.Total, l.Signed())
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "totals": totals})
+	writeJSON(w, http.StatusOK, unbilled)
 }

@@ -91,8 +91,8 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID str
 		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "This authorization code has expired; the partner can issue a fresh one.")
 		return
 	}
-	if !lifecycle.Status(sub.Status).AwaitsPublisher() {
-		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "The subscription is "+sub.Status+": its authorization code no longer resolves.")
+	if !sub.Status.AwaitsPublisher() {
+		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "The subscription is "+string(sub.Status)+": its authorization code no longer resolves.")
 		return
 	}
 	writeJSON(w, http.StatusOK, resolvedView{
@@ -184,7 +184,8 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 
 	ctx, cancel := withTimeout(r, 10*time.Second)
 	defer cancel()
-	receipt := store.ISVEventReceipt(publisherID, e.ID, sub.ID, e.Type, e.Data.PlanID, e.Data.Quantity, event.ReceivedAt, "")
+	receipt := store.Receipt{PublisherID: publisherID, EventID: e.ID, SubscriptionID: sub.ID, Type: e.Type, PlanID: e.Data.PlanID,
+		Quantity: e.Data.Quantity, ReceivedAt: event.ReceivedAt}
 	// Signal first, then record the receipt: a crash in between makes the
 	// ISV retry, and the workflow ignores the id it already has. The other
 	// order would answer that retry "duplicate" for an event never applied.
@@ -193,8 +194,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 	case errors.Is(err, orchestrator.ErrEnded):
 		// The workflow has ended (cancelled or expired): the event is
 		// recorded and reported in the audit trail, not applied.
-		receipt = store.ISVEventReceipt(publisherID, e.ID, sub.ID, e.Type, e.Data.PlanID, e.Data.Quantity, event.ReceivedAt,
-			"the subscription is "+sub.Status+" and takes no more events")
+		receipt.Reason = "the subscription is " + string(sub.Status) + " and takes no more events"
 	case err != nil:
 		s.Logger.Error("signal ISV event", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
 		w.Header().Set("Retry-After", "5")

@@ -13,6 +13,8 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 )
 
@@ -24,17 +26,16 @@ func seedActive(t *testing.T, s *store.Store) (customerID, path string) {
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
 	now := time.Now().UTC()
-	row := subscriptionRow("sub_money", c.ID, "active", true, now, 2)
-	_, err = s.ApplyTransition(ctx, store.Transition{
+	row := storedSubscription("sub_money", c.ID, "active", true, now, 2)
+	_, err = s.ApplyStep(ctx, store.Step{
 		Subscription: row,
-		Events: []store.EventRow{
-			{Key: "sub_money/v2/event-0/billing.installment_charged", SubscriptionID: "sub_money", Kind: "billing.installment_charged", Actor: "system",
-				Detail: `{"amount":1200,"unitPrice":1200,"currency":"USD","quantity":1,"term":1,"installment":0}`, CreatedAt: now, StepVersion: 2},
-			{Key: "sub_money/v2/event-1/changed", SubscriptionID: "sub_money", Kind: "changed", Actor: "agent:agt_dev_admin",
-				Detail: `{"nickname":"x"}`, CreatedAt: now, StepVersion: 2},
+		Events: []lifecycle.AuditEvent{
+			{Kind: "billing.installment_charged", Actor: "system", At: now,
+				Detail: map[string]any{"amount": 1200, "unitPrice": 1200, "currency": "USD", "quantity": 1, "term": 1, "installment": 0}},
+			{Kind: "changed", Actor: "agent:agt_dev_admin", At: now, Detail: map[string]any{"nickname": "x"}},
 		},
-		Charges: []store.ChargeRow{{Key: "sub_money/term-1/installment-0", SubscriptionID: "sub_money", PartnerID: fixtures.PartnerDemo, Kind: "charge",
-			Amount: 1200, Currency: "USD", Quantity: 1, UnitPrice: 1200, Reason: "installment", PeriodStart: now, PeriodEnd: now.AddDate(0, 1, 0), PostedAt: now, StepVersion: 2}},
+		Charges: []billing.Charge{{Key: "sub_money/term-1/installment-0", SubscriptionID: "sub_money", PartnerID: fixtures.PartnerDemo, Kind: "charge",
+			Amount: 1200, Currency: "USD", Quantity: 1, UnitPrice: 1200, Reason: "installment", PeriodStart: now, PeriodEnd: now.AddDate(0, 1, 0), PostedAt: now}},
 	})
 	require.NoError(t, err)
 	return c.ID, "/v1/customers/" + c.ID + "/subscriptions/sub_money"
@@ -77,7 +78,7 @@ func TestAnActivationNamingAnotherPlanOrQuantityIsRefused(t *testing.T) {
 	ctx := context.Background()
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
-	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_act", c.ID, "pending_fulfillment", true, time.Now(), 1)})
+	_, err = s.ApplyStep(ctx, store.Step{Subscription: storedSubscription("sub_act", c.ID, "pending_fulfillment", true, time.Now(), 1)})
 	require.NoError(t, err)
 	for data, field := range map[string]string{`{"planId":"annual","quantity":1}`: "data.planId", `{"planId":"monthly","quantity":1000}`: "data.quantity", `{"quantity":2}`: "data.quantity"} {
 		body := `{"id":"e-` + field + `","type":"subscription.activated","subscriptionId":"sub_act","data":` + data + `}`

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 )
@@ -60,12 +61,6 @@ func (s *Server) listOffers(w http.ResponseWriter, r *http.Request, a auth.Agent
 	writeJSON(w, http.StatusOK, map[string]any{"items": offers})
 }
 
-type customerView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, a auth.Agent) {
 	if !allow(w, r, a, auth.PermPurchase) {
 		return
@@ -88,7 +83,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, a auth.A
 		return
 	}
 	w.Header().Set("Location", "/v1/customers/"+c.ID)
-	writeJSON(w, http.StatusCreated, customerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt.UTC()})
+	writeJSON(w, http.StatusCreated, customerView(c))
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -105,36 +100,36 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, a auth.Ag
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]customerView, 0, len(rows))
+	items := make([]wire.Customer, 0, len(rows))
 	for i, c := range rows {
 		if i == size {
 			break
 		}
-		items = append(items, customerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt.UTC()})
+		items = append(items, customerView(c))
 	}
-	resp := map[string]any{"items": items}
+	resp := wire.Page[wire.Customer]{Items: items}
 	if len(rows) > size {
 		last := rows[size-1]
-		resp["nextPageToken"] = encodeCursor(store.Cursor{At: last.CreatedAt, ID: last.ID})
+		resp.NextPageToken = encodeCursor(store.Cursor{At: last.CreatedAt, ID: last.ID})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
 // customer resolves {customerId} within the caller's partner, answering
 // 404 for anything else (another partner's ids leak nothing).
-func (s *Server) customer(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.CustomerRow, bool) {
+func (s *Server) customer(w http.ResponseWriter, r *http.Request, a auth.Agent) (store.Customer, bool) {
 	if !fields.ID(r.PathValue("customerId")) {
 		writeProblem(w, r, http.StatusNotFound, "customer_not_found", "No such customer.")
-		return nil, false
+		return store.Customer{}, false
 	}
 	c, err := s.Store.Customer(r.Context(), a.PartnerID, r.PathValue("customerId"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, r, http.StatusNotFound, "customer_not_found", "No such customer.")
-		return nil, false
+		return store.Customer{}, false
 	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return nil, false
+		return store.Customer{}, false
 	}
 	return c, true
 }
@@ -207,5 +202,5 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, a auth.Agen
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, customerView{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt.UTC()})
+	writeJSON(w, http.StatusOK, customerView(c))
 }

@@ -51,15 +51,6 @@ func (s *Server) view(a auth.Agent, sub lifecycle.Subscription, lots billing.Lot
 	return v
 }
 
-// rowLots are the batches a projection row recorded (none before they were kept).
-func rowLots(row *store.SubscriptionRow) billing.Lots {
-	var lots billing.Lots
-	if row != nil && row.Lots != "" {
-		_ = json.Unmarshal([]byte(row.Lots), &lots)
-	}
-	return lots
-}
-
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 func (s *Server) writeSubscription(w http.ResponseWriter, a auth.Agent, status int, sub lifecycle.Subscription, lots billing.Lots) {
@@ -165,7 +156,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	id := orchestrator.SubscriptionID(a.PartnerID, idemKey)
 	if idemKey != "" {
 		if existing, err := s.Store.SubscriptionByID(r.Context(), id); err == nil {
-			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
+			s.replayPurchase(w, r, a, existing.Subscription, existing.RequestHash, requestHash)
 			return
 		} else if !errors.Is(err, store.ErrNotFound) {
 			s.writeError(w, r, err)
@@ -228,7 +219,7 @@ func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, a auth.A
 	if errors.Is(err, orchestrator.ErrAlreadyStarted) {
 		// The workflow exists and is closed: the database has the purchase.
 		if existing, dbErr := s.Store.SubscriptionByID(r.Context(), id); dbErr == nil {
-			s.replayPurchase(w, r, a, existing.ToSubscription(), existing.RequestHash, requestHash)
+			s.replayPurchase(w, r, a, existing.Subscription, existing.RequestHash, requestHash)
 			return
 		}
 	}
@@ -289,7 +280,7 @@ func (s *Server) replayPurchase(w http.ResponseWriter, r *http.Request, a auth.A
 		s.writeError(w, r, err)
 		return
 	}
-	v := s.view(a, sub, rowLots(row))
+	v := s.view(a, sub, row.Lots)
 	if link, err := authcode.Live(r.Context(), s.Store, row, s.Now()); err == nil {
 		v.PublisherLink = linkView(link)
 	} else if !errors.Is(err, authcode.ErrNotResolvable) {
@@ -307,29 +298,29 @@ func linkView(l *authcode.Link) *wire.PublisherLink {
 	return &wire.PublisherLink{URL: l.URL, AuthorizationCode: l.AuthorizationCode, ExpiresAt: &expires}
 }
 
-func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (*store.SubscriptionRow, bool) {
+func (s *Server) subscription(w http.ResponseWriter, r *http.Request, a auth.Agent) (store.Subscription, bool) {
 	return s.subscriptionOr(w, r, a, nil)
 }
 
 // subscriptionOr is subscription, with missing answering instead of the
 // 404 when it can.
 func (s *Server) subscriptionOr(w http.ResponseWriter, r *http.Request, a auth.Agent,
-	missing func(http.ResponseWriter, *http.Request, auth.Agent) bool) (*store.SubscriptionRow, bool) {
+	missing func(http.ResponseWriter, *http.Request, auth.Agent) bool) (store.Subscription, bool) {
 	if !fields.ID(r.PathValue("customerId")) || !fields.ID(r.PathValue("subscriptionId")) {
 		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
-		return nil, false
+		return store.Subscription{}, false
 	}
 	row, err := s.Store.Subscription(r.Context(), a.PartnerID, r.PathValue("customerId"), r.PathValue("subscriptionId"))
 	if errors.Is(err, store.ErrNotFound) && missing != nil && missing(w, r, a) {
-		return nil, false
+		return store.Subscription{}, false
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No such subscription.")
-		return nil, false
+		return store.Subscription{}, false
 	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return nil, false
+		return store.Subscription{}, false
 	}
 	return row, true
 }
@@ -342,7 +333,7 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, a auth.
 	if !ok {
 		return
 	}
-	s.writeSubscription(w, a, http.StatusOK, row.ToSubscription(), rowLots(row))
+	s.writeSubscription(w, a, http.StatusOK, row.Subscription, row.Lots)
 }
 
 func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -383,12 +374,12 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a aut
 		if i == size {
 			break
 		}
-		items = append(items, s.view(a, row.ToSubscription(), rowLots(&row)))
+		items = append(items, s.view(a, row.Subscription, row.Lots))
 	}
-	resp := map[string]any{"items": items}
+	resp := wire.Page[wire.Subscription]{Items: items}
 	if len(rows) > size {
 		last := rows[size-1]
-		resp["nextPageToken"] = encodeCursor(store.Cursor{At: last.PurchasedAt, ID: last.ID})
+		resp.NextPageToken = encodeCursor(store.Cursor{At: last.PurchasedAt, ID: last.ID})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -403,7 +394,7 @@ func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.A
 	}
 	link, err := authcode.Live(r.Context(), s.Store, row, s.Now())
 	if errors.Is(err, authcode.ErrNotResolvable) {
-		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+row.Status+": the ISV has already confirmed it, no activation link is needed.")
+		writeProblem(w, r, http.StatusConflict, "invalid_state", "The subscription is "+string(row.Status)+": the ISV has already confirmed it, no activation link is needed.")
 		return
 	}
 	if err != nil {
@@ -411,17 +402,6 @@ func (s *Server) activationLink(w http.ResponseWriter, r *http.Request, a auth.A
 		return
 	}
 	writeJSON(w, http.StatusOK, linkView(link))
-}
-
-type eventView struct {
-	ID        string          `json:"id"`
-	Kind      string          `json:"kind"`
-	Actor     string          `json:"actor"`
-	ActorName string          `json:"actorName,omitempty"`
-	At        time.Time       `json:"at"`
-	Detail    json.RawMessage `json:"detail"`
-	ISVEvent  string          `json:"isvEventId,omitempty"`
-	Publisher string          `json:"publisherId,omitempty"`
 }
 
 // listEvents is the audit trail: changes, ISV events (applied, rejected,
@@ -445,37 +425,24 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent
 		return
 	}
 	seesMoney := a.Role.Can(auth.PermBilling)
-	items := make([]eventView, 0, len(events)+len(notes))
+	items := make([]wire.Event, 0, len(events)+len(notes))
 	for _, e := range events {
-		v := eventView{ID: "evt-" + strconv.FormatInt(e.ID, 10), Kind: e.Kind, Actor: e.Actor, At: e.CreatedAt.UTC(), Detail: json.RawMessage(e.Detail)}
-		if !seesMoney {
-			v.Detail = withoutMoney(v.Detail)
-		}
-		if e.ISVEventID != nil {
-			v.ISVEvent = *e.ISVEventID
-		}
-		if e.PublisherID != nil {
-			v.Publisher = *e.PublisherID
-		}
-		items = append(items, v)
+		items = append(items, eventView(e, seesMoney))
 	}
 	for _, n := range notes {
-		detail, _ := json.Marshal(map[string]any{
-			"type": n.Type, "recipientKind": n.RecipientKind, "recipientId": n.RecipientID, "status": n.Status, "payload": json.RawMessage(n.Payload),
-		})
-		items = append(items, eventView{ID: "ntf-" + strconv.FormatInt(n.ID, 10), Kind: "notification", Actor: "system", At: n.CreatedAt.UTC(), Detail: detail})
+		items = append(items, notificationEvent(n))
 	}
 	if err := s.nameActors(r.Context(), a, items); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].At.Before(items[j].At) })
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, wire.Page[wire.Event]{Items: items})
 }
 
 // nameActors gives each event the name people know its actor by: the
 // agent's (of the caller's partner only) or the publisher's.
-func (s *Server) nameActors(ctx context.Context, a auth.Agent, items []eventView) error {
+func (s *Server) nameActors(ctx context.Context, a auth.Agent, items []wire.Event) error {
 	var agents []string
 	publishers := map[string]string{}
 	for _, e := range items {
@@ -520,22 +487,6 @@ func withoutMoney(detail json.RawMessage) json.RawMessage {
 	return b
 }
 
-type chargeView struct {
-	ID          string    `json:"id"`
-	Kind        string    `json:"kind"`
-	Reason      string    `json:"reason"`
-	UnitPrice   int64     `json:"unitPrice"`
-	PostedAt    time.Time `json:"postedAt"`
-	InvoiceID   *string   `json:"invoiceId"`
-	Amount      int64     `json:"amount"`
-	Currency    string    `json:"currency"`
-	Quantity    int       `json:"quantity"`
-	PeriodStart time.Time `json:"periodStart"`
-	PeriodEnd   time.Time `json:"periodEnd"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"createdAt"`
-}
-
 // listCharges is the subscription's ledger: charges and credits in minor
 // units, for agents who may see money.
 func (s *Server) listCharges(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -551,12 +502,11 @@ func (s *Server) listCharges(w http.ResponseWriter, r *http.Request, a auth.Agen
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]chargeView, 0, len(charges))
+	items := make([]wire.Charge, 0, len(charges))
 	for _, c := range charges {
-		items = append(items, chargeView{ID: billing.LineID(c.Key), Reason: c.Reason, UnitPrice: c.UnitPrice, PostedAt: c.PostedAt.UTC(), InvoiceID: c.InvoiceID, Kind: c.Kind, Amount: c.Amount, Currency: c.Currency, Quantity: c.Quantity,
-			PeriodStart: c.PeriodStart.UTC(), PeriodEnd: c.PeriodEnd.UTC(), Description: c.Description, CreatedAt: c.CreatedAt.UTC()})
+		items = append(items, chargeView(c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, wire.Page[wire.Charge]{Items: items})
 }
 
 // pendingPurchase answers 202 for a subscription of the caller that was

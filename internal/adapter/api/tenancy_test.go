@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 )
 
@@ -23,7 +24,7 @@ func TestEveryEndpointHidesAnotherPartnersData(t *testing.T) {
 	ctx := context.Background()
 	c, err := s.CreateCustomer(ctx, fixtures.PartnerDemo, "Fabrikam")
 	require.NoError(t, err)
-	_, err = s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_1", c.ID, "pending_fulfillment", true, time.Now(), 1)})
+	_, err = s.ApplyStep(ctx, store.Step{Subscription: storedSubscription("sub_1", c.ID, "pending_fulfillment", true, time.Now(), 1)})
 	require.NoError(t, err)
 
 	bodies := map[string]string{
@@ -61,7 +62,7 @@ func TestEveryEndpointHidesAnotherPartnersData(t *testing.T) {
 		require.NoError(t, err)
 		defer got.Body.Close()
 		require.Equal(t, http.StatusOK, got.StatusCode)
-		var list struct{ Items []customerView }
+		var list struct{ Items []wire.Customer }
 		require.NoError(t, jsonDecode(got, &list))
 		var ids []string
 		for _, item := range list.Items {

@@ -64,7 +64,7 @@ func TestAChangeAbortedByTemporalIsSentAgainWithTheSameUpdateID(t *testing.T) {
 	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
 	require.NoError(t, fixtures.Seed(ctx, s))
 	require.NoError(t, s.EnsureCustomer(ctx, "cus_abort", fixtures.PartnerDemo, "Abort"))
-	_, err := s.ApplyTransition(ctx, store.Transition{Subscription: subscriptionRow("sub_abort", "cus_abort", "active", true, time.Now(), 2)})
+	_, err := s.ApplyStep(ctx, store.Step{Subscription: storedSubscription("sub_abort", "cus_abort", "active", true, time.Now(), 2)})
 	require.NoError(t, err)
 	temporal := &abortingTemporal{aborts: 3}
 	srv := httptest.NewServer((&Server{Store: s, Temporal: temporal, Logger: slog.New(slog.DiscardHandler), PurchaseTimeout: 5 * time.Second,

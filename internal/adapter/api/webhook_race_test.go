@@ -30,7 +30,7 @@ type workflowFirst struct {
 
 func (w workflowFirst) SignalWorkflow(ctx context.Context, _, _, _ string, arg any) error {
 	e := arg.(workflows.ISVEvent)
-	err := w.store.RecordISVEventReceipt(ctx, store.ISVEventReceipt(e.PublisherID, e.ID, "sub_race", e.Type, "", 0, e.ReceivedAt, ""))
+	err := w.store.RecordISVEventReceipt(ctx, store.Receipt{PublisherID: e.PublisherID, EventID: e.ID, SubscriptionID: "sub_race", Type: e.Type, ReceivedAt: e.ReceivedAt})
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil // the workflow ignores an id it has
 	}
@@ -45,11 +45,9 @@ func TestFirstDeliveryIsAcceptedWhenTheWorkflowRecordsItFirst(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
 	require.NoError(t, fixtures.Seed(ctx, s))
-	sub := store.SubscriptionRow{ID: "sub_race", PartnerID: "partner-demo", CustomerID: "cus_race", OfferID: "contoso-crm", PlanID: "monthly",
-		PublisherID: fixtures.PublisherDemo, Quantity: 1, Status: "pending_fulfillment", BillingFrequency: "monthly", TermDuration: "P1M",
-		UnitPrice: 1200, Currency: "USD", PurchasedAt: time.Now(), RequestHash: "h", Version: 1}
+	sub := storedSubscription("sub_race", "cus_race", "pending_fulfillment", false, time.Now(), 1)
 	require.NoError(t, s.EnsureCustomer(ctx, "cus_race", "partner-demo", "Race"))
-	_, err := s.ApplyTransition(ctx, store.Transition{Subscription: sub})
+	_, err := s.ApplyStep(ctx, store.Step{Subscription: sub})
 	require.NoError(t, err)
 	srv := httptest.NewServer((&Server{Store: s, Temporal: workflowFirst{store: s}, Logger: slog.New(slog.DiscardHandler),
 		CheckTemporal: func(context.Context) error { return nil }}).Handler())

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
-	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // TTL is how long an issued code resolves.
@@ -55,8 +54,8 @@ const MinValidity = time.Hour
 
 // Live returns the publisher link carrying the subscription's live code,
 // minting one (and revoking any other) when none can be shown.
-func Live(ctx context.Context, s *store.Store, sub *store.SubscriptionRow, now time.Time) (*Link, error) {
-	if !lifecycle.Status(sub.Status).AwaitsPublisher() {
+func Live(ctx context.Context, s *store.Store, sub store.Subscription, now time.Time) (*Link, error) {
+	if !sub.Status.AwaitsPublisher() {
 		return nil, ErrNotResolvable
 	}
 	code, expires, err := s.LiveAuthorizationCode(ctx, sub.ID, sub.PublisherID, now.Add(MinValidity), func() (string, string, time.Time) {

@@ -1,9 +1,12 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 )
 
 // names are the catalog's names of offers and plans: the API answers ids,
@@ -45,7 +48,7 @@ type auditRow struct {
 // auditRows are the audit trail's lines in lang. The outbox's messages
 // (one "notification" line each in the API) are plumbing, not events of
 // the subscription: they are left out.
-func auditRows(lang string, lines []auditLine) []auditRow {
+func auditRows(lang string, lines []wire.Event) []auditRow {
 	rows := make([]auditRow, 0, len(lines))
 	for _, l := range lines {
 		if l.Kind == "notification" {
@@ -56,7 +59,7 @@ func auditRows(lang string, lines []auditLine) []auditRow {
 	return rows
 }
 
-func who(lang string, l auditLine) string {
+func who(lang string, l wire.Event) string {
 	switch {
 	case l.ActorName != "":
 		return l.ActorName
@@ -68,8 +71,9 @@ func who(lang string, l auditLine) string {
 
 // facts says what a line's detail holds that a person needs, in words.
 // Amounts are shown when the API gave them (agents who may see money).
-func facts(lang string, l auditLine) string {
-	d := l.Detail
+func facts(lang string, l wire.Event) string {
+	var d map[string]any
+	_ = json.Unmarshal(l.Detail, &d) // a detail that is not an object has no facts to tell
 	t := func(key string, args ...any) string { return fmt.Sprintf(translate(lang, key), args...) }
 	var out []string
 	add := func(s string) {

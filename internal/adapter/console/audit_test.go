@@ -1,11 +1,13 @@
 package console
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	marketplace "github.com/cspmarket/orchestrator/internal/domain/catalog"
 )
 
@@ -14,14 +16,14 @@ import (
 // kinds, "agent:agt_dev_admin" and a "notification" row per message).
 func TestTheAuditTrailReadsAsWords(t *testing.T) {
 	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-	lines := []auditLine{
-		{Kind: "purchased", Actor: "agent:agt_dev_admin", ActorName: "Dev admin agent", At: at, Detail: map[string]any{"quantity": 5.0, "billingFrequency": "monthly"}},
+	lines := []wire.Event{
+		{Kind: "purchased", Actor: "agent:agt_dev_admin", ActorName: "Dev admin agent", At: at, Detail: detail(map[string]any{"quantity": 5.0, "billingFrequency": "monthly"})},
 		{Kind: "notification", Actor: "system", At: at},
-		{Kind: "isv_event.applied", Actor: "publisher:isv-demo", ActorName: "Contoso ISV (demo)", At: at, Detail: map[string]any{"type": "subscription.activated", "from": "pending_fulfillment", "to": "active"}},
-		{Kind: "billing.installment_charged", Actor: "system", At: at, Detail: map[string]any{"amount": 6000.0, "currency": "USD", "quantity": 5.0}},
-		{Kind: "changed", Actor: "agent:agt_gone", At: at, Detail: map[string]any{"quantity": 2.0, "autoRenew": false, "nickname": "Seats"}},
-		{Kind: "cancelled", Actor: "agent:agt_dev_admin", ActorName: "Dev admin agent", At: at, Detail: map[string]any{"refunded": 2400.0, "currency": "USD"}},
-		{Kind: "billing.installment_charged", Actor: "system", At: at, Detail: map[string]any{"quantity": 5.0}}, // as a sales agent gets it
+		{Kind: "isv_event.applied", Actor: "publisher:isv-demo", ActorName: "Contoso ISV (demo)", At: at, Detail: detail(map[string]any{"type": "subscription.activated", "from": "pending_fulfillment", "to": "active"})},
+		{Kind: "billing.installment_charged", Actor: "system", At: at, Detail: detail(map[string]any{"amount": 6000.0, "currency": "USD", "quantity": 5.0})},
+		{Kind: "changed", Actor: "agent:agt_gone", At: at, Detail: detail(map[string]any{"quantity": 2.0, "autoRenew": false, "nickname": "Seats"})},
+		{Kind: "cancelled", Actor: "agent:agt_dev_admin", ActorName: "Dev admin agent", At: at, Detail: detail(map[string]any{"refunded": 2400.0, "currency": "USD"})},
+		{Kind: "billing.installment_charged", Actor: "system", At: at, Detail: detail(map[string]any{"quantity": 5.0})}, // as a sales agent gets it
 	}
 	rows := auditRows("en", lines)
 	assert.Len(t, rows, 6, "no notification row")
@@ -53,4 +55,9 @@ func TestNamesFallBackToIDs(t *testing.T) {
 	assert.Equal(t, "Contoso CRM monthly", n.Plan("contoso-crm", "monthly"))
 	assert.Equal(t, "retired-offer", n.Offer("retired-offer"))
 	assert.Equal(t, "gone", n.Plan("contoso-crm", "gone"))
+}
+
+func detail(m map[string]any) json.RawMessage {
+	b, _ := json.Marshal(m)
+	return b
 }

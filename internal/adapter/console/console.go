@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/platform/metrics"
@@ -449,18 +450,12 @@ func (c *Console) failed(w http.ResponseWriter, r *http.Request, s *session, a a
 	}
 }
 
-type customerRow struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
 func (c *Console) customers(w http.ResponseWriter, r *http.Request, s *session) {
 	c.showCustomers(w, r, s, http.StatusOK, "", "")
 }
 
 func (c *Console) showCustomers(w http.ResponseWriter, r *http.Request, s *session, status int, errMsg, name string) {
-	var all []customerRow
+	var all []wire.Customer
 	token := ""
 	for range 20 { // up to 4 000 customers on one page; search narrows it
 		path := "/v1/customers?pageSize=200"
@@ -472,10 +467,7 @@ func (c *Console) showCustomers(w http.ResponseWriter, r *http.Request, s *sessi
 			c.failed(w, r, s, a)
 			return
 		}
-		var page struct {
-			Items         []customerRow `json:"items"`
-			NextPageToken string        `json:"nextPageToken"`
-		}
+		var page wire.Page[wire.Customer]
 		if err := a.decode(&page); err != nil {
 			c.failed(w, r, s, apiAnswer{Status: http.StatusBadGateway})
 			return
@@ -500,7 +492,7 @@ func (c *Console) createCustomer(w http.ResponseWriter, r *http.Request, s *sess
 	a := c.call(r.Context(), s, http.MethodPost, "/v1/customers", map[string]string{"name": name})
 	switch {
 	case a.Status == http.StatusCreated:
-		var cu customerRow
+		var cu wire.Customer
 		_ = a.decode(&cu)
 		http.Redirect(w, r, "/customers/"+url.PathEscape(cu.ID)+"/subscriptions", http.StatusSeeOther)
 	case a.Status == http.StatusUnprocessableEntity:
@@ -514,21 +506,11 @@ func (c *Console) customerHome(w http.ResponseWriter, r *http.Request, s *sessio
 	http.Redirect(w, r, "/customers/"+url.PathEscape(r.PathValue("customerId"))+"/subscriptions", http.StatusSeeOther)
 }
 
+// subscriptionRow is a subscription of the list with its offer's and
+// plan's names, from the catalog.
 type subscriptionRow struct {
-	ID            string     `json:"id"`
-	OfferID       string     `json:"offerId"`
-	PlanID        string     `json:"planId"`
-	OfferName     string     `json:"-"` // from the catalog (names)
-	PlanName      string     `json:"-"`
-	Nickname      string     `json:"nickname"`
-	Quantity      int        `json:"quantity"`
-	Status        string     `json:"status"`
-	ActionNeeded  bool       `json:"actionNeeded"`
-	AutoRenew     bool       `json:"autoRenew"`
-	TermEnd       *time.Time `json:"termEnd"`
-	PublisherLink *struct {
-		URL string `json:"url"`
-	} `json:"publisherLink"`
+	wire.Subscription
+	OfferName, PlanName string
 }
 
 // subscriptions is a customer's Marketplace tab: licence-based
@@ -540,7 +522,7 @@ func (c *Console) subscriptions(w http.ResponseWriter, r *http.Request, s *sessi
 		c.failed(w, r, s, cu)
 		return
 	}
-	var customer customerRow
+	var customer wire.Customer
 	_ = cu.decode(&customer)
 	all := r.URL.Query().Get("all") == "1"
 	path := "/v1/customers/" + url.PathEscape(customerID) + "/subscriptions?pageSize=200"
@@ -552,17 +534,16 @@ func (c *Console) subscriptions(w http.ResponseWriter, r *http.Request, s *sessi
 		c.failed(w, r, s, a)
 		return
 	}
-	var page struct {
-		Items []subscriptionRow `json:"items"`
-	}
+	var page wire.Page[wire.Subscription]
 	if err := a.decode(&page); err != nil {
 		c.failed(w, r, s, apiAnswer{Status: http.StatusBadGateway})
 		return
 	}
 	offers, _ := c.offers(r, s)
 	n := namesOf(offers)
+	rows := make([]subscriptionRow, len(page.Items))
 	for i, sub := range page.Items {
-		page.Items[i].OfferName, page.Items[i].PlanName = n.Offer(sub.OfferID), n.Plan(sub.OfferID, sub.PlanID)
+		rows[i] = subscriptionRow{Subscription: sub, OfferName: n.Offer(sub.OfferID), PlanName: n.Plan(sub.OfferID, sub.PlanID)}
 	}
-	c.render(w, r, http.StatusOK, "subscriptions", s, map[string]any{"Customer": customer, "Subscriptions": page.Items, "All": all}, "")
+	c.render(w, r, http.StatusOK, "subscriptions", s, map[string]any{"Customer": customer, "Subscriptions": rows, "All": all}, "")
 }

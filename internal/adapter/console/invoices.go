@@ -4,49 +4,38 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
+
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 )
 
-type invoiceLineView struct {
-	SubscriptionID string    `json:"subscriptionId"`
-	OfferID        string    `json:"offerId"`
-	PlanID         string    `json:"planId"`
-	OfferName      string    `json:"-"` // from the catalog (nameLines)
-	PlanName       string    `json:"-"`
-	Kind           string    `json:"kind"`
-	Reason         string    `json:"reason"`
-	Quantity       int       `json:"quantity"`
-	PeriodStart    time.Time `json:"periodStart"`
-	PeriodEnd      time.Time `json:"periodEnd"`
-	Amount         int64     `json:"amount"`
-	Currency       string    `json:"currency"`
+// invoiceLine is an invoice's line (or an unbilled one) with its offer's
+// and plan's names, from the catalog.
+type invoiceLine struct {
+	wire.InvoiceLine
+	OfferName, PlanName string
 }
 
 // Money is the line's amount for people.
-func (l invoiceLineView) Money() string { return money(l.Amount, l.Currency) }
+func (l invoiceLine) Money() string { return money(l.Amount, l.Currency) }
 
-type invoiceView struct {
-	ID          string            `json:"id"`
-	Number      int64             `json:"number"`
-	CustomerID  string            `json:"customerId"`
-	PeriodStart time.Time         `json:"periodStart"`
-	PeriodEnd   time.Time         `json:"periodEnd"`
-	Currency    string            `json:"currency"`
-	IssuedAt    time.Time         `json:"issuedAt"`
-	Lines       []invoiceLineView `json:"lines"`
-	Total       int64             `json:"total"`
+// invoice is an invoice with its lines named.
+type invoice struct {
+	wire.Invoice
+	Lines []invoiceLine
 }
 
 // Money is the invoice's total for people.
-func (v invoiceView) Money() string { return money(v.Total, v.Currency) }
+func (v invoice) Money() string { return money(v.Total, v.Currency) }
 
 // nameLines gives invoice lines their offer's and plan's names.
-func (c *Console) nameLines(r *http.Request, s *session, lines []invoiceLineView) {
+func (c *Console) nameLines(r *http.Request, s *session, lines []wire.InvoiceLine) []invoiceLine {
 	offers, _ := c.offers(r, s)
 	n := namesOf(offers)
+	named := make([]invoiceLine, len(lines))
 	for i, l := range lines {
-		lines[i].OfferName, lines[i].PlanName = n.Offer(l.OfferID), n.Plan(l.OfferID, l.PlanID)
+		named[i] = invoiceLine{InvoiceLine: l, OfferName: n.Offer(l.OfferID), PlanName: n.Plan(l.OfferID, l.PlanID)}
 	}
+	return named
 }
 
 // billingRefused shows the API's 403 on billing as its reason.
@@ -72,24 +61,21 @@ func (c *Console) invoices(w http.ResponseWriter, r *http.Request, s *session) {
 		c.failed(w, r, s, a)
 		return
 	}
-	var list struct{ Items []invoiceView }
+	var list wire.Page[wire.Invoice]
 	_ = a.decode(&list)
-	var unbilled struct {
-		Items  []invoiceLineView `json:"items"`
-		Totals []struct {
-			Currency string `json:"currency"`
-			Total    int64  `json:"total"`
-		} `json:"totals"`
+	invoices := make([]invoice, len(list.Items))
+	for i, inv := range list.Items {
+		invoices[i] = invoice{Invoice: inv}
 	}
+	var unbilled wire.Unbilled
 	if u := c.call(r.Context(), s, http.MethodGet, base+"/unbilled", nil); u.Status == http.StatusOK {
 		_ = u.decode(&unbilled)
 	}
-	c.nameLines(r, s, unbilled.Items)
 	var totals []string
 	for _, t := range unbilled.Totals {
 		totals = append(totals, money(t.Total, t.Currency))
 	}
-	c.render(w, r, http.StatusOK, "invoices", s, map[string]any{"Customer": cu, "Invoices": list.Items, "Unbilled": unbilled.Items, "UnbilledTotals": totals}, "")
+	c.render(w, r, http.StatusOK, "invoices", s, map[string]any{"Customer": cu, "Invoices": invoices, "Unbilled": c.nameLines(r, s, unbilled.Items), "UnbilledTotals": totals}, "")
 }
 
 func (c *Console) invoice(w http.ResponseWriter, r *http.Request, s *session) {
@@ -101,10 +87,9 @@ func (c *Console) invoice(w http.ResponseWriter, r *http.Request, s *session) {
 		c.failed(w, r, s, a)
 		return
 	}
-	var inv invoiceView
+	var inv wire.Invoice
 	_ = a.decode(&inv)
-	c.nameLines(r, s, inv.Lines)
-	c.render(w, r, http.StatusOK, "invoice", s, inv, "")
+	c.render(w, r, http.StatusOK, "invoice", s, invoice{Invoice: inv, Lines: c.nameLines(r, s, inv.Lines)}, "")
 }
 
 // invoiceCSV downloads the API's reconciliation export as it is.

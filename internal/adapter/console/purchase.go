@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	marketplace "github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
@@ -39,13 +40,13 @@ func (c *Console) offers(r *http.Request, s *session) ([]offerView, apiAnswer) {
 	return page.Items, a
 }
 
-func (c *Console) customerOf(w http.ResponseWriter, r *http.Request, s *session) (*customerRow, bool) {
+func (c *Console) customerOf(w http.ResponseWriter, r *http.Request, s *session) (*wire.Customer, bool) {
 	a := c.call(r.Context(), s, http.MethodGet, "/v1/customers/"+url.PathEscape(r.PathValue("customerId")), nil)
 	if a.Status != http.StatusOK {
 		c.failed(w, r, s, a)
 		return nil, false
 	}
-	var cu customerRow
+	var cu wire.Customer
 	_ = a.decode(&cu)
 	return &cu, true
 }

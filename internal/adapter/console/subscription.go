@@ -6,52 +6,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	marketplace "github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
-// subscriptionDetail is the API's subscription as the page needs it.
-type subscriptionDetail struct {
-	subscriptionRow
-	CustomerID               string     `json:"customerId"`
-	ResellerPartnerID        string     `json:"resellerPartnerId"`
-	BillingFrequency         string     `json:"billingFrequency"`
-	NextBillingFrequency     string     `json:"nextBillingFrequency"`
-	CancellationWindowEndsAt *time.Time `json:"cancellationWindowEndsAt"`
-	Currency                 string     `json:"currency"`
-	UnitPrice                int64      `json:"unitPrice"`
-	ETag                     string     `json:"etag"`
-	RefundableQuantity       struct {
-		Total   int `json:"total"`
-		Details []struct {
-			Quantity     int       `json:"quantity"`
-			AllowedUntil time.Time `json:"allowedUntil"`
-		} `json:"details"`
-	} `json:"refundableQuantity"`
-}
+// ledgerLine is a line of the subscription's ledger.
+type ledgerLine struct{ wire.Charge }
 
-type auditLine struct {
-	Kind      string         `json:"kind"`
-	Actor     string         `json:"actor"`
-	ActorName string         `json:"actorName"`
-	At        time.Time      `json:"at"`
-	Detail    map[string]any `json:"detail"`
-}
-
-type ledgerLine struct {
-	Kind      string    `json:"kind"`
-	Reason    string    `json:"reason"`
-	Quantity  int       `json:"quantity"`
-	Amount    int64     `json:"amount"`
-	Currency  string    `json:"currency"`
-	PostedAt  time.Time `json:"postedAt"`
-	InvoiceID *string   `json:"invoiceId"`
-}
-
-// Money formats minor units for people (the API's amounts stay integers).
+// Money is the line's amount for people (the API's amounts stay integers).
 func (l ledgerLine) Money() string { return money(l.Amount, l.Currency) }
 
 func money(minor int64, currency string) string {
@@ -67,7 +32,7 @@ func money(minor int64, currency string) string {
 // allow them), the refundable licences per batch, the audit trail and the
 // charges.
 type subscriptionPage struct {
-	Sub       subscriptionDetail
+	Sub       wire.Subscription
 	Plan      marketplace.Plan
 	OfferName string
 	CanChange bool
@@ -80,11 +45,7 @@ type subscriptionPage struct {
 	Audit                 []auditRow
 	Charges               []ledgerLine
 	FieldError            map[string]string
-	Link                  *struct {
-		URL               string     `json:"url"`
-		AuthorizationCode string     `json:"authorizationCode"`
-		ExpiresAt         *time.Time `json:"expiresAt"`
-	}
+	Link                  *wire.PublisherLink
 }
 
 func subscriptionPath(customerID, id string) string {
@@ -112,13 +73,13 @@ func (c *Console) load(r *http.Request, s *session) (*subscriptionPage, apiAnswe
 		p.Plan.Name = p.Sub.PlanID
 	}
 	p.OfferName = n.Offer(p.Sub.OfferID)
-	var events struct{ Items []auditLine }
+	var events wire.Page[wire.Event]
 	if e := c.call(r.Context(), s, http.MethodGet, base+"/events", nil); e.Status == http.StatusOK {
 		_ = e.decode(&events)
 	}
 	p.Audit = auditRows(c.lang(r), events.Items)
 	if p.CanBill {
-		var charges struct{ Items []ledgerLine }
+		var charges wire.Page[ledgerLine]
 		if ch := c.call(r.Context(), s, http.MethodGet, base+"/charges", nil); ch.Status == http.StatusOK {
 			_ = ch.decode(&charges)
 		}
@@ -224,7 +185,7 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request, s *session) {
 		w.WriteHeader(a.Status)
 		return
 	}
-	var sub subscriptionDetail
+	var sub wire.Subscription
 	_ = a.decode(&sub)
 	lang := c.lang(r)
 	label := translate(lang, "status."+sub.Status)

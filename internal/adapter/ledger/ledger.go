@@ -78,7 +78,7 @@ type line struct {
 
 // VerifySubscription compares one subscription's ledger with the lines its
 // audit trail implies; it returns the differences and the number of lines.
-func VerifySubscription(ctx context.Context, s *store.Store, sub store.SubscriptionRow) ([]string, int, error) {
+func VerifySubscription(ctx context.Context, s *store.Store, sub store.Subscription) ([]string, int, error) {
 	events, err := s.Events(ctx, sub.ID)
 	if err != nil {
 		return nil, 0, err
@@ -88,7 +88,7 @@ func VerifySubscription(ctx context.Context, s *store.Store, sub store.Subscript
 		return nil, 0, err
 	}
 	want, problems := expectedLines(sub, events)
-	got := map[string]store.ChargeRow{}
+	got := map[string]store.Line{}
 	for _, c := range charges {
 		got[c.Key] = c
 	}
@@ -141,7 +141,7 @@ type detail struct {
 
 // replay is the money state of a subscription as its audit trail tells it.
 type replay struct {
-	sub                store.SubscriptionRow
+	sub                store.Subscription
 	status             lifecycle.Status
 	quantity           int
 	frequency, next    string
@@ -160,7 +160,7 @@ type replay struct {
 	problems  []string
 }
 
-func expectedLines(sub store.SubscriptionRow, rows []store.EventRow) ([]line, []string) {
+func expectedLines(sub store.Subscription, rows []store.AuditLine) ([]line, []string) {
 	events := workflowEvents(rows)
 	r := &replay{sub: sub, status: lifecycle.StatusPendingFulfillment, quantity: sub.Quantity, frequency: sub.BillingFrequency, unitPrice: sub.UnitPrice}
 	for _, e := range events {
@@ -224,7 +224,7 @@ func (r *replay) apply(e event, d detail) {
 			r.term = *d.Term
 		}
 		r.exact = d.ExactLines
-		r.termStart = e.row.CreatedAt.UTC()
+		r.termStart = e.row.At.UTC()
 		if d.TermStart != nil {
 			r.termStart = d.TermStart.UTC()
 		}
@@ -330,7 +330,7 @@ func (r *replay) changeQuantity(e event, q int) {
 		return
 	}
 	key := fmt.Sprintf("%s/term-%d/quantity-v%d", r.sub.ID, r.term, e.version)
-	at := e.row.CreatedAt.UTC()
+	at := e.row.At.UTC()
 	if delta > 0 {
 		current := r.nextInstallment - 1
 		start, end := sched.Period(r.termStart, r.termEnd, current)
@@ -393,7 +393,7 @@ func (r *replay) refund() int64 {
 // event is an audit line the workflow wrote, with the step (version) and
 // position in the step its key records.
 type event struct {
-	row      store.EventRow
+	row      store.AuditLine
 	version  int64
 	position int
 }
@@ -401,7 +401,7 @@ type event struct {
 // workflowEvents are the workflow's audit lines in the order they were
 // made: by step, then by position in the step (receipts of ISV webhooks,
 // written by the API, are left out).
-func workflowEvents(rows []store.EventRow) []event {
+func workflowEvents(rows []store.AuditLine) []event {
 	var out []event
 	for _, row := range rows {
 		// Key: <subscription>/v<version>/event-<position>/<kind>

@@ -12,6 +12,8 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // An invoice that holds a line posted after its month is a difference (an
@@ -22,9 +24,9 @@ func TestLedgerCheckFindsALineInvoicedBeforeItsMonth(t *testing.T) {
 	require.NoError(t, s.UpsertPartner(ctx, "p", "P"))
 	require.NoError(t, s.EnsureCustomer(ctx, "c", "p", "C"))
 	dec := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
-	sub := store.SubscriptionRow{ID: "sub_x", PartnerID: "p", CustomerID: "c", OfferID: "o", PlanID: "monthly", PublisherID: "isv",
-		Quantity: 1, Status: "active", BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 100, Currency: "USD", PurchasedAt: dec, RequestHash: "h", Version: 1}
-	_, err := s.ApplyTransition(ctx, store.Transition{Subscription: sub, Charges: []store.ChargeRow{{Key: "sub_x/term-1/installment-0",
+	sub := store.Subscription{Subscription: lifecycle.Subscription{ID: "sub_x", PartnerID: "p", CustomerID: "c", OfferID: "o", PlanID: "monthly", PublisherID: "isv",
+		Quantity: 1, Status: lifecycle.StatusActive, BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 100, Currency: "USD", PurchasedAt: dec, Version: 1}, RequestHash: "h"}
+	_, err := s.ApplyStep(ctx, store.Step{Subscription: sub, Charges: []billing.Charge{{Key: "sub_x/term-1/installment-0",
 		SubscriptionID: "sub_x", PartnerID: "p", Kind: "charge", Amount: 100, Currency: "USD", Quantity: 1, PeriodStart: dec, PeriodEnd: dec, PostedAt: dec}}})
 	require.NoError(t, err)
 	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -24,9 +24,9 @@ func TestOneLiveAuthorizationCodePerSubscription(t *testing.T) {
 		now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 		// The purchase keeps its code, then its step records the hash.
 		require.NoError(t, s.KeepAuthorizationCode(ctx, "ac_first", "hash-first"))
-		_, err := s.ApplyTransition(ctx, store.Transition{
-			Subscription:      purchasedRow("sub_1", partnerID, customerID, 1),
-			AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: "hash-first", SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: now.Add(24 * time.Hour)},
+		_, err := s.ApplyStep(ctx, store.Step{
+			Subscription:      purchased("sub_1", partnerID, customerID, 1),
+			AuthorizationCode: &store.AuthorizationCode{CodeHash: "hash-first", SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: now.Add(24 * time.Hour)},
 		})
 		require.NoError(t, err)
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,7 +21,7 @@ func (s *Store) LiveAuthorizationCode(ctx context.Context, subscriptionID, publi
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if s.dialect.Name == "pg" {
 			// SQLite's IMMEDIATE transactions already serialise writers.
-			if _, err := tx.NewSelect().Model((*SubscriptionRow)(nil)).Column("id").Where("id = ?", subscriptionID).For("UPDATE").Exec(ctx); err != nil {
+			if _, err := tx.NewSelect().Model((*subscriptionRow)(nil)).Column("id").Where("id = ?", subscriptionID).For("UPDATE").Exec(ctx); err != nil {
 				return err
 			}
 		}
@@ -48,11 +47,11 @@ func (s *Store) LiveAuthorizationCode(ctx context.Context, subscriptionID, publi
 		if err := s.keepCode(ctx, tx, c, hash, at); err != nil {
 			return err
 		}
-		if _, err := tx.NewUpdate().Model((*AuthorizationCodeRow)(nil)).Set("revoked_at = ?", at).
+		if _, err := tx.NewUpdate().Model((*authorizationCodeRow)(nil)).Set("revoked_at = ?", at).
 			Where("subscription_id = ?", subscriptionID).Where("revoked_at IS NULL").Exec(ctx); err != nil {
 			return err
 		}
-		row := &AuthorizationCodeRow{CodeHash: hash, SubscriptionID: subscriptionID, PublisherID: publisherID, ExpiresAt: utc(exp), CreatedAt: at}
+		row := &authorizationCodeRow{CodeHash: hash, SubscriptionID: subscriptionID, PublisherID: publisherID, ExpiresAt: utc(exp), CreatedAt: at}
 		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
 			return err
 		}
@@ -74,51 +73,26 @@ func (s *Store) keepCode(ctx context.Context, db bun.IDB, code, hash string, at 
 	if err != nil {
 		return err
 	}
-	row := &SealedAuthorizationCodeRow{CodeHash: hash, SealedCode: sealed, CreatedAt: at}
+	row := &sealedCodeRow{CodeHash: hash, SealedCode: sealed, CreatedAt: at}
 	_, err = db.NewInsert().Model(row).On("CONFLICT (code_hash) DO NOTHING").Exec(ctx)
 	return err
 }
 
 // AuthorizationCode looks a code up by its hash.
-func (s *Store) AuthorizationCode(ctx context.Context, codeHash string) (*AuthorizationCodeRow, error) {
-	row := new(AuthorizationCodeRow)
-	err := s.db.NewSelect().Model(row).Where("code_hash = ?", codeHash).Scan(ctx)
-	return row, notFound(err)
+func (s *Store) AuthorizationCode(ctx context.Context, codeHash string) (AuthorizationCode, error) {
+	var row authorizationCodeRow
+	err := s.db.NewSelect().Model(&row).Where("code_hash = ?", codeHash).Scan(ctx)
+	return row.code(), notFound(err)
 }
 
 // ErrDuplicate reports a write that an earlier identical one already made.
 var ErrDuplicate = errors.New("duplicate")
 
-// Kinds of receipt rows.
-const (
-	KindISVEventReceived = "isv_event.received"
-	KindISVEventRejected = "isv_event.rejected"
-)
-
-// ISVEventReceipt is the receipt row of a publisher's event: the webhook
-// writes it when it answers, and the workflow's step that takes the event
-// writes it again (a no-op when it exists), so a duplicate is recognised
-// even when the database was unavailable as the event arrived. reason is
-// set when the event was refused without reaching the workflow.
-func ISVEventReceipt(publisherID, eventID, subscriptionID, eventType, planID string, quantity int, receivedAt time.Time, reason string) EventRow {
-	detail := map[string]any{"type": eventType, "data": map[string]any{"planId": planID, "quantity": quantity}}
-	kind := KindISVEventReceived
-	if reason != "" {
-		kind = KindISVEventRejected
-		detail["reason"] = reason
-	}
-	b, _ := json.Marshal(detail)
-	return EventRow{
-		Key: "isv/" + publisherID + "/" + eventID, SubscriptionID: subscriptionID, Kind: kind,
-		Actor: "publisher:" + publisherID, Detail: string(b), PublisherID: &publisherID, ISVEventID: &eventID, CreatedAt: receivedAt,
-	}
-}
-
 // RecordISVEventReceipt records that an ISV event was received, keyed by
 // (publisher, event id). It returns ErrDuplicate when that publisher's event
 // id was recorded before: the durable deduplication of webhook deliveries.
-func (s *Store) RecordISVEventReceipt(ctx context.Context, e EventRow) error {
-	e.CreatedAt = utc(e.CreatedAt)
+func (s *Store) RecordISVEventReceipt(ctx context.Context, r Receipt) error {
+	e := r.row()
 	res, err := s.db.NewInsert().Model(&e).On("CONFLICT DO NOTHING").Exec(ctx)
 	if err != nil {
 		return err
@@ -132,33 +106,33 @@ func (s *Store) RecordISVEventReceipt(ctx context.Context, e EventRow) error {
 // ISVEventReceivedAt is when the delivery of a publisher's event id that
 // was recorded arrived (its receipt's time), ErrNotFound without one.
 func (s *Store) ISVEventReceivedAt(ctx context.Context, publisherID, eventID string) (time.Time, error) {
-	var row EventRow
+	var row eventRow
 	err := s.db.NewSelect().Model(&row).Column("created_at").Where("key = ?", "isv/"+publisherID+"/"+eventID).Scan(ctx)
 	return row.CreatedAt.UTC(), notFound(err)
 }
 
 // ISVEventReceived reports whether a publisher's event id was recorded.
 func (s *Store) ISVEventReceived(ctx context.Context, publisherID, eventID string) (bool, error) {
-	return s.db.NewSelect().Model((*EventRow)(nil)).Where("publisher_id = ?", publisherID).Where("isv_event_id = ?", eventID).Exists(ctx)
+	return s.db.NewSelect().Model((*eventRow)(nil)).Where("publisher_id = ?", publisherID).Where("isv_event_id = ?", eventID).Exists(ctx)
 }
 
 // Events is a subscription's audit trail, oldest first.
-func (s *Store) Events(ctx context.Context, subscriptionID string) ([]EventRow, error) {
-	var rows []EventRow
+func (s *Store) Events(ctx context.Context, subscriptionID string) ([]AuditLine, error) {
+	var rows []eventRow
 	err := s.db.NewSelect().Model(&rows).Where("subscription_id = ?", subscriptionID).OrderExpr("id ASC").Scan(ctx)
-	return rows, err
+	return convert(rows, eventRow.line), err
 }
 
 // Charges is a subscription's ledger, oldest first.
-func (s *Store) Charges(ctx context.Context, subscriptionID string) ([]ChargeRow, error) {
-	var rows []ChargeRow
+func (s *Store) Charges(ctx context.Context, subscriptionID string) ([]Line, error) {
+	var rows []chargeRow
 	err := s.db.NewSelect().Model(&rows).Where("subscription_id = ?", subscriptionID).OrderExpr("id ASC").Scan(ctx)
-	return rows, err
+	return convert(rows, chargeRow.line), err
 }
 
 // Notifications is a subscription's outbox, oldest first.
-func (s *Store) Notifications(ctx context.Context, subscriptionID string) ([]NotificationRow, error) {
-	var rows []NotificationRow
+func (s *Store) Notifications(ctx context.Context, subscriptionID string) ([]Notification, error) {
+	var rows []notificationRow
 	err := s.db.NewSelect().Model(&rows).Where("subscription_id = ?", subscriptionID).OrderExpr("id ASC").Scan(ctx)
-	return rows, err
+	return convert(rows, notificationRow.notification), err
 }

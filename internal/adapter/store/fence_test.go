@@ -11,23 +11,24 @@ import (
 	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
-// fencedStep is one step as a local commit writes it: the projection at
-// version v and one line of each kind, all named by tag.
-func fencedStep(partnerID, customerID string, v int64, fence, tag string, quantity int) store.Transition {
-	row := purchasedRow("sub_f", partnerID, customerID, v)
+// fencedStep is one step as a local commit writes it: the subscription at
+// version v and one line of each kind, all named by tag (the same step of
+// a discarded task and of its retry have the same keys but the kind of
+// event and the type of notification they differ by).
+func fencedStep(partnerID, customerID string, v int64, fence, tag string, quantity int) store.Step {
+	row := purchased("sub_f", partnerID, customerID, v)
 	row.Quantity, row.Fence = quantity, fence
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	return store.Transition{
+	return store.Step{
 		Subscription: row,
-		Events: []store.EventRow{{Key: "sub_f/" + tag + "/event", SubscriptionID: "sub_f", Kind: "changed", Actor: "agent:a", Detail: "{}",
-			CreatedAt: at, StepVersion: v, Fence: fence}},
-		Charges: []store.ChargeRow{{Key: "sub_f/" + tag + "/charge", SubscriptionID: "sub_f", PartnerID: partnerID, Kind: "charge", Amount: int64(quantity) * 100,
-			Currency: "USD", Quantity: quantity, PeriodStart: at, PeriodEnd: at.AddDate(0, 1, 0), Description: tag, Reason: "installment", PostedAt: at,
-			StepVersion: v, Fence: fence}},
-		Notifications: []store.NotificationRow{{Key: "sub_f/" + tag + "/notification", SubscriptionID: "sub_f", RecipientKind: "partner",
-			RecipientID: partnerID, Type: "subscription.changed", Payload: "{}", StepVersion: v, Fence: fence}},
+		Events:       []lifecycle.AuditEvent{{Kind: tag, Actor: "agent:a", At: at}},
+		Charges: []billing.Charge{{Key: "sub_f/" + tag + "/charge", SubscriptionID: "sub_f", PartnerID: partnerID, Kind: "charge", Amount: int64(quantity) * 100,
+			Currency: "USD", Quantity: quantity, PeriodStart: at, PeriodEnd: at.AddDate(0, 1, 0), Description: tag, Reason: "installment", UnitPrice: 100, PostedAt: at}},
+		Notifications: []lifecycle.Notification{{RecipientKind: "partner", RecipientID: partnerID, Type: tag}},
 	}
 }
 
@@ -37,7 +38,7 @@ func keysOf(t *testing.T, s *store.Store) (events, charges, notifications []stri
 	es, err := s.Events(ctx, "sub_f")
 	require.NoError(t, err)
 	for _, e := range es {
-		events = append(events, e.Key)
+		events = append(events, e.Kind)
 	}
 	cs, err := s.Charges(ctx, "sub_f")
 	require.NoError(t, err)
@@ -47,7 +48,7 @@ func keysOf(t *testing.T, s *store.Store) (events, charges, notifications []stri
 	ns, err := s.Notifications(ctx, "sub_f")
 	require.NoError(t, err)
 	for _, n := range ns {
-		notifications = append(notifications, n.Key)
+		notifications = append(notifications, n.Type)
 	}
 	return events, charges, notifications
 }
@@ -68,14 +69,14 @@ func TestAFencedRetryReplacesWhatADiscardedTaskWrote(t *testing.T) {
 		retry := activities.StepFence(0, 9, at.Add(12*time.Second), false) // the same task, after its timeout
 		later := activities.StepFence(0, 15, at.Add(13*time.Second), false)
 
-		_, err := s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 1, purchase, "v1", 3))
+		_, err := s.ApplyStep(ctx, fencedStep(partnerID, customerID, 1, purchase, "v1", 3))
 		require.NoError(t, err)
-		_, err = s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 2, discarded, "v2-discarded", 7))
+		_, err = s.ApplyStep(ctx, fencedStep(partnerID, customerID, 2, discarded, "v2-discarded", 7))
 		require.NoError(t, err)
-		_, err = s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 3, discarded, "v3-discarded", 9))
+		_, err = s.ApplyStep(ctx, fencedStep(partnerID, customerID, 3, discarded, "v3-discarded", 9))
 		require.NoError(t, err)
 
-		moved, err := s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 2, retry, "v2-retry", 4))
+		moved, err := s.ApplyStep(ctx, fencedStep(partnerID, customerID, 2, retry, "v2-retry", 4))
 		require.NoError(t, err)
 		assert.False(t, moved, "a version counted already (the business counters count a version once)")
 		row, err := s.SubscriptionByID(ctx, "sub_f")
@@ -83,18 +84,18 @@ func TestAFencedRetryReplacesWhatADiscardedTaskWrote(t *testing.T) {
 		assert.Equal(t, int64(2), row.Version, "the retry's step is the stored state, though the discarded task had reached v3")
 		assert.Equal(t, 4, row.Quantity)
 		events, charges, notifications := keysOf(t, s)
-		assert.Equal(t, []string{"sub_f/v1/event", "sub_f/v2-retry/event"}, events)
+		assert.Equal(t, []string{"v1", "v2-retry"}, events)
 		assert.Equal(t, []string{"sub_f/v1/charge", "sub_f/v2-retry/charge"}, charges)
-		assert.Equal(t, []string{"sub_f/v1/notification", "sub_f/v2-retry/notification"}, notifications)
+		assert.Equal(t, []string{"v1", "v2-retry"}, notifications)
 
-		_, err = s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 3, discarded, "v3-discarded", 9))
+		_, err = s.ApplyStep(ctx, fencedStep(partnerID, customerID, 3, discarded, "v3-discarded", 9))
 		assert.ErrorIs(t, err, store.ErrStaleAttempt, "a late write of the discarded task")
-		moved, err = s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 2, retry, "v2-retry", 4))
+		moved, err = s.ApplyStep(ctx, fencedStep(partnerID, customerID, 2, retry, "v2-retry", 4))
 		require.NoError(t, err, "the retry's commit retried")
 		assert.False(t, moved)
-		_, err = s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 3, later, "v3", 5))
+		_, err = s.ApplyStep(ctx, fencedStep(partnerID, customerID, 3, later, "v3", 5))
 		require.NoError(t, err)
-		_, err = s.ApplyTransition(ctx, fencedStep(partnerID, customerID, 2, retry, "v2-retry", 4))
+		_, err = s.ApplyStep(ctx, fencedStep(partnerID, customerID, 2, retry, "v2-retry", 4))
 		assert.ErrorIs(t, err, store.ErrStaleAttempt, "an attempt of an earlier task after a later one wrote")
 
 		row, err = s.SubscriptionByID(ctx, "sub_f")
@@ -103,9 +104,9 @@ func TestAFencedRetryReplacesWhatADiscardedTaskWrote(t *testing.T) {
 		assert.Equal(t, 5, row.Quantity)
 		assert.Equal(t, later, row.Fence)
 		events, charges, notifications = keysOf(t, s)
-		assert.Equal(t, []string{"sub_f/v1/event", "sub_f/v2-retry/event", "sub_f/v3/event"}, events)
+		assert.Equal(t, []string{"v1", "v2-retry", "v3"}, events)
 		assert.Equal(t, []string{"sub_f/v1/charge", "sub_f/v2-retry/charge", "sub_f/v3/charge"}, charges)
-		assert.Equal(t, []string{"sub_f/v1/notification", "sub_f/v2-retry/notification", "sub_f/v3/notification"}, notifications)
+		assert.Equal(t, []string{"v1", "v2-retry", "v3"}, notifications)
 	})
 }
 

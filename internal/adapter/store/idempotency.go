@@ -10,30 +10,16 @@ import (
 // IdempotencyTTL is how long a stored response answers repeats of its key.
 const IdempotencyTTL = 24 * time.Hour
 
-// IdempotencyRow is the first response to a request made with an
-// Idempotency-Key, replayed to repeats of that key for IdempotencyTTL.
-type IdempotencyRow struct {
-	bun.BaseModel `bun:"table:idempotency_keys"`
-
-	PartnerID   string    `bun:"partner_id,pk"`
-	Key         string    `bun:"key,pk"`
-	Scope       string    `bun:"scope,notnull"` // method and path the key was used on
-	RequestHash string    `bun:"request_hash,notnull"`
-	StatusCode  int       `bun:"status_code,notnull"`
-	Body        []byte    `bun:"body,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-}
-
 // ReserveIdempotencyKey claims a partner's key for a request (scope and
 // content hash) before it runs, so that concurrent requests with one key
 // cannot each run: it returns reserved when this request holds the key now,
-// and otherwise the row that holds it (StatusCode 0 while its request is
+// and otherwise what holds it (StatusCode 0 while its request is
 // still running). An expired row of the same key is replaced.
-func (s *Store) ReserveIdempotencyKey(ctx context.Context, partnerID, key, scope, requestHash string) (*IdempotencyRow, bool, error) {
-	row := &IdempotencyRow{PartnerID: partnerID, Key: key, Scope: scope, RequestHash: requestHash, Body: []byte{}, CreatedAt: now()}
+func (s *Store) ReserveIdempotencyKey(ctx context.Context, partnerID, key, scope, requestHash string) (HeldKey, bool, error) {
+	row := &idempotencyRow{PartnerID: partnerID, Key: key, Scope: scope, RequestHash: requestHash, Body: []byte{}, CreatedAt: now()}
 	reserved := false
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewDelete().Model((*IdempotencyRow)(nil)).Where("partner_id = ?", partnerID).Where("key = ?", key).
+		if _, err := tx.NewDelete().Model((*idempotencyRow)(nil)).Where("partner_id = ?", partnerID).Where("key = ?", key).
 			Where("created_at <= ?", now().Add(-IdempotencyTTL)).Exec(ctx); err != nil {
 			return err
 		}
@@ -47,7 +33,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, partnerID, key, scope
 		}
 		return tx.NewSelect().Model(row).Where("partner_id = ?", partnerID).Where("key = ?", key).Scan(ctx)
 	})
-	return row, reserved, err
+	return row.held(), reserved, err
 }
 
 // CompleteIdempotentKey stores the response of the request that holds the
@@ -56,7 +42,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, partnerID, key, scope
 // a repeat then finds it, with its CreatedAt, and runs the same request
 // again under it (the API derives the change's Update id from it).
 func (s *Store) CompleteIdempotentKey(ctx context.Context, partnerID, key string, status int, body []byte) error {
-	_, err := s.db.NewUpdate().Model((*IdempotencyRow)(nil)).Set("status_code = ?", status).Set("body = ?", body).
+	_, err := s.db.NewUpdate().Model((*idempotencyRow)(nil)).Set("status_code = ?", status).Set("body = ?", body).
 		Where("partner_id = ?", partnerID).Where("key = ?", key).Where("status_code = 0").Exec(ctx)
 	return err
 }

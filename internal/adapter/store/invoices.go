@@ -52,9 +52,9 @@ func (s *Store) UninvoicedGroups(ctx context.Context, cutoff time.Time, after *I
 // again returns the invoice already issued and changes nothing: lines
 // posted meanwhile wait for the next month's invoice. It returns nil when
 // the group has nothing to invoice.
-func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, periodEnd, cutoff time.Time, runID string, issuedAt time.Time) (*InvoiceRow, bool, error) {
+func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, periodEnd, cutoff time.Time, runID string, issuedAt time.Time) (*Invoice, bool, error) {
 	id := InvoiceID(g, periodStart)
-	var issued *InvoiceRow
+	var issued *invoiceRow
 	var fresh bool
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		issued, fresh = nil, false
@@ -64,7 +64,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 				return err
 			}
 		}
-		existing := new(InvoiceRow)
+		existing := new(invoiceRow)
 		err := tx.NewSelect().Model(existing).Where("id = ?", id).Scan(ctx)
 		if err == nil {
 			issued = existing
@@ -73,7 +73,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var lines []InvoiceLineRow
+		var lines []invoiceLineRow
 		err = uninvoicedLines(tx, g.PartnerID, g.CustomerID).Where("c.currency = ?", g.Currency).
 			Where("c.posted_at < ?", utc(cutoff)).OrderExpr("c.posted_at ASC, c.id ASC").Scan(ctx, &lines)
 		if err != nil {
@@ -86,7 +86,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 		if err := tx.NewSelect().TableExpr("invoices").ColumnExpr("MAX(number)").Where("partner_id = ?", g.PartnerID).Scan(ctx, &last); err != nil {
 			return fmt.Errorf("last invoice number: %w", err)
 		}
-		inv := InvoiceRow{
+		inv := invoiceRow{
 			ID: id, PartnerID: g.PartnerID, CustomerID: g.CustomerID, Currency: g.Currency,
 			PeriodStart: utc(periodStart), PeriodEnd: utc(periodEnd), Number: last.Int64 + 1, IssuedAt: utc(issuedAt), RunID: runID,
 		}
@@ -96,7 +96,7 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 			l.InvoiceID, l.Position = id, i+1
 			l.PeriodStart, l.PeriodEnd, l.PostedAt = utc(l.PeriodStart), utc(l.PeriodEnd), utc(l.PostedAt)
 			keys[i] = l.ChargeKey
-			inv.Subtotal = billing.Add(inv.Subtotal, l.Signed())
+			inv.Subtotal = billing.Add(inv.Subtotal, billing.Signed(l.Kind, l.Amount))
 		}
 		inv.Total = billing.InvoiceTotal(inv.Subtotal)
 		if _, err := tx.NewInsert().Model(&inv).Exec(ctx); err != nil {
@@ -116,31 +116,29 @@ func (s *Store) IssueInvoice(ctx context.Context, g InvoiceGroup, periodStart, p
 		issued, fresh = &inv, true
 		return nil
 	})
-	if err != nil {
+	if err != nil || issued == nil {
 		return nil, false, err
 	}
-	return issued, fresh, nil
+	inv := issued.invoice()
+	return &inv, fresh, nil
 }
 
-// Signed is the line's amount as it counts in a total: credits negative.
-func (l InvoiceLineRow) Signed() int64 { return billing.Signed(l.Kind, l.Amount) }
-
 // Invoices lists a customer's invoices by number, after the given number.
-func (s *Store) Invoices(ctx context.Context, partnerID, customerID string, afterNumber int64, limit int) ([]InvoiceRow, error) {
-	var rows []InvoiceRow
+func (s *Store) Invoices(ctx context.Context, partnerID, customerID string, afterNumber int64, limit int) ([]Invoice, error) {
+	var rows []invoiceRow
 	err := s.db.NewSelect().Model(&rows).Where("partner_id = ?", partnerID).Where("customer_id = ?", customerID).
 		Where("number > ?", afterNumber).OrderExpr("number ASC").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list invoices: %w", err)
 	}
-	return rows, nil
+	return convert(rows, invoiceRow.invoice), nil
 }
 
 // Invoice returns one of a partner's invoices with its lines; another
 // partner's is ErrNotFound.
-func (s *Store) Invoice(ctx context.Context, partnerID, id string) (*InvoiceRow, []InvoiceLineRow, error) {
-	inv := new(InvoiceRow)
-	q := s.db.NewSelect().Model(inv).Where("id = ?", id)
+func (s *Store) Invoice(ctx context.Context, partnerID, id string) (*Invoice, []InvoiceLine, error) {
+	var row invoiceRow
+	q := s.db.NewSelect().Model(&row).Where("id = ?", id)
 	if partnerID != "" {
 		q = q.Where("partner_id = ?", partnerID)
 	}
@@ -148,14 +146,15 @@ func (s *Store) Invoice(ctx context.Context, partnerID, id string) (*InvoiceRow,
 		return nil, nil, notFound(err)
 	}
 	lines, err := s.InvoiceLines(ctx, id)
-	return inv, lines, err
+	inv := row.invoice()
+	return &inv, lines, err
 }
 
 // InvoiceLines are an invoice's lines in order.
-func (s *Store) InvoiceLines(ctx context.Context, invoiceID string) ([]InvoiceLineRow, error) {
-	var lines []InvoiceLineRow
+func (s *Store) InvoiceLines(ctx context.Context, invoiceID string) ([]InvoiceLine, error) {
+	var lines []invoiceLineRow
 	err := s.db.NewSelect().Model(&lines).Where("invoice_id = ?", invoiceID).OrderExpr("position ASC").Scan(ctx)
-	return lines, err
+	return convert(lines, invoiceLineRow.line), err
 }
 
 // uninvoicedLines selects a customer's ledger lines not invoiced yet as
@@ -170,39 +169,39 @@ func uninvoicedLines(db bun.IDB, partnerID, customerID string) *bun.SelectQuery 
 
 // UnbilledLines are a customer's lines not invoiced yet, in the order the
 // next invoice will list them.
-func (s *Store) UnbilledLines(ctx context.Context, partnerID, customerID string) ([]InvoiceLineRow, error) {
-	var lines []InvoiceLineRow
+func (s *Store) UnbilledLines(ctx context.Context, partnerID, customerID string) ([]InvoiceLine, error) {
+	var lines []invoiceLineRow
 	err := uninvoicedLines(s.db, partnerID, customerID).OrderExpr("c.currency ASC, c.posted_at ASC, c.id ASC").Scan(ctx, &lines)
 	if err != nil {
 		return nil, fmt.Errorf("unbilled lines: %w", err)
 	}
-	return lines, nil
+	return convert(lines, invoiceLineRow.line), nil
 }
 
 // AllInvoices is every invoice, by partner and number (the ledger check).
-func (s *Store) AllInvoices(ctx context.Context) ([]InvoiceRow, error) {
-	var rows []InvoiceRow
+func (s *Store) AllInvoices(ctx context.Context) ([]Invoice, error) {
+	var rows []invoiceRow
 	err := s.db.NewSelect().Model(&rows).OrderExpr("partner_id ASC, number ASC").Scan(ctx)
-	return rows, err
+	return convert(rows, invoiceRow.invoice), err
 }
 
 // AllSubscriptions pages through every subscription by id (the ledger check).
-func (s *Store) AllSubscriptions(ctx context.Context, afterID string, limit int) ([]SubscriptionRow, error) {
-	var rows []SubscriptionRow
+func (s *Store) AllSubscriptions(ctx context.Context, afterID string, limit int) ([]Subscription, error) {
+	var rows []subscriptionRow
 	err := s.db.NewSelect().Model(&rows).Where("id > ?", afterID).OrderExpr("id ASC").Limit(int64(limit)).Scan(ctx)
-	return rows, err
+	return convert(rows, subscriptionRow.subscription), err
 }
 
 // Charge returns one ledger line by its key.
-func (s *Store) Charge(ctx context.Context, key string) (*ChargeRow, error) {
-	row := new(ChargeRow)
-	err := s.db.NewSelect().Model(row).Where("key = ?", key).Scan(ctx)
-	return row, notFound(err)
+func (s *Store) Charge(ctx context.Context, key string) (Line, error) {
+	var row chargeRow
+	err := s.db.NewSelect().Model(&row).Where("key = ?", key).Scan(ctx)
+	return row.line(), notFound(err)
 }
 
 // InvoicedChargeKeys maps every invoiced ledger line to its invoice.
 func (s *Store) InvoicedChargeKeys(ctx context.Context) (map[string]string, error) {
-	var rows []ChargeRow
+	var rows []chargeRow
 	if err := s.db.NewSelect().Model(&rows).Column("key", "invoice_id").Where("invoice_id IS NOT NULL").Scan(ctx); err != nil {
 		return nil, err
 	}
@@ -215,6 +214,6 @@ func (s *Store) InvoicedChargeKeys(ctx context.Context) (map[string]string, erro
 
 // InvoiceHasLine reports whether an invoice lists the ledger line.
 func (s *Store) InvoiceHasLine(ctx context.Context, invoiceID, chargeKey string) bool {
-	n, err := s.db.NewSelect().Model((*InvoiceLineRow)(nil)).Where("invoice_id = ?", invoiceID).Where("charge_key = ?", chargeKey).Count(ctx)
+	n, err := s.db.NewSelect().Model((*invoiceLineRow)(nil)).Where("invoice_id = ?", invoiceID).Where("charge_key = ?", chargeKey).Count(ctx)
 	return err == nil && n == 1
 }

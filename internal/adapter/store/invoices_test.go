@@ -12,11 +12,12 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
 )
 
-func commitLine(t *testing.T, s *store.Store, sub store.SubscriptionRow, key, kind string, amount int64, postedAt time.Time) {
+func commitLine(t *testing.T, s *store.Store, sub store.Subscription, key, kind string, amount int64, postedAt time.Time) {
 	t.Helper()
-	_, err := s.ApplyTransition(context.Background(), store.Transition{Subscription: sub, Charges: []store.ChargeRow{{
+	_, err := s.ApplyStep(context.Background(), store.Step{Subscription: sub, Charges: []billing.Charge{{
 		Key: key, SubscriptionID: sub.ID, PartnerID: sub.PartnerID, Kind: kind, Amount: amount, Currency: "USD", Quantity: 1,
 		PeriodStart: postedAt, PeriodEnd: postedAt.AddDate(0, 1, 0), Reason: "installment", UnitPrice: amount, PostedAt: postedAt,
 	}}})
@@ -30,7 +31,7 @@ func TestInvoicesAreIssuedOnceAndNeverChange(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		partnerID, customerID := seedTenant(t, s)
-		sub := purchasedRow("sub_inv", partnerID, customerID, 1)
+		sub := purchased("sub_inv", partnerID, customerID, 1)
 		nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		dec := nov.AddDate(0, 1, 0)
 		commitLine(t, s, sub, "a", "charge", 3600, nov.Add(24*time.Hour))
@@ -95,7 +96,7 @@ func TestInvoiceNumbersHaveNoGapsUnderConcurrency(t *testing.T) {
 		for i := range customers {
 			c, err := s.CreateCustomer(ctx, partnerID, fmt.Sprintf("C%d", i))
 			require.NoError(t, err)
-			sub := purchasedRow(fmt.Sprintf("sub_%d", i), partnerID, c.ID, 1)
+			sub := purchased(fmt.Sprintf("sub_%d", i), partnerID, c.ID, 1)
 			commitLine(t, s, sub, fmt.Sprintf("k%d", i), "charge", 100, nov.Add(time.Hour))
 			groups = append(groups, store.InvoiceGroup{PartnerID: partnerID, CustomerID: c.ID, Currency: "USD"})
 		}

@@ -1,18 +1,25 @@
 package store
 
 import (
+	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
-// The tables of the application database. They are defined once here and
-// created by the migrations through bun, so the same definitions serve
-// Postgres and SQLite. Times are stored in UTC.
+// The tables of the application database, private to the store: each row
+// type is here beside what the store hands out of it (and takes in), with
+// both conversions. The migrations create the tables; the same definitions
+// serve Postgres and SQLite. Times are stored in UTC.
 
-// PartnerRow is a CSP partner: the tenant every agent, customer and
+// partnerRow is a CSP partner: the tenant every agent, customer and
 // subscription belongs to.
-type PartnerRow struct {
+type partnerRow struct {
 	bun.BaseModel `bun:"table:partners"`
 
 	ID        string    `bun:"id,pk"`
@@ -20,9 +27,9 @@ type PartnerRow struct {
 	CreatedAt time.Time `bun:"created_at,notnull"`
 }
 
-// AgentRow is one bearer token of a partner's agent. Only the SHA-256 of the
+// agentRow is one bearer token of a partner's agent. Only the SHA-256 of the
 // token is stored: a database leak does not leak usable tokens.
-type AgentRow struct {
+type agentRow struct {
 	bun.BaseModel `bun:"table:agents"`
 
 	ID        string     `bun:"id,pk"`
@@ -34,8 +41,19 @@ type AgentRow struct {
 	RevokedAt *time.Time `bun:"revoked_at"`
 }
 
-// CustomerRow is a partner's customer.
-type CustomerRow struct {
+// Agent is a partner's agent (never its token).
+type Agent struct {
+	ID, PartnerID, Name, Role string
+	CreatedAt                 time.Time
+	RevokedAt                 *time.Time
+}
+
+func (r agentRow) agent() Agent {
+	return Agent{ID: r.ID, PartnerID: r.PartnerID, Name: r.Name, Role: r.Role, CreatedAt: r.CreatedAt.UTC(), RevokedAt: utcPtr(r.RevokedAt)}
+}
+
+// customerRow is a partner's customer.
+type customerRow struct {
 	bun.BaseModel `bun:"table:customers"`
 
 	ID        string    `bun:"id,pk"`
@@ -44,8 +62,18 @@ type CustomerRow struct {
 	CreatedAt time.Time `bun:"created_at,notnull"`
 }
 
-// PublisherRow is an ISV selling offers on the marketplace.
-type PublisherRow struct {
+// Customer is a partner's customer.
+type Customer struct {
+	ID, PartnerID, Name string
+	CreatedAt           time.Time
+}
+
+func (r customerRow) customer() Customer {
+	return Customer{ID: r.ID, PartnerID: r.PartnerID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// publisherRow is an ISV selling offers on the marketplace.
+type publisherRow struct {
 	bun.BaseModel `bun:"table:publishers"`
 
 	ID         string    `bun:"id,pk"`
@@ -54,11 +82,20 @@ type PublisherRow struct {
 	CreatedAt  time.Time `bun:"created_at,notnull"`
 }
 
-// PublisherSecretRow is one webhook signing secret of a publisher, sealed
+// Publisher is an ISV of the catalog.
+type Publisher struct {
+	ID, Name, LandingURL string
+}
+
+func (r publisherRow) publisher() Publisher {
+	return Publisher{ID: r.ID, Name: r.Name, LandingURL: r.LandingURL}
+}
+
+// publisherSecretRow is one webhook signing secret of a publisher, sealed
 // with the application's secrets key (HMAC verification needs the secret
 // itself, so it cannot be hashed). A publisher may have two active secrets
 // while it rotates.
-type PublisherSecretRow struct {
+type publisherSecretRow struct {
 	bun.BaseModel `bun:"table:publisher_secrets"`
 
 	ID           string    `bun:"id,pk"`
@@ -71,8 +108,8 @@ type PublisherSecretRow struct {
 	RevokedAt *time.Time `bun:"revoked_at"`
 }
 
-// OfferRow is a marketplace offer; its plans are PlanRows.
-type OfferRow struct {
+// offerRow is a marketplace offer; its plans are PlanRows.
+type offerRow struct {
 	bun.BaseModel `bun:"table:offers"`
 
 	ID           string    `bun:"id,pk"`
@@ -82,8 +119,8 @@ type OfferRow struct {
 	UpdatedAt    time.Time `bun:"updated_at,notnull"`
 }
 
-// PlanRow is one plan of an offer.
-type PlanRow struct {
+// planRow is one plan of an offer.
+type planRow struct {
 	bun.BaseModel `bun:"table:plans"`
 
 	OfferID                       string `bun:"offer_id,pk"`
@@ -100,11 +137,34 @@ type PlanRow struct {
 	CancellationRequiresPublisher bool   `bun:"cancellation_requires_publisher,notnull"`
 }
 
-// SubscriptionRow is the queryable projection of one subscription workflow.
+func (r offerRow) offer(plans []catalog.Plan) catalog.Offer {
+	return catalog.Offer{ID: r.ID, PublisherID: r.PublisherID, Name: r.Name, LicenseBased: r.LicenseBased, Plans: plans}
+}
+
+func (r planRow) plan() catalog.Plan {
+	return catalog.Plan{
+		ID: r.ID, Name: r.Name, TermDuration: r.TermDuration,
+		BillingFrequencies: strings.Split(r.BillingFrequencies, ","), UnitPrice: r.UnitPrice,
+		Currency: r.Currency, MinQuantity: r.MinQuantity, MaxQuantity: r.MaxQuantity,
+		CancellationWindow: r.CancellationWindow, CancellationRequiresPublisher: r.CancellationRequiresPublisher,
+	}
+}
+
+// planRowOf is the row of an offer's plan at its position in the offer.
+func planRowOf(offerID string, position int, p catalog.Plan) planRow {
+	return planRow{
+		OfferID: offerID, ID: p.ID, Position: position, Name: p.Name, TermDuration: p.TermDuration,
+		BillingFrequencies: strings.Join(p.BillingFrequencies, ","), UnitPrice: p.UnitPrice,
+		Currency: p.Currency, MinQuantity: p.MinQuantity, MaxQuantity: p.MaxQuantity,
+		CancellationWindow: p.CancellationWindow, CancellationRequiresPublisher: p.CancellationRequiresPublisher,
+	}
+}
+
+// subscriptionRow is the queryable projection of one subscription workflow.
 // Only the workflow's CommitTransition writes it (ApplyTransition): never an
 // older state over a newer one, by Version for steps committed by an
 // activity and by Fence for steps committed inside a workflow task.
-type SubscriptionRow struct {
+type subscriptionRow struct {
 	bun.BaseModel `bun:"table:subscriptions"`
 
 	ID                       string     `bun:"id,pk"`
@@ -147,9 +207,77 @@ type SubscriptionRow struct {
 	Fence string `bun:"fence,notnull"`
 }
 
-// AuthorizationCodeRow identifies a purchase to its ISV. Only the hash of
+// Subscription is a subscription as the store keeps it: the facts its
+// workflow's steps projected, its batches of licences (refundableQuantity),
+// and what the API checks a repeated purchase against.
+type Subscription struct {
+	lifecycle.Subscription
+	Lots         billing.Lots
+	LicenseBased bool
+	// IdempotencyKey and RequestHash are the purchase's.
+	IdempotencyKey, RequestHash string
+	// Fence is the workflow task attempt that wrote this version
+	// (activities.StepFence); "" for a step committed by a scheduled
+	// activity.
+	Fence string
+}
+
+func (r subscriptionRow) subscription() Subscription {
+	s := Subscription{Subscription: lifecycle.Subscription{
+		ID: r.ID, CustomerID: r.CustomerID, PartnerID: r.PartnerID, OfferID: r.OfferID, PlanID: r.PlanID,
+		PublisherID: r.PublisherID, Nickname: r.Nickname, Quantity: r.Quantity, Status: lifecycle.Status(r.Status),
+		ActionNeeded: r.ActionNeeded, AutoRenew: r.AutoRenew, BillingFrequency: r.BillingFrequency,
+		NextBillingFrequency: r.NextBillingFrequency, TermDuration: r.TermDuration, ResellerPartnerID: r.ResellerPartnerID, UnitPrice: r.UnitPrice,
+		Currency: r.Currency, PurchasedAt: r.PurchasedAt.UTC(), ActivatedAt: utcPtr(r.ActivatedAt),
+		BillingStartedAt: utcPtr(r.BillingStartedAt), TermStart: utcPtr(r.TermStart), TermEnd: utcPtr(r.TermEnd),
+		CancellationWindowEndsAt: utcPtr(r.CancellationWindowEndsAt), PublisherURL: r.PublisherURL, Version: r.Version,
+	}, LicenseBased: r.LicenseBased, RequestHash: r.RequestHash, Fence: r.Fence}
+	if r.IdempotencyKey != nil {
+		s.IdempotencyKey = *r.IdempotencyKey
+	}
+	if r.Lots != "" {
+		// Batches are kept from generation 1 on; none before.
+		_ = json.Unmarshal([]byte(r.Lots), &s.Lots)
+	}
+	return s
+}
+
+func subscriptionRowOf(s Subscription) (subscriptionRow, error) {
+	sub := s.Subscription
+	r := subscriptionRow{
+		ID: sub.ID, PartnerID: sub.PartnerID, CustomerID: sub.CustomerID, OfferID: sub.OfferID, PlanID: sub.PlanID,
+		PublisherID: sub.PublisherID, LicenseBased: s.LicenseBased, Nickname: sub.Nickname, Quantity: sub.Quantity,
+		Status: string(sub.Status), ActionNeeded: sub.ActionNeeded, AutoRenew: sub.AutoRenew,
+		BillingFrequency: sub.BillingFrequency, NextBillingFrequency: sub.NextBillingFrequency, TermDuration: sub.TermDuration, ResellerPartnerID: sub.ResellerPartnerID,
+		UnitPrice: sub.UnitPrice, Currency: sub.Currency, PublisherURL: sub.PublisherURL, PurchasedAt: utc(sub.PurchasedAt),
+		ActivatedAt: utcPtr(sub.ActivatedAt), BillingStartedAt: utcPtr(sub.BillingStartedAt), TermStart: utcPtr(sub.TermStart), TermEnd: utcPtr(sub.TermEnd),
+		CancellationWindowEndsAt: utcPtr(sub.CancellationWindowEndsAt), RequestHash: s.RequestHash, Version: sub.Version, Fence: s.Fence,
+	}
+	if s.IdempotencyKey != "" {
+		key := s.IdempotencyKey
+		r.IdempotencyKey = &key
+	}
+	if len(s.Lots) > 0 {
+		lots, err := json.Marshal(s.Lots)
+		if err != nil {
+			return r, err
+		}
+		r.Lots = string(lots)
+	}
+	return r, nil
+}
+
+// mutableSubscriptionColumns are the columns a newer version may change:
+// every one but the subscription's identity and its purchase's.
+var mutableSubscriptionColumns = []string{
+	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency", "next_billing_frequency",
+	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
+	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots", "fence",
+}
+
+// authorizationCodeRow identifies a purchase to its ISV. Only the hash of
 // the code is kept.
-type AuthorizationCodeRow struct {
+type authorizationCodeRow struct {
 	bun.BaseModel `bun:"table:authorization_codes"`
 
 	CodeHash       string    `bun:"code_hash,pk"`
@@ -161,10 +289,27 @@ type AuthorizationCodeRow struct {
 	RevokedAt *time.Time `bun:"revoked_at"`
 }
 
-// SealedAuthorizationCodeRow keeps a code itself, sealed, so the live code
+// AuthorizationCode is a purchase's code, by its hash.
+type AuthorizationCode struct {
+	CodeHash, SubscriptionID, PublisherID string
+	ExpiresAt                             time.Time
+	// RevokedAt is set when a newer code replaced this one.
+	RevokedAt *time.Time
+}
+
+func (r authorizationCodeRow) code() AuthorizationCode {
+	return AuthorizationCode{CodeHash: r.CodeHash, SubscriptionID: r.SubscriptionID, PublisherID: r.PublisherID,
+		ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: utcPtr(r.RevokedAt)}
+}
+
+func authorizationCodeRowOf(c AuthorizationCode) authorizationCodeRow {
+	return authorizationCodeRow{CodeHash: c.CodeHash, SubscriptionID: c.SubscriptionID, PublisherID: c.PublisherID, ExpiresAt: utc(c.ExpiresAt)}
+}
+
+// sealedCodeRow keeps a code itself, sealed, so the live code
 // can be shown again instead of minting another. It has no foreign key:
 // the API writes it before the purchase's workflow records the code.
-type SealedAuthorizationCodeRow struct {
+type sealedCodeRow struct {
 	bun.BaseModel `bun:"table:sealed_authorization_codes"`
 
 	CodeHash   string    `bun:"code_hash,pk"`
@@ -172,10 +317,10 @@ type SealedAuthorizationCodeRow struct {
 	CreatedAt  time.Time `bun:"created_at,notnull"`
 }
 
-// EventRow is one line of a subscription's audit trail. Key makes writes
+// eventRow is one line of a subscription's audit trail. Key makes writes
 // idempotent. For ISV events received on the webhook, (publisher_id,
 // isv_event_id) is unique: that is the durable deduplication of event ids.
-type EventRow struct {
+type eventRow struct {
 	bun.BaseModel `bun:"table:subscription_events"`
 
 	ID             int64     `bun:"id,pk,autoincrement"`
@@ -193,8 +338,64 @@ type EventRow struct {
 	Fence       string `bun:"fence,notnull"`
 }
 
-// ChargeRow is one line of the charge ledger (charges and credits).
-type ChargeRow struct {
+// AuditLine is one line of a subscription's audit trail.
+type AuditLine struct {
+	ID             int64
+	Key            string // <subscription>/v<step>/event-<position>/<kind>; isv/<publisher>/<event> for receipts
+	SubscriptionID string
+	Kind, Actor    string
+	Detail         string // JSON object
+	At             time.Time
+	// PublisherID and ISVEventID name the ISV event of a receipt.
+	PublisherID, ISVEventID *string
+	// StepVersion and Fence say which step and task attempt wrote it.
+	StepVersion int64
+	Fence       string
+}
+
+func (r eventRow) line() AuditLine {
+	return AuditLine{ID: r.ID, Key: r.Key, SubscriptionID: r.SubscriptionID, Kind: r.Kind, Actor: r.Actor, Detail: r.Detail,
+		At: r.CreatedAt.UTC(), PublisherID: r.PublisherID, ISVEventID: r.ISVEventID,
+		StepVersion: r.StepVersion, Fence: r.Fence}
+}
+
+// Receipt is the receipt of a publisher's event: the webhook records it
+// when it answers, and the workflow's step that takes the event records it
+// again (a no-op when it exists), so a duplicate is recognised even when
+// the database was unavailable as the event arrived.
+type Receipt struct {
+	PublisherID, EventID, SubscriptionID string
+	Type, PlanID                         string
+	Quantity                             int
+	ReceivedAt                           time.Time
+	// Reason is set when the event was refused without reaching the
+	// workflow.
+	Reason string
+}
+
+// Kinds of receipt lines.
+const (
+	KindISVEventReceived = "isv_event.received"
+	KindISVEventRejected = "isv_event.rejected"
+)
+
+func (r Receipt) row() eventRow {
+	detail := map[string]any{"type": r.Type, "data": map[string]any{"planId": r.PlanID, "quantity": r.Quantity}}
+	kind := KindISVEventReceived
+	if r.Reason != "" {
+		kind = KindISVEventRejected
+		detail["reason"] = r.Reason
+	}
+	b, _ := json.Marshal(detail) // strings and an int: cannot fail
+	publisherID, eventID := r.PublisherID, r.EventID
+	return eventRow{
+		Key: "isv/" + publisherID + "/" + eventID, SubscriptionID: r.SubscriptionID, Kind: kind,
+		Actor: "publisher:" + publisherID, Detail: string(b), PublisherID: &publisherID, ISVEventID: &eventID, CreatedAt: utc(r.ReceivedAt),
+	}
+}
+
+// chargeRow is one line of the charge ledger (charges and credits).
+type chargeRow struct {
 	bun.BaseModel `bun:"table:charges"`
 
 	ID             int64     `bun:"id,pk,autoincrement"`
@@ -222,9 +423,37 @@ type ChargeRow struct {
 	Fence       string `bun:"fence,notnull"`
 }
 
-// InvoiceRow is an issued invoice: one per partner, customer, currency and
+// Line is one line of the ledger: billing's charge or credit as recorded,
+// with its invoice once invoiced.
+type Line struct {
+	billing.Charge
+	CustomerID string
+	InvoiceID  *string
+	CreatedAt  time.Time
+	// StepVersion and Fence say which step and task attempt wrote it.
+	StepVersion int64
+	Fence       string
+}
+
+func (r chargeRow) line() Line {
+	return Line{Charge: billing.Charge{
+		Key: r.Key, SubscriptionID: r.SubscriptionID, PartnerID: r.PartnerID, Kind: r.Kind, Amount: r.Amount, Currency: r.Currency,
+		Quantity: r.Quantity, PeriodStart: r.PeriodStart.UTC(), PeriodEnd: r.PeriodEnd.UTC(), Description: r.Description,
+		Reason: r.Reason, UnitPrice: r.UnitPrice, PostedAt: r.PostedAt.UTC(),
+	}, CustomerID: r.CustomerID, InvoiceID: r.InvoiceID, CreatedAt: r.CreatedAt.UTC(), StepVersion: r.StepVersion, Fence: r.Fence}
+}
+
+// chargeRowOf is a step's ledger line as the table keeps it.
+func chargeRowOf(c billing.Charge, customerID string, version int64, fence string) chargeRow {
+	c = c.Complete()
+	return chargeRow{Key: c.Key, SubscriptionID: c.SubscriptionID, PartnerID: c.PartnerID, CustomerID: customerID, Kind: c.Kind, Amount: c.Amount,
+		Currency: c.Currency, Quantity: c.Quantity, PeriodStart: utc(c.PeriodStart), PeriodEnd: utc(c.PeriodEnd), Description: c.Description,
+		Reason: c.Reason, UnitPrice: c.UnitPrice, PostedAt: utc(c.PostedAt), StepVersion: version, Fence: fence}
+}
+
+// invoiceRow is an issued invoice: one per partner, customer, currency and
 // calendar month. It never changes once written.
-type InvoiceRow struct {
+type invoiceRow struct {
 	bun.BaseModel `bun:"table:invoices"`
 
 	ID          string    `bun:"id,pk"`
@@ -241,10 +470,24 @@ type InvoiceRow struct {
 	RunID string `bun:"run_id,notnull"`
 }
 
-// InvoiceLineRow is a ledger line as it was invoiced, with what a
+// Invoice is an issued invoice; it never changes.
+type Invoice struct {
+	ID, PartnerID, CustomerID, Currency string
+	PeriodStart, PeriodEnd              time.Time
+	Number                              int64
+	IssuedAt                            time.Time
+	Subtotal, Total                     int64
+}
+
+func (r invoiceRow) invoice() Invoice {
+	return Invoice{ID: r.ID, PartnerID: r.PartnerID, CustomerID: r.CustomerID, Currency: r.Currency, PeriodStart: r.PeriodStart.UTC(),
+		PeriodEnd: r.PeriodEnd.UTC(), Number: r.Number, IssuedAt: r.IssuedAt.UTC(), Subtotal: r.Subtotal, Total: r.Total}
+}
+
+// invoiceLineRow is a ledger line as it was invoiced, with what a
 // reconciliation needs of its subscription at that moment: a later change
 // to the subscription does not change an issued invoice.
-type InvoiceLineRow struct {
+type invoiceLineRow struct {
 	bun.BaseModel `bun:"table:invoice_lines"`
 
 	InvoiceID         string    `bun:"invoice_id,pk"`
@@ -266,8 +509,32 @@ type InvoiceLineRow struct {
 	PostedAt          time.Time `bun:"posted_at,notnull"`
 }
 
-// NotificationRow is one message of the outbox, to a partner or an ISV.
-type NotificationRow struct {
+// InvoiceLine is a ledger line as it was invoiced (or, unbilled, as it
+// will be), with what a reconciliation needs of its subscription.
+type InvoiceLine struct {
+	InvoiceID                                                                  string
+	Position                                                                   int // 1, 2, … on its invoice; 0 unbilled
+	ChargeKey, SubscriptionID, OfferID, PlanID, PublisherID, ResellerPartnerID string
+	Kind, Reason                                                               string
+	Quantity                                                                   int
+	UnitPrice                                                                  int64
+	PeriodStart, PeriodEnd                                                     time.Time
+	Amount                                                                     int64
+	Currency                                                                   string
+	PostedAt                                                                   time.Time
+}
+
+// Signed is the line's amount as it counts in a total: credits negative.
+func (l InvoiceLine) Signed() int64 { return billing.Signed(l.Kind, l.Amount) }
+
+func (r invoiceLineRow) line() InvoiceLine {
+	return InvoiceLine{InvoiceID: r.InvoiceID, Position: r.Position, ChargeKey: r.ChargeKey, SubscriptionID: r.SubscriptionID, OfferID: r.OfferID, PlanID: r.PlanID,
+		PublisherID: r.PublisherID, ResellerPartnerID: r.ResellerPartnerID, Kind: r.Kind, Reason: r.Reason, Quantity: r.Quantity,
+		UnitPrice: r.UnitPrice, PeriodStart: r.PeriodStart.UTC(), PeriodEnd: r.PeriodEnd.UTC(), Amount: r.Amount, Currency: r.Currency, PostedAt: r.PostedAt.UTC()}
+}
+
+// notificationRow is one message of the outbox, to a partner or an ISV.
+type notificationRow struct {
 	bun.BaseModel `bun:"table:notifications"`
 
 	ID             int64      `bun:"id,pk,autoincrement"`
@@ -292,10 +559,31 @@ type NotificationRow struct {
 	RunID       string `bun:"run_id,notnull"`
 }
 
-// EndpointRow is where a partner or a publisher receives its
+// Notification is one message of the outbox.
+type Notification struct {
+	ID                               int64
+	Key, SubscriptionID              string
+	RecipientKind, RecipientID, Type string
+	Payload                          string // JSON object
+	Status                           string
+	Attempts                         int
+	LastError                        string
+	CreatedAt                        time.Time
+	DeliveredAt                      *time.Time
+	StepVersion                      int64
+	Fence, WorkflowID, RunID         string
+}
+
+func (r notificationRow) notification() Notification {
+	return Notification{ID: r.ID, Key: r.Key, SubscriptionID: r.SubscriptionID, RecipientKind: r.RecipientKind, RecipientID: r.RecipientID,
+		Type: r.Type, Payload: r.Payload, Status: r.Status, Attempts: r.Attempts, LastError: r.LastError, CreatedAt: r.CreatedAt.UTC(),
+		DeliveredAt: utcPtr(r.DeliveredAt), StepVersion: r.StepVersion, Fence: r.Fence, WorkflowID: r.WorkflowID, RunID: r.RunID}
+}
+
+// endpointRow is where a partner or a publisher receives its
 // notifications. A partner's endpoint has its own signing secret (sealed);
 // a publisher's notifications are signed with its webhook secret.
-type EndpointRow struct {
+type endpointRow struct {
 	bun.BaseModel `bun:"table:notification_endpoints"`
 
 	OwnerKind    string    `bun:"owner_kind,pk"` // "partner" or "publisher"
@@ -305,8 +593,18 @@ type EndpointRow struct {
 	UpdatedAt    time.Time `bun:"updated_at,notnull"`
 }
 
-// AttemptRow is one delivery attempt of a notification.
-type AttemptRow struct {
+// Endpoint is where a partner or a publisher receives its notifications.
+type Endpoint struct {
+	OwnerKind, OwnerID, URL string
+	UpdatedAt               time.Time
+}
+
+func (r endpointRow) endpoint() Endpoint {
+	return Endpoint{OwnerKind: r.OwnerKind, OwnerID: r.OwnerID, URL: r.URL, UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+// attemptRow is one delivery attempt of a notification.
+type attemptRow struct {
 	bun.BaseModel `bun:"table:notification_attempts"`
 
 	ID             int64     `bun:"id,pk,autoincrement"`
@@ -317,4 +615,79 @@ type AttemptRow struct {
 	Error          string    `bun:"error,notnull"`
 	DurationMs     int64     `bun:"duration_ms,notnull"`
 	CreatedAt      time.Time `bun:"created_at,notnull"`
+}
+
+// Attempt is one delivery attempt of a notification.
+type Attempt struct {
+	NotificationID int64
+	Attempt        int
+	URL            string
+	StatusCode     int
+	Error          string
+	DurationMs     int64
+	At             time.Time
+}
+
+func (r attemptRow) attempt() Attempt {
+	return Attempt{NotificationID: r.NotificationID, Attempt: r.Attempt, URL: r.URL, StatusCode: r.StatusCode, Error: r.Error,
+		DurationMs: r.DurationMs, At: r.CreatedAt.UTC()}
+}
+
+func attemptRowOf(a Attempt) attemptRow {
+	return attemptRow{NotificationID: a.NotificationID, Attempt: a.Attempt, URL: a.URL, StatusCode: a.StatusCode, Error: a.Error,
+		DurationMs: a.DurationMs, CreatedAt: utc(a.At)}
+}
+
+// idempotencyRow is the first response to a request made with an
+// Idempotency-Key, replayed to repeats of that key for IdempotencyTTL.
+type idempotencyRow struct {
+	bun.BaseModel `bun:"table:idempotency_keys"`
+
+	PartnerID   string    `bun:"partner_id,pk"`
+	Key         string    `bun:"key,pk"`
+	Scope       string    `bun:"scope,notnull"` // method and path the key was used on
+	RequestHash string    `bun:"request_hash,notnull"`
+	StatusCode  int       `bun:"status_code,notnull"`
+	Body        []byte    `bun:"body,notnull"`
+	CreatedAt   time.Time `bun:"created_at,notnull"`
+}
+
+// HeldKey is what holds an Idempotency-Key: the request that reserved it
+// and, once it answered, its response.
+type HeldKey struct {
+	Scope, RequestHash string
+	// StatusCode is 0 while the request is still running.
+	StatusCode int
+	Body       []byte
+	CreatedAt  time.Time
+}
+
+func (r idempotencyRow) held() HeldKey {
+	return HeldKey{Scope: r.Scope, RequestHash: r.RequestHash, StatusCode: r.StatusCode, Body: r.Body, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// consoleSessionRow is a partner console sign-in. Only the hash of the
+// session id (the cookie) is stored, and the agent token it acts with is
+// sealed: a database leak gives neither a usable cookie nor a token.
+type consoleSessionRow struct {
+	bun.BaseModel `bun:"table:console_sessions"`
+
+	IDHash      string    `bun:"id_hash,pk"`
+	AgentID     string    `bun:"agent_id,notnull"`
+	SealedToken []byte    `bun:"sealed_token,notnull"`
+	CSRFToken   string    `bun:"csrf_token,notnull"`
+	CreatedAt   time.Time `bun:"created_at,notnull"`
+	LastSeenAt  time.Time `bun:"last_seen_at,notnull"`
+}
+
+// ConsoleSession is a live session with its token opened.
+type ConsoleSession struct {
+	IDHash, AgentID, CSRFToken string
+	CreatedAt, LastSeenAt      time.Time
+	Token                      string
+}
+
+func (r consoleSessionRow) session(token string) ConsoleSession {
+	return ConsoleSession{IDHash: r.IDHash, AgentID: r.AgentID, CSRFToken: r.CSRFToken, CreatedAt: r.CreatedAt.UTC(),
+		LastSeenAt: r.LastSeenAt.UTC(), Token: token}
 }

@@ -17,7 +17,7 @@ const (
 // SetEndpoint sets where an owner receives notifications; secret is sealed
 // (nil for publishers, which sign with their webhook secret).
 func (s *Store) SetEndpoint(ctx context.Context, ownerKind, ownerID, url string, secret []byte) error {
-	row := &EndpointRow{OwnerKind: ownerKind, OwnerID: ownerID, URL: url, UpdatedAt: now()}
+	row := &endpointRow{OwnerKind: ownerKind, OwnerID: ownerID, URL: url, UpdatedAt: now()}
 	if secret != nil {
 		sealed, err := s.box.Seal(secret)
 		if err != nil {
@@ -32,19 +32,20 @@ func (s *Store) SetEndpoint(ctx context.Context, ownerKind, ownerID, url string,
 
 // Endpoint returns an owner's endpoint and its unsealed secret (nil for a
 // publisher's).
-func (s *Store) Endpoint(ctx context.Context, ownerKind, ownerID string) (*EndpointRow, []byte, error) {
-	row := new(EndpointRow)
-	if err := s.db.NewSelect().Model(row).Where("owner_kind = ?", ownerKind).Where("owner_id = ?", ownerID).Scan(ctx); err != nil {
+func (s *Store) Endpoint(ctx context.Context, ownerKind, ownerID string) (*Endpoint, []byte, error) {
+	var row endpointRow
+	if err := s.db.NewSelect().Model(&row).Where("owner_kind = ?", ownerKind).Where("owner_id = ?", ownerID).Scan(ctx); err != nil {
 		return nil, nil, notFound(err)
 	}
+	endpoint := row.endpoint()
 	if row.SealedSecret == nil {
-		return row, nil, nil
+		return &endpoint, nil, nil
 	}
 	secret, err := s.box.Open(row.SealedSecret)
 	if err != nil {
 		return nil, nil, fmt.Errorf("endpoint of %s %s: %w", ownerKind, ownerID, err)
 	}
-	return row, secret, nil
+	return &endpoint, secret, nil
 }
 
 // Recipient names a notification's receiver.
@@ -56,7 +57,7 @@ func (s *Store) RecipientsWithEndpoints(ctx context.Context, recipients []Recipi
 	if len(recipients) == 0 {
 		return out, nil
 	}
-	var rows []EndpointRow
+	var rows []endpointRow
 	q := s.db.NewSelect().Model(&rows).Column("owner_kind", "owner_id")
 	q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 		for _, r := range recipients {
@@ -74,31 +75,32 @@ func (s *Store) RecipientsWithEndpoints(ctx context.Context, recipients []Recipi
 }
 
 // NotificationsByKeys returns the notifications with these keys.
-func (s *Store) NotificationsByKeys(ctx context.Context, keys []string) ([]NotificationRow, error) {
-	var rows []NotificationRow
+func (s *Store) NotificationsByKeys(ctx context.Context, keys []string) ([]Notification, error) {
+	var rows []notificationRow
 	if len(keys) == 0 {
-		return rows, nil
+		return nil, nil
 	}
 	err := s.db.NewSelect().Model(&rows).Where("key IN (?)", bun.List(keys)).OrderExpr("id ASC").Scan(ctx)
-	return rows, err
+	return convert(rows, notificationRow.notification), err
 }
 
 // Notification returns one notification.
-func (s *Store) Notification(ctx context.Context, id int64) (*NotificationRow, error) {
-	row := new(NotificationRow)
-	err := s.db.NewSelect().Model(row).Where("id = ?", id).Scan(ctx)
-	return row, notFound(err)
+func (s *Store) Notification(ctx context.Context, id int64) (Notification, error) {
+	var row notificationRow
+	err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
+	return row.notification(), notFound(err)
 }
 
 // RecordAttempt logs a delivery attempt and moves the notification to
 // status (pending while retries go on, delivered, failed).
-func (s *Store) RecordAttempt(ctx context.Context, a AttemptRow, status string) error {
+func (s *Store) RecordAttempt(ctx context.Context, attempt Attempt, status string) error {
+	a := attemptRowOf(attempt)
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		a.CreatedAt = now()
 		if _, err := tx.NewInsert().Model(&a).Exec(ctx); err != nil {
 			return err
 		}
-		q := tx.NewUpdate().Model((*NotificationRow)(nil)).Where("id = ?", a.NotificationID).
+		q := tx.NewUpdate().Model((*notificationRow)(nil)).Where("id = ?", a.NotificationID).
 			Set("attempts = attempts + 1").Set("last_error = ?", a.Error)
 		if status != "" {
 			q = q.Set("status = ?", status)
@@ -113,25 +115,25 @@ func (s *Store) RecordAttempt(ctx context.Context, a AttemptRow, status string) 
 
 // MarkNotification sets a notification's status.
 func (s *Store) MarkNotification(ctx context.Context, id int64, status, lastError string) error {
-	_, err := s.db.NewUpdate().Model((*NotificationRow)(nil)).Where("id = ?", id).Set("status = ?", status).Set("last_error = ?", lastError).Exec(ctx)
+	_, err := s.db.NewUpdate().Model((*notificationRow)(nil)).Where("id = ?", id).Set("status = ?", status).Set("last_error = ?", lastError).Exec(ctx)
 	return err
 }
 
 // Attempts lists a notification's delivery attempts, oldest first.
-func (s *Store) Attempts(ctx context.Context, notificationID int64) ([]AttemptRow, error) {
-	var rows []AttemptRow
+func (s *Store) Attempts(ctx context.Context, notificationID int64) ([]Attempt, error) {
+	var rows []attemptRow
 	err := s.db.NewSelect().Model(&rows).Where("notification_id = ?", notificationID).OrderExpr("id ASC").Scan(ctx)
-	return rows, err
+	return convert(rows, attemptRow.attempt), err
 }
 
 // Outbox lists a recipient's notifications after the id, oldest first.
-func (s *Store) Outbox(ctx context.Context, recipientKind, recipientID, status string, afterID int64, limit int) ([]NotificationRow, error) {
-	var rows []NotificationRow
+func (s *Store) Outbox(ctx context.Context, recipientKind, recipientID, status string, afterID int64, limit int) ([]Notification, error) {
+	var rows []notificationRow
 	q := s.db.NewSelect().Model(&rows).Where("recipient_kind = ?", recipientKind).Where("recipient_id = ?", recipientID).
 		Where("id > ?", afterID).OrderExpr("id ASC").Limit(int64(limit))
 	if status != "" {
 		q = q.Where("status = ?", status)
 	}
 	err := q.Scan(ctx)
-	return rows, err
+	return convert(rows, notificationRow.notification), err
 }

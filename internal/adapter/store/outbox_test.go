@@ -9,6 +9,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // TestAPullerNeverSkipsANotificationCommittedOutOfIDOrder: Postgres hands
@@ -24,32 +25,31 @@ func TestAPullerNeverSkipsANotificationCommittedOutOfIDOrder(t *testing.T) {
 	partnerID, customerID := seedTenant(t, s)
 	for _, ddl := range []string{
 		`CREATE FUNCTION stall_slow_step() RETURNS trigger LANGUAGE plpgsql AS $$
-		 BEGIN IF NEW.key = 'slow' THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`,
+		 BEGIN IF NEW.subscription_id = 'sub_slow' THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`,
 		`CREATE TRIGGER stall_slow_step AFTER INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION stall_slow_step()`,
 	} {
 		_, err := s.DB().ExecContext(ctx, ddl)
 		require.NoError(t, err)
 	}
-	step := func(subscriptionID, key string) store.Transition {
-		return store.Transition{
-			Subscription: purchasedRow(subscriptionID, partnerID, customerID, 1),
-			Notifications: []store.NotificationRow{{Key: key, SubscriptionID: subscriptionID, RecipientKind: "partner",
-				RecipientID: partnerID, Type: "subscription.purchased", Payload: "{}"}},
+	step := func(subscriptionID string) store.Step {
+		return store.Step{
+			Subscription:  purchased(subscriptionID, partnerID, customerID, 1),
+			Notifications: []lifecycle.Notification{{RecipientKind: "partner", RecipientID: partnerID, Type: "subscription.purchased"}},
 		}
 	}
-	commit := func(subscriptionID, key string, done chan<- error) {
-		_, err := s.ApplyTransition(ctx, step(subscriptionID, key))
+	commit := func(subscriptionID string, done chan<- error) {
+		_, err := s.ApplyStep(ctx, step(subscriptionID))
 		done <- err
 	}
 
 	slowDone, fastDone := make(chan error, 1), make(chan error, 1)
-	go commit("sub_slow", "slow", slowDone)
+	go commit("sub_slow", slowDone)
 	// The slow step has taken its id once the sequence has moved.
 	require.Eventually(t, func() bool {
 		var called bool
 		return s.DB().QueryRowContext(ctx, "SELECT is_called FROM notifications_id_seq").Scan(&called) == nil && called
 	}, 5*time.Second, 10*time.Millisecond)
-	go commit("sub_fast", "fast", fastDone)
+	go commit("sub_fast", fastDone)
 
 	seen := map[string]bool{}
 	var after int64
@@ -57,7 +57,7 @@ func TestAPullerNeverSkipsANotificationCommittedOutOfIDOrder(t *testing.T) {
 		rows, err := s.Outbox(ctx, "partner", partnerID, "", after, 10)
 		require.NoError(t, err)
 		for _, r := range rows {
-			seen[r.Key] = true
+			seen[r.SubscriptionID] = true
 			after = r.ID
 		}
 	}
@@ -75,5 +75,5 @@ func TestAPullerNeverSkipsANotificationCommittedOutOfIDOrder(t *testing.T) {
 	require.NoError(t, slowErr)
 	require.NoError(t, fastErr)
 	pull()
-	require.Equal(t, map[string]bool{"slow": true, "fast": true}, seen, "every notification reaches the puller")
+	require.Equal(t, map[string]bool{"sub_slow": true, "sub_fast": true}, seen, "every notification reaches the puller")
 }

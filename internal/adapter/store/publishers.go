@@ -11,17 +11,17 @@ import (
 
 // UpsertPublisher creates or updates an ISV.
 func (s *Store) UpsertPublisher(ctx context.Context, id, name, landingURL string) error {
-	row := &PublisherRow{ID: id, Name: name, LandingURL: landingURL, CreatedAt: now()}
+	row := &publisherRow{ID: id, Name: name, LandingURL: landingURL, CreatedAt: now()}
 	_, err := s.db.NewInsert().Model(row).On("CONFLICT (id) DO UPDATE").
 		Set("name = EXCLUDED.name, landing_url = EXCLUDED.landing_url").Exec(ctx)
 	return err
 }
 
 // Publisher returns one ISV.
-func (s *Store) Publisher(ctx context.Context, id string) (*PublisherRow, error) {
-	row := new(PublisherRow)
-	err := s.db.NewSelect().Model(row).Where("id = ?", id).Scan(ctx)
-	return row, notFound(err)
+func (s *Store) Publisher(ctx context.Context, id string) (Publisher, error) {
+	var row publisherRow
+	err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
+	return row.publisher(), notFound(err)
 }
 
 // EnsurePublisherSecret seals and stores a webhook secret under a fixed id
@@ -31,7 +31,7 @@ func (s *Store) EnsurePublisherSecret(ctx context.Context, secretID, publisherID
 	if err != nil {
 		return err
 	}
-	row := &PublisherSecretRow{ID: secretID, PublisherID: publisherID, SealedSecret: sealed, CreatedAt: now()}
+	row := &publisherSecretRow{ID: secretID, PublisherID: publisherID, SealedSecret: sealed, CreatedAt: now()}
 	_, err = s.db.NewInsert().Model(row).On("CONFLICT (id) DO NOTHING").Exec(ctx)
 	return err
 }
@@ -40,7 +40,7 @@ func (s *Store) EnsurePublisherSecret(ctx context.Context, secretID, publisherID
 // most the two newest: the current one and, during a rotation's overlap,
 // the previous one), newest first, unsealed. An unknown publisher has none.
 func (s *Store) PublisherSecrets(ctx context.Context, publisherID string) ([][]byte, error) {
-	var rows []PublisherSecretRow
+	var rows []publisherSecretRow
 	err := s.db.NewSelect().Model(&rows).Where("publisher_id = ?", publisherID).
 		Where("(revoked_at IS NULL OR revoked_at > ?)", now()).
 		OrderExpr("created_at DESC, id DESC").Limit(2).Scan(ctx)
@@ -69,7 +69,7 @@ type PublisherSecretInfo struct {
 // PublisherSecretList lists a publisher's secrets, newest first, without
 // their values.
 func (s *Store) PublisherSecretList(ctx context.Context, publisherID string) ([]PublisherSecretInfo, error) {
-	var rows []PublisherSecretRow
+	var rows []publisherSecretRow
 	if err := s.db.NewSelect().Model(&rows).Column("id", "created_at", "revoked_at").Where("publisher_id = ?", publisherID).
 		OrderExpr("created_at DESC, id DESC").Scan(ctx); err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (s *Store) RotatePublisherSecret(ctx context.Context, publisherID string, s
 	id := "sec_" + uuid.NewString()
 	at := now()
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var live []PublisherSecretRow
+		var live []publisherSecretRow
 		if err := tx.NewSelect().Model(&live).Column("id", "revoked_at").Where("publisher_id = ?", publisherID).
 			Where("(revoked_at IS NULL OR revoked_at > ?)", at).OrderExpr("created_at DESC, id DESC").Scan(ctx); err != nil {
 			return err
@@ -106,12 +106,12 @@ func (s *Store) RotatePublisherSecret(ctx context.Context, publisherID string, s
 					until = *row.RevokedAt // a rotation never lengthens an overlap already running
 				}
 			}
-			if _, err := tx.NewUpdate().Model((*PublisherSecretRow)(nil)).Set("revoked_at = ?", utc(until)).
+			if _, err := tx.NewUpdate().Model((*publisherSecretRow)(nil)).Set("revoked_at = ?", utc(until)).
 				Where("id = ?", row.ID).Exec(ctx); err != nil {
 				return err
 			}
 		}
-		row := &PublisherSecretRow{ID: id, PublisherID: publisherID, SealedSecret: sealed, CreatedAt: at}
+		row := &publisherSecretRow{ID: id, PublisherID: publisherID, SealedSecret: sealed, CreatedAt: at}
 		_, err := tx.NewInsert().Model(row).Exec(ctx)
 		return err
 	})
@@ -121,7 +121,7 @@ func (s *Store) RotatePublisherSecret(ctx context.Context, publisherID string, s
 // RevokePublisherSecret stops one of a publisher's secrets now: the end of
 // a rotation's overlap brought forward, or a leaked secret.
 func (s *Store) RevokePublisherSecret(ctx context.Context, publisherID, secretID string) error {
-	res, err := s.db.NewUpdate().Model((*PublisherSecretRow)(nil)).Set("revoked_at = ?", now()).
+	res, err := s.db.NewUpdate().Model((*publisherSecretRow)(nil)).Set("revoked_at = ?", now()).
 		Where("id = ?", secretID).Where("publisher_id = ?", publisherID).
 		Where("(revoked_at IS NULL OR revoked_at > ?)", now()).Exec(ctx)
 	if err != nil {

@@ -4,29 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/uptrace/bun"
 )
-
-// ConsoleSessionRow is a partner console sign-in. Only the hash of the
-// session id (the cookie) is stored, and the agent token it acts with is
-// sealed: a database leak gives neither a usable cookie nor a token.
-type ConsoleSessionRow struct {
-	bun.BaseModel `bun:"table:console_sessions"`
-
-	IDHash      string    `bun:"id_hash,pk"`
-	AgentID     string    `bun:"agent_id,notnull"`
-	SealedToken []byte    `bun:"sealed_token,notnull"`
-	CSRFToken   string    `bun:"csrf_token,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-	LastSeenAt  time.Time `bun:"last_seen_at,notnull"`
-}
-
-// ConsoleSession is a live session with its token opened.
-type ConsoleSession struct {
-	ConsoleSessionRow
-	Token string
-}
 
 // CreateConsoleSession records a sign-in.
 func (s *Store) CreateConsoleSession(ctx context.Context, idHash, agentID, token, csrf string, at time.Time) error {
@@ -34,7 +12,7 @@ func (s *Store) CreateConsoleSession(ctx context.Context, idHash, agentID, token
 	if err != nil {
 		return err
 	}
-	row := ConsoleSessionRow{IDHash: idHash, AgentID: agentID, SealedToken: sealed, CSRFToken: csrf, CreatedAt: utc(at), LastSeenAt: utc(at)}
+	row := consoleSessionRow{IDHash: idHash, AgentID: agentID, SealedToken: sealed, CSRFToken: csrf, CreatedAt: utc(at), LastSeenAt: utc(at)}
 	if _, err := s.db.NewInsert().Model(&row).Exec(ctx); err != nil {
 		return fmt.Errorf("create console session: %w", err)
 	}
@@ -43,7 +21,7 @@ func (s *Store) CreateConsoleSession(ctx context.Context, idHash, agentID, token
 
 // ConsoleSessionByHash returns a session, ErrNotFound when there is none.
 func (s *Store) ConsoleSessionByHash(ctx context.Context, idHash string) (*ConsoleSession, error) {
-	row := new(ConsoleSessionRow)
+	row := new(consoleSessionRow)
 	if err := s.db.NewSelect().Model(row).Where("id_hash = ?", idHash).Scan(ctx); err != nil {
 		return nil, notFound(err)
 	}
@@ -51,17 +29,18 @@ func (s *Store) ConsoleSessionByHash(ctx context.Context, idHash string) (*Conso
 	if err != nil {
 		return nil, fmt.Errorf("open console session: %w", err)
 	}
-	return &ConsoleSession{ConsoleSessionRow: *row, Token: string(token)}, nil
+	session := row.session(string(token))
+	return &session, nil
 }
 
 // TouchConsoleSession records activity on a session (its idle expiry).
 func (s *Store) TouchConsoleSession(ctx context.Context, idHash string, at time.Time) error {
-	_, err := s.db.NewUpdate().Model((*ConsoleSessionRow)(nil)).Set("last_seen_at = ?", utc(at)).Where("id_hash = ?", idHash).Exec(ctx)
+	_, err := s.db.NewUpdate().Model((*consoleSessionRow)(nil)).Set("last_seen_at = ?", utc(at)).Where("id_hash = ?", idHash).Exec(ctx)
 	return err
 }
 
 // DeleteConsoleSession ends a session (sign-out, expiry).
 func (s *Store) DeleteConsoleSession(ctx context.Context, idHash string) error {
-	_, err := s.db.NewDelete().Model((*ConsoleSessionRow)(nil)).Where("id_hash = ?", idHash).Exec(ctx)
+	_, err := s.db.NewDelete().Model((*consoleSessionRow)(nil)).Where("id_hash = ?", idHash).Exec(ctx)
 	return err
 }

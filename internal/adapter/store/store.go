@@ -186,3 +186,12 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// convert hands rows out as what the store gives of them.
+func convert[R, M any](rows []R, of func(R) M) []M {
+	out := make([]M, len(rows))
+	for i, r := range rows {
+		out[i] = of(r)
+	}
+	return out
+}

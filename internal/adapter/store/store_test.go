@@ -12,7 +12,9 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 func seedTenant(t *testing.T, s *store.Store) (partnerID, customerID string) {
@@ -25,14 +27,14 @@ func seedTenant(t *testing.T, s *store.Store) (partnerID, customerID string) {
 	return "partner-a", c.ID
 }
 
-func purchasedRow(id, partnerID, customerID string, version int64) store.SubscriptionRow {
-	return store.SubscriptionRow{
+func purchased(id, partnerID, customerID string, version int64) store.Subscription {
+	return store.Subscription{Subscription: lifecycle.Subscription{
 		ID: id, PartnerID: partnerID, CustomerID: customerID, OfferID: "contoso-crm", PlanID: "monthly",
-		PublisherID: "isv-demo", LicenseBased: true, Quantity: 3, Status: "pending_fulfillment", ActionNeeded: true,
+		PublisherID: "isv-demo", Quantity: 3, Status: lifecycle.StatusPendingFulfillment, ActionNeeded: true,
 		AutoRenew: true, BillingFrequency: "monthly", TermDuration: "P1M", UnitPrice: 1200, Currency: "USD",
 		PublisherURL: "https://isv-demo.example.com/activate", PurchasedAt: time.Date(2026, 11, 24, 10, 0, 0, 123456000, time.UTC),
-		RequestHash: "h", Version: version,
-	}
+		Version: version,
+	}, LicenseBased: true, RequestHash: "h"}
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
@@ -58,16 +60,16 @@ func TestCatalogSyncRoundTrip(t *testing.T) {
 	})
 }
 
-func TestApplyTransitionNeverGoesBackInVersion(t *testing.T) {
+func TestApplyStepNeverGoesBackInVersion(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		partnerID, customerID := seedTenant(t, s)
-		v1 := purchasedRow("sub_1", partnerID, customerID, 1)
-		moved, err := s.ApplyTransition(ctx, store.Transition{
+		v1 := purchased("sub_1", partnerID, customerID, 1)
+		moved, err := s.ApplyStep(ctx, store.Step{
 			Subscription:      v1,
-			AuthorizationCode: &store.AuthorizationCodeRow{CodeHash: "codehash", SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: v1.PurchasedAt.Add(24 * time.Hour)},
-			Events:            []store.EventRow{{Key: "sub_1/v1/purchased", SubscriptionID: "sub_1", Kind: "purchased", Actor: "agent", Detail: "{}", CreatedAt: v1.PurchasedAt}},
-			Notifications:     []store.NotificationRow{{Key: "sub_1/v1/isv", SubscriptionID: "sub_1", RecipientKind: "publisher", RecipientID: "isv-demo", Type: "subscription.purchased", Payload: "{}"}},
+			AuthorizationCode: &store.AuthorizationCode{CodeHash: "codehash", SubscriptionID: "sub_1", PublisherID: "isv-demo", ExpiresAt: v1.PurchasedAt.Add(24 * time.Hour)},
+			Events:            []lifecycle.AuditEvent{{Kind: "purchased", Actor: "agent", At: v1.PurchasedAt}},
+			Notifications:     []lifecycle.Notification{{RecipientKind: "publisher", RecipientID: "isv-demo", Type: "subscription.purchased"}},
 		})
 		require.NoError(t, err)
 		assert.True(t, moved)
@@ -75,8 +77,8 @@ func TestApplyTransitionNeverGoesBackInVersion(t *testing.T) {
 		activatedAt := v1.PurchasedAt.Add(time.Hour)
 		v3 := v1
 		v3.Status, v3.ActionNeeded, v3.Version, v3.ActivatedAt = "active", false, 3, &activatedAt
-		charge := store.ChargeRow{Key: "sub_1/term-1/installment-0", SubscriptionID: "sub_1", PartnerID: partnerID, Kind: "charge", Amount: 3600, Currency: "USD", Quantity: 3, PeriodStart: activatedAt, PeriodEnd: activatedAt.AddDate(0, 1, 0), Description: "x"}
-		moved, err = s.ApplyTransition(ctx, store.Transition{Subscription: v3, Charges: []store.ChargeRow{charge}})
+		charge := billing.Charge{Key: "sub_1/term-1/installment-0", SubscriptionID: "sub_1", PartnerID: partnerID, Kind: "charge", Amount: 3600, Currency: "USD", Quantity: 3, PeriodStart: activatedAt, PeriodEnd: activatedAt.AddDate(0, 1, 0), Description: "x"}
+		moved, err = s.ApplyStep(ctx, store.Step{Subscription: v3, Charges: []billing.Charge{charge}})
 		require.NoError(t, err)
 		assert.True(t, moved)
 
@@ -84,16 +86,16 @@ func TestApplyTransitionNeverGoesBackInVersion(t *testing.T) {
 		// replay of version 3 must not charge twice.
 		v2 := v1
 		v2.Status, v2.Version = "provisioned", 2
-		moved, err = s.ApplyTransition(ctx, store.Transition{Subscription: v2})
+		moved, err = s.ApplyStep(ctx, store.Step{Subscription: v2})
 		require.NoError(t, err)
 		assert.False(t, moved)
-		moved, err = s.ApplyTransition(ctx, store.Transition{Subscription: v3, Charges: []store.ChargeRow{charge}})
+		moved, err = s.ApplyStep(ctx, store.Step{Subscription: v3, Charges: []billing.Charge{charge}})
 		require.NoError(t, err)
 		assert.False(t, moved)
 
 		got, err := s.Subscription(ctx, partnerID, customerID, "sub_1")
 		require.NoError(t, err)
-		assert.Equal(t, "active", got.Status)
+		assert.Equal(t, lifecycle.StatusActive, got.Status)
 		assert.Equal(t, int64(3), got.Version)
 		assert.True(t, activatedAt.Equal(*got.ActivatedAt))
 		assert.True(t, v1.PurchasedAt.Equal(got.PurchasedAt), "microseconds survive: %v vs %v", v1.PurchasedAt, got.PurchasedAt)
@@ -102,9 +104,14 @@ func TestApplyTransitionNeverGoesBackInVersion(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, charges, 1)
 		assert.Equal(t, int64(3600), charges[0].Amount)
+		assert.Equal(t, billing.ReasonInstallment, charges[0].Reason, "a line without a reason gets its key's")
+		assert.Equal(t, int64(1200), charges[0].UnitPrice, "and its unit price from its amount")
+		assert.Equal(t, customerID, charges[0].CustomerID)
 		events, err := s.Events(ctx, "sub_1")
 		require.NoError(t, err)
-		assert.Len(t, events, 1)
+		require.Len(t, events, 1)
+		assert.Equal(t, "sub_1/v1/event-0/purchased", events[0].Key, "keyed by the step: a retried commit writes it once")
+		assert.JSONEq(t, "{}", events[0].Detail)
 		notes, err := s.Notifications(ctx, "sub_1")
 		require.NoError(t, err)
 		require.Len(t, notes, 1)
@@ -120,7 +127,7 @@ func TestTenantScoping(t *testing.T) {
 		ctx := context.Background()
 		partnerID, customerID := seedTenant(t, s)
 		require.NoError(t, s.UpsertPartner(ctx, "partner-b", "Partner B"))
-		_, err := s.ApplyTransition(ctx, store.Transition{Subscription: purchasedRow("sub_1", partnerID, customerID, 1)})
+		_, err := s.ApplyStep(ctx, store.Step{Subscription: purchased("sub_1", partnerID, customerID, 1)})
 		require.NoError(t, err)
 
 		_, err = s.Customer(ctx, "partner-b", customerID)
@@ -139,13 +146,13 @@ func TestSubscriptionListPagesAndFilters(t *testing.T) {
 		partnerID, customerID := seedTenant(t, s)
 		base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		for i, id := range []string{"sub_a", "sub_b", "sub_c", "sub_d", "sub_e"} {
-			row := purchasedRow(id, partnerID, customerID, 1)
+			row := purchased(id, partnerID, customerID, 1)
 			// sub_b and sub_c share a purchase instant: the id breaks the tie.
 			row.PurchasedAt = base.Add(time.Duration(min(i, 2)) * time.Second).Add(time.Duration(max(i-2, 0)) * time.Minute)
 			if id == "sub_d" {
-				row.Status = "active"
+				row.Status = lifecycle.StatusActive
 			}
-			_, err := s.ApplyTransition(ctx, store.Transition{Subscription: row})
+			_, err := s.ApplyStep(ctx, store.Step{Subscription: row})
 			require.NoError(t, err)
 		}
 		var seen []string
@@ -181,9 +188,8 @@ func TestISVEventReceiptDeduplicatesConcurrently(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				results <- s.RecordISVEventReceipt(ctx, store.EventRow{
-					Key: "receipt/isv-demo/evt-1/" + string(rune('a'+i)), SubscriptionID: "sub_1", Kind: "isv_event.received",
-					Actor: "publisher:isv-demo", Detail: "{}", PublisherID: &pub, ISVEventID: &evt, CreatedAt: time.Now(),
+				results <- s.RecordISVEventReceipt(ctx, store.Receipt{
+					PublisherID: pub, EventID: evt, SubscriptionID: "sub_1", Type: "Reinstate", ReceivedAt: time.Now().Add(time.Duration(i)),
 				})
 			}(i)
 		}

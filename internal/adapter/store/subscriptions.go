@@ -3,33 +3,77 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
 
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
-// Transition is everything one workflow step writes, in one transaction:
-// the new projection of the subscription and the audit events, charges and
-// notifications the step produced. Every part is idempotent, so the
-// activity that applies it can be retried freely.
-type Transition struct {
-	Subscription      SubscriptionRow
-	AuthorizationCode *AuthorizationCodeRow
-	Events            []EventRow
+// Step is everything one workflow step writes, in one transaction: the
+// subscription after the step and the audit events, ledger lines and
+// notifications the step produced. Every part has a key derived from the
+// step, so the activity that applies it can be retried freely.
+type Step struct {
+	Subscription      Subscription
+	AuthorizationCode *AuthorizationCode
+	Events            []lifecycle.AuditEvent
 	// Receipt is the receipt of the ISV event the step took, if any.
-	Receipt       *EventRow
-	Charges       []ChargeRow
-	Notifications []NotificationRow
+	Receipt       *Receipt
+	Charges       []billing.Charge
+	Notifications []lifecycle.Notification
+	// WorkflowID and RunID are the run whose history records the step:
+	// a delivery checks the step is there before it sends a notification.
+	WorkflowID, RunID string
 }
 
-// mutableSubscriptionColumns are the columns a newer version may change.
-var mutableSubscriptionColumns = []string{
-	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency", "next_billing_frequency",
-	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
-	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots", "fence",
+// NotificationKey is the outbox key of a step's notification.
+func NotificationKey(subscriptionID string, version int64, n lifecycle.Notification) string {
+	return fmt.Sprintf("%s/v%d/%s/%s:%s", subscriptionID, version, n.Type, n.RecipientKind, n.RecipientID)
+}
+
+// rows are the step's rows, keyed by the step.
+func (t Step) rows() (sub subscriptionRow, events []eventRow, charges []chargeRow, notifications []notificationRow, err error) {
+	sub, err = subscriptionRowOf(t.Subscription)
+	if err != nil {
+		return sub, nil, nil, nil, err
+	}
+	for i, e := range t.Events {
+		detail, err := json.Marshal(orEmpty(e.Detail))
+		if err != nil {
+			return sub, nil, nil, nil, err
+		}
+		events = append(events, eventRow{
+			Key:            fmt.Sprintf("%s/v%d/event-%d/%s", sub.ID, sub.Version, i, e.Kind),
+			SubscriptionID: sub.ID, Kind: e.Kind, Actor: e.Actor, Detail: string(detail), CreatedAt: utc(e.At),
+			StepVersion: sub.Version, Fence: sub.Fence,
+		})
+	}
+	for _, c := range t.Charges {
+		charges = append(charges, chargeRowOf(c, sub.CustomerID, sub.Version, sub.Fence))
+	}
+	for _, n := range t.Notifications {
+		payload, err := json.Marshal(orEmpty(n.Payload))
+		if err != nil {
+			return sub, nil, nil, nil, err
+		}
+		notifications = append(notifications, notificationRow{
+			Key:            NotificationKey(sub.ID, sub.Version, n),
+			SubscriptionID: sub.ID, RecipientKind: n.RecipientKind, RecipientID: n.RecipientID, Type: n.Type, Payload: string(payload),
+			Status: NotificationPending, StepVersion: sub.Version, Fence: sub.Fence, WorkflowID: t.WorkflowID, RunID: t.RunID,
+		})
+	}
+	return sub, events, charges, notifications, nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // ErrStaleAttempt refuses a fenced step written by a workflow task attempt
@@ -37,15 +81,14 @@ var mutableSubscriptionColumns = []string{
 // task that was discarded (its retry has written since).
 var ErrStaleAttempt = errors.New("a later attempt of the workflow has written this subscription: this write is from a discarded workflow task")
 
-// ApplyTransition writes a transition. It reports whether the projection
-// moved.
+// ApplyStep writes a step. It reports whether the subscription moved.
 //
-// An unfenced transition (committed by an activity scheduled in the
+// An unfenced step (committed by an activity scheduled in the
 // history) replaces the projection only when its version is newer than the
 // stored one; events, charges and notifications are inserted once by their
 // keys.
 //
-// A fenced transition (Subscription.Fence, see activities.StepFence) may
+// A fenced step (Subscription.Fence, see activities.StepFence) may
 // come from a workflow task that is later discarded. Against the stored
 // fence it is:
 //   - older: the late write of a discarded task, refused (ErrStaleAttempt);
@@ -56,11 +99,13 @@ var ErrStaleAttempt = errors.New("a later attempt of the workflow has written th
 //     does not have them); what they wrote is deleted (but a line already
 //     invoiced) and this step written in its place;
 //   - otherwise the next step, written.
-func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error) {
+func (s *Store) ApplyStep(ctx context.Context, t Step) (bool, error) {
+	row, events, charges, notifications, err := t.rows()
+	if err != nil {
+		return false, err
+	}
 	var moved bool
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		row := t.Subscription
-		row.normalise()
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		row.UpdatedAt = now()
 		q := tx.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE")
 		for _, col := range mutableSubscriptionColumns {
@@ -86,45 +131,39 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 		n, _ := res.RowsAffected()
 		moved = n > 0 && newVersion
 		if code := t.AuthorizationCode; code != nil {
-			c := *code
-			c.ExpiresAt, c.CreatedAt = utc(c.ExpiresAt), now()
+			c := authorizationCodeRowOf(*code)
+			c.CreatedAt = now()
 			if _, err := tx.NewInsert().Model(&c).On("CONFLICT (code_hash) DO NOTHING").Exec(ctx); err != nil {
 				return fmt.Errorf("insert authorization code: %w", err)
 			}
 		}
-		for _, e := range t.Events {
-			e.CreatedAt = utc(e.CreatedAt)
+		for _, e := range events {
 			if _, err := tx.NewInsert().Model(&e).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
 				return fmt.Errorf("insert event %s: %w", e.Key, err)
 			}
 		}
 		if r := t.Receipt; r != nil {
-			e := *r
-			e.CreatedAt = utc(e.CreatedAt)
+			e := r.row()
 			if _, err := tx.NewInsert().Model(&e).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
 				return fmt.Errorf("insert receipt %s: %w", e.Key, err)
 			}
 		}
-		for _, c := range t.Charges {
-			c.PeriodStart, c.PeriodEnd, c.CreatedAt = utc(c.PeriodStart), utc(c.PeriodEnd), now()
+		for _, c := range charges {
+			c.CreatedAt = now()
 			if c.PostedAt.IsZero() {
 				c.PostedAt = c.CreatedAt // a step recorded before lines had a posting time
 			}
-			c.PostedAt, c.CustomerID, c.InvoiceID = utc(c.PostedAt), row.CustomerID, nil
 			if _, err := tx.NewInsert().Model(&c).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
 				return fmt.Errorf("insert charge %s: %w", c.Key, err)
 			}
 		}
-		if len(t.Notifications) > 0 {
+		if len(notifications) > 0 {
 			if err := s.lockOutbox(ctx, tx); err != nil {
 				return err
 			}
 		}
-		for _, n := range t.Notifications {
+		for _, n := range notifications {
 			n.CreatedAt = now()
-			if n.Status == "" {
-				n.Status = NotificationPending
-			}
 			if _, err := tx.NewInsert().Model(&n).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
 				return fmt.Errorf("insert notification %s: %w", n.Key, err)
 			}
@@ -135,15 +174,15 @@ func (s *Store) ApplyTransition(ctx context.Context, t Transition) (bool, error)
 }
 
 // fenceStep compares a fenced step with what is stored (see
-// ApplyTransition), deletes what a discarded task wrote when the step
+// ApplyStep), deletes what a discarded task wrote when the step
 // replaces it, and says whether the step is to be written and whether it
 // replaces a version already stored.
-func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (write, replaced bool, err error) {
+func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row subscriptionRow) (write, replaced bool, err error) {
 	var stored struct {
 		Version int64  `bun:"version"`
 		Fence   string `bun:"fence"`
 	}
-	q := tx.NewSelect().Model((*SubscriptionRow)(nil)).Column("version", "fence").Where("id = ?", row.ID)
+	q := tx.NewSelect().Model((*subscriptionRow)(nil)).Column("version", "fence").Where("id = ?", row.ID)
 	if s.dialect.Name == "pg" {
 		q = q.For("UPDATE") // SQLite's IMMEDIATE transactions already serialise writers
 	}
@@ -160,9 +199,9 @@ func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row SubscriptionRow) (
 		return false, false, nil
 	}
 	// Written by a discarded task: what it wrote from this version on goes.
-	for _, model := range []any{(*EventRow)(nil), (*NotificationRow)(nil), (*ChargeRow)(nil)} {
+	for _, model := range []any{(*eventRow)(nil), (*notificationRow)(nil), (*chargeRow)(nil)} {
 		d := tx.NewDelete().Model(model).Where("subscription_id = ?", row.ID).Where("step_version >= ?", row.Version).Where("fence <> ''")
-		if _, ok := model.(*ChargeRow); ok {
+		if _, ok := model.(*chargeRow); ok {
 			// An invoice never changes; an invoiced line stays (the retry's
 			// line of the same key is then not written).
 			d = d.Where("invoice_id IS NULL")
@@ -201,45 +240,20 @@ const (
 	NotificationDelivered = "delivered"
 )
 
-func (r *SubscriptionRow) normalise() {
-	r.PurchasedAt = utc(r.PurchasedAt)
-	r.ActivatedAt = utcPtr(r.ActivatedAt)
-	r.BillingStartedAt = utcPtr(r.BillingStartedAt)
-	r.TermStart = utcPtr(r.TermStart)
-	r.TermEnd = utcPtr(r.TermEnd)
-	r.CancellationWindowEndsAt = utcPtr(r.CancellationWindowEndsAt)
-	if r.IdempotencyKey != nil && *r.IdempotencyKey == "" {
-		r.IdempotencyKey = nil
-	}
-}
-
-// ToSubscription is the subscription the row projects.
-func (r SubscriptionRow) ToSubscription() lifecycle.Subscription {
-	return lifecycle.Subscription{
-		ID: r.ID, CustomerID: r.CustomerID, PartnerID: r.PartnerID, OfferID: r.OfferID, PlanID: r.PlanID,
-		PublisherID: r.PublisherID, Nickname: r.Nickname, Quantity: r.Quantity, Status: lifecycle.Status(r.Status),
-		ActionNeeded: r.ActionNeeded, AutoRenew: r.AutoRenew, BillingFrequency: r.BillingFrequency,
-		NextBillingFrequency: r.NextBillingFrequency, TermDuration: r.TermDuration, ResellerPartnerID: r.ResellerPartnerID, UnitPrice: r.UnitPrice,
-		Currency: r.Currency, PurchasedAt: r.PurchasedAt.UTC(), ActivatedAt: utcPtr(r.ActivatedAt),
-		BillingStartedAt: utcPtr(r.BillingStartedAt), TermStart: utcPtr(r.TermStart), TermEnd: utcPtr(r.TermEnd),
-		CancellationWindowEndsAt: utcPtr(r.CancellationWindowEndsAt), PublisherURL: r.PublisherURL, Version: r.Version,
-	}
-}
-
 // Subscription returns one subscription of a partner's customer; anything
 // outside that scope is ErrNotFound.
-func (s *Store) Subscription(ctx context.Context, partnerID, customerID, id string) (*SubscriptionRow, error) {
-	row := new(SubscriptionRow)
-	err := s.db.NewSelect().Model(row).Where("id = ?", id).Where("partner_id = ?", partnerID).Where("customer_id = ?", customerID).Scan(ctx)
-	return row, notFound(err)
+func (s *Store) Subscription(ctx context.Context, partnerID, customerID, id string) (Subscription, error) {
+	var row subscriptionRow
+	err := s.db.NewSelect().Model(&row).Where("id = ?", id).Where("partner_id = ?", partnerID).Where("customer_id = ?", customerID).Scan(ctx)
+	return row.subscription(), notFound(err)
 }
 
 // SubscriptionByID returns a subscription with no tenant scope (ISV side,
 // which checks the publisher itself, and internal use).
-func (s *Store) SubscriptionByID(ctx context.Context, id string) (*SubscriptionRow, error) {
-	row := new(SubscriptionRow)
-	err := s.db.NewSelect().Model(row).Where("id = ?", id).Scan(ctx)
-	return row, notFound(err)
+func (s *Store) SubscriptionByID(ctx context.Context, id string) (Subscription, error) {
+	var row subscriptionRow
+	err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
+	return row.subscription(), notFound(err)
 }
 
 // SubscriptionFilter narrows a subscription list.
@@ -252,8 +266,8 @@ type SubscriptionFilter struct {
 }
 
 // Subscriptions lists a customer's subscriptions oldest purchase first.
-func (s *Store) Subscriptions(ctx context.Context, partnerID, customerID string, f SubscriptionFilter, after *Cursor, limit int) ([]SubscriptionRow, error) {
-	var rows []SubscriptionRow
+func (s *Store) Subscriptions(ctx context.Context, partnerID, customerID string, f SubscriptionFilter, after *Cursor, limit int) ([]Subscription, error) {
+	var rows []subscriptionRow
 	q := s.db.NewSelect().Model(&rows).Where("partner_id = ?", partnerID).Where("customer_id = ?", customerID).
 		OrderExpr("purchased_at ASC, id ASC").Limit(int64(limit))
 	if f.Status != "" {
@@ -271,5 +285,5 @@ func (s *Store) Subscriptions(ctx context.Context, partnerID, customerID string,
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
-	return rows, nil
+	return convert(rows, subscriptionRow.subscription), nil
 }

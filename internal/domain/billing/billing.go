@@ -133,6 +133,19 @@ func ReasonOf(key string) string {
 	}
 }
 
+// Complete is the line with what lines recorded by older workflow code
+// lack (their activity input is in the history as it was): the reason
+// from its key, the unit price from its amount.
+func (c Charge) Complete() Charge {
+	if c.Reason == "" {
+		c.Reason = ReasonOf(c.Key)
+	}
+	if c.UnitPrice == 0 && c.Quantity > 0 {
+		c.UnitPrice = c.Amount / int64(c.Quantity)
+	}
+	return c
+}
+
 // LineID is the stable public id of the ledger line with this key: the
 // same on every database the line is written to, and on a retry.
 func LineID(key string) string {

@@ -170,7 +170,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		a.worker.RegisterActivity(&activities.Activities{
 			Store: st, Logger: logger, Temporal: a.Client, TaskQueue: workflows.TaskQueue,
 			HTTP: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}.Client(10 * time.Second),
-			IssueCode: func(ctx context.Context, sub *store.SubscriptionRow) (*authcode.Link, error) {
+			IssueCode: func(ctx context.Context, sub store.Subscription) (*authcode.Link, error) {
 				return authcode.Live(ctx, st, sub, time.Now())
 			},
 			Metrics: a.Metrics,

@@ -248,7 +248,7 @@ func (p *product) waitCaughtUp(subscriptionID, runID string, want lifecycle.Stat
 		require.NoError(p.t, q.Get(&state))
 		row, err := p.app.Store.SubscriptionByID(ctx, subscriptionID)
 		require.NoError(p.t, err)
-		return state.Status == want && row.Version == state.Version && row.Status == string(state.Status) && row.Quantity == state.Quantity
+		return state.Status == want && row.Version == state.Version && row.Status == state.Status && row.Quantity == state.Quantity
 	})
 	return state
 }
@@ -258,7 +258,7 @@ func (p *product) ledgerHolds(subscriptionID string) {
 	p.t.Helper()
 	row, err := p.app.Store.SubscriptionByID(context.Background(), subscriptionID)
 	require.NoError(p.t, err)
-	diffs, _, err := ledger.VerifySubscription(context.Background(), p.app.Store, *row)
+	diffs, _, err := ledger.VerifySubscription(context.Background(), p.app.Store, row)
 	require.NoError(p.t, err)
 	assert.Empty(p.t, diffs, "the ledger is what the reset run's audit trail implies")
 }
