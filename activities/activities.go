@@ -10,14 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
-	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/metrics"
 )
@@ -47,52 +45,12 @@ func (a *Activities) log() *slog.Logger {
 	return slog.Default()
 }
 
-// AuditEvent is one line the workflow adds to the audit trail.
-type AuditEvent struct {
-	Kind   string         `json:"kind"`
-	Actor  string         `json:"actor"`
-	At     time.Time      `json:"at"`
-	Detail map[string]any `json:"detail,omitempty"`
-}
-
-// Recipient kinds of notifications (the rules name them).
-const (
-	RecipientPartner   = lifecycle.RecipientPartner
-	RecipientPublisher = lifecycle.RecipientPublisher
+// The activities' payloads (internal/adapter/payload: frozen, as every
+// history records them).
+type (
+	Transition    = payload.Transition
+	CommitReceipt = payload.CommitReceipt
 )
-
-// Notification is one message for the outbox.
-type Notification struct {
-	Type          string         `json:"type"`
-	RecipientKind string         `json:"recipientKind"`
-	RecipientID   string         `json:"recipientId"`
-	Payload       map[string]any `json:"payload,omitempty"`
-}
-
-// Transition is one step of the workflow to make durable: the subscription
-// after the step (its Version says which step) and what the step produced.
-type Transition struct {
-	Subscription payload.Subscription `json:"subscription"`
-	LicenseBased bool                 `json:"licenseBased"`
-	// PublisherURL is the ISV's landing page of the publisher link.
-	PublisherURL   string `json:"publisherUrl"`
-	IdempotencyKey string `json:"idempotencyKey,omitempty"`
-	RequestHash    string `json:"requestHash"`
-	// AuthorizationCodeHash is set on the purchase step only.
-	AuthorizationCodeHash      string       `json:"authorizationCodeHash,omitempty"`
-	AuthorizationCodeExpiresAt time.Time    `json:"authorizationCodeExpiresAt"`
-	Events                     []AuditEvent `json:"events,omitempty"`
-	// ISVEvent is the ISV event the step took, whose receipt it records.
-	ISVEvent      *payload.ISVEvent `json:"isvEvent,omitempty"`
-	Charges       []billing.Charge  `json:"charges,omitempty"`
-	Notifications []Notification    `json:"notifications,omitempty"`
-	// Lots are the subscription's batches of licences after the step, for
-	// its refundableQuantity; empty once it has ended.
-	Lots billing.Lots `json:"lots,omitempty"`
-	// Fence is the workflow task attempt committing the step (StepFence);
-	// "" for steps of runs that commit only by scheduled activities.
-	Fence string `json:"fence,omitempty"`
-}
 
 // CommitTransition writes a transition in one database transaction. The
 // workflow runs it as a local activity inside the task that takes the step
@@ -114,7 +72,7 @@ func (a *Activities) CommitTransition(ctx context.Context, t Transition) (Commit
 func (a *Activities) commitTransition(ctx context.Context, t Transition) (CommitReceipt, error) {
 	sub := t.Subscription
 	receipt := CommitReceipt{Version: sub.Version, Fence: t.Fence}
-	step := t.step()
+	step := stepOf(t)
 	if activity.IsActivity(ctx) {
 		run := activity.GetInfo(ctx).WorkflowExecution
 		step.WorkflowID, step.RunID = run.ID, run.RunID
@@ -149,7 +107,7 @@ func (a *Activities) count(t Transition) {
 }
 
 // step is what the transition writes, as the store takes it.
-func (t Transition) step() store.Step {
+func stepOf(t Transition) store.Step {
 	state := t.Subscription.Rules()
 	state.PublisherURL = t.PublisherURL
 	step := store.Step{

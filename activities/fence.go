@@ -43,15 +43,6 @@ func StepFence(run, historyLength int, taskStartedAt time.Time, afterReset bool)
 	return fmt.Sprintf("%06d.%012d.%020d", run, historyLength, taskStartedAt.UTC().UnixNano())
 }
 
-// CommitReceipt is what CommitTransition answers: the step and the task
-// attempt it was committed for. It is recorded in the history with the
-// commit (the local activity's marker or the activity's completion), which
-// is how a delivery knows its step is not from a discarded task.
-type CommitReceipt struct {
-	Version int64  `json:"version"`
-	Fence   string `json:"fence,omitempty"`
-}
-
 // fenceAfterReset re-fences a commit activity that an operator's reset
 // carried over. The reset run takes again the activities pending at the
 // reset point, with the inputs they were scheduled with: a fence from

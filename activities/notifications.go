@@ -128,7 +128,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 	} else if err != nil {
 		return err
 	}
-	if n.RecipientKind == RecipientPublisher {
+	if n.RecipientKind == lifecycle.RecipientPublisher {
 		secrets, err := a.Store.PublisherSecrets(ctx, n.RecipientID)
 		if err != nil {
 			return err
@@ -142,7 +142,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 		ID: "ntf-" + strconv.FormatInt(n.ID, 10), Type: n.Type, CreatedAt: n.CreatedAt.UTC(), SubscriptionID: n.SubscriptionID,
 		Recipient: n.RecipientKind + ":" + n.RecipientID, Data: json.RawMessage(n.Payload),
 	}
-	if n.Type == lifecycle.NotifyPurchased && n.RecipientKind == RecipientPublisher && a.IssueCode != nil {
+	if n.Type == lifecycle.NotifyPurchased && n.RecipientKind == lifecycle.RecipientPublisher && a.IssueCode != nil {
 		sub, err := a.Store.SubscriptionByID(ctx, n.SubscriptionID)
 		if err != nil {
 			return err

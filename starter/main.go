@@ -34,6 +34,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/isvsim"
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/platform/app"
@@ -41,7 +42,6 @@ import (
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 	"github.com/cspmarket/orchestrator/internal/platform/secretbox"
 	"github.com/cspmarket/orchestrator/internal/platform/temporalserver"
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 func main() {
@@ -272,7 +272,7 @@ func setUpTemporal(out io.Writer, cfg config.Config, args []string) error {
 	}
 	defer c.Close()
 	for {
-		err = temporalserver.SetUpNamespace(ctx, c, cfg.TemporalNamespace, *retention, workflows.SearchAttributes)
+		err = temporalserver.SetUpNamespace(ctx, c, cfg.TemporalNamespace, *retention, payload.SearchAttributes)
 		if err == nil || ctx.Err() != nil || errors.Is(err, temporalserver.ErrSearchAttributeType) {
 			break
 		}

@@ -5,11 +5,7 @@
 package workflows
 
 import (
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
-	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // TaskQueue is where subscription workflows and their activities run.
@@ -34,44 +30,6 @@ const (
 	UpdateChange = "change"
 )
 
-// Search attributes operators filter on in the Web UI (CONTRACT.md).
-var (
-	CustomerIDKey  = temporal.NewSearchAttributeKeyKeyword("CustomerId")
-	PartnerIDKey   = temporal.NewSearchAttributeKeyKeyword("PartnerId")
-	OfferIDKey     = temporal.NewSearchAttributeKeyKeyword("OfferId")
-	PublisherIDKey = temporal.NewSearchAttributeKeyKeyword("PublisherId")
-	StatusKey      = temporal.NewSearchAttributeKeyKeyword("SubscriptionStatus")
-	// WaitingOnKey is set while a step waits for something outside
-	// Temporal (WaitingOnDatabase), unset otherwise: operators list the
-	// subscriptions held up by an outage with WaitingOn="database".
-	WaitingOnKey = temporal.NewSearchAttributeKeyKeyword("WaitingOn")
-)
-
-// WaitingOnDatabase is the WaitingOn value of a step whose commit is
-// being retried.
-const WaitingOnDatabase = "database"
-
-// SearchAttributes is what the namespace must have registered.
-var SearchAttributes = map[string]enumspb.IndexedValueType{
-	CustomerIDKey.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	PartnerIDKey.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	OfferIDKey.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	PublisherIDKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	StatusKey.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	WaitingOnKey.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-}
-
-// SearchAttributesOf are the attributes of a subscription in this state.
-func SearchAttributesOf(s Subscription) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(
-		CustomerIDKey.ValueSet(s.CustomerID),
-		PartnerIDKey.ValueSet(s.PartnerID),
-		OfferIDKey.ValueSet(s.OfferID),
-		PublisherIDKey.ValueSet(s.PublisherID),
-		StatusKey.ValueSet(string(s.Status)),
-	)
-}
-
 // The payloads the workflow speaks (internal/adapter/payload: frozen, as
 // every history records them).
 type (
@@ -83,21 +41,4 @@ type (
 	Subscription   = payload.Subscription
 	ISVEvent       = payload.ISVEvent
 	Settings       = payload.Settings
-)
-
-// DefaultSettings are the delays of the issue: 30 days, 7 days, 7 days.
-func DefaultSettings() Settings { return Settings(lifecycle.DefaultSettings()) }
-
-// Error types of rejected changes (temporal.ApplicationError types); the
-// API maps each to its HTTP status. A validation error's first detail is
-// the offending field.
-const (
-	ErrValidation      = lifecycle.RefusedInvalid      // 422
-	ErrInvalidState    = lifecycle.RefusedState        // 409
-	ErrWindowClosed    = lifecycle.RefusedWindowClosed // 409
-	ErrVersionMismatch = lifecycle.RefusedStale        // 412
-	// ErrNothingToChange: every field of the change already has its
-	// value. Its detail is the ChangeResult of the subscription as it is,
-	// which the API answers (200, the same version): nothing is recorded.
-	ErrNothingToChange = lifecycle.RefusedNothingToChange
 )

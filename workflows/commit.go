@@ -32,35 +32,16 @@ const LocalCommitTimeout = 5 * time.Second
 // takes it (from generationLocalCommit). An Update's step (update) commits
 // by an activity scheduled in the history: an Update accepted in a task
 // that is discarded may never come again, so its step is never written
-// before the task is recorded (see versionGeneration1).
+// before the task is recorded (docs/generations.md, generation 2).
 func (w *subscriptionRun) commit(ctx workflow.Context, step lifecycle.Step, update bool) error {
 	w.state = step.State
 	return w.commitStep(ctx, w.transition(ctx, step), w.generation.localCommit && !update)
 }
 
-// transition is the step as the commit activity's input.
+// transition is the step as the commit activity's input, fenced by this
+// task when it may commit inside it.
 func (w *subscriptionRun) transition(ctx workflow.Context, step lifecycle.Step) activities.Transition {
-	s := step.State
-	t := activities.Transition{
-		Subscription: payload.SubscriptionOf(s.Subscription), LicenseBased: w.in.LicenseBased, PublisherURL: s.Subscription.PublisherURL,
-		IdempotencyKey: w.in.IdempotencyKey, RequestHash: w.in.RequestHash, Charges: step.Charges,
-	}
-	if e := step.ISVEvent; e != nil {
-		t.ISVEvent = &payload.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: e.PublisherID, ReceivedAt: e.ReceivedAt, PlanID: e.PlanID, Quantity: e.Quantity}
-		if e.Plan != nil {
-			p := payload.Plan(*e.Plan)
-			t.ISVEvent.Plan = &p
-		}
-	}
-	for _, e := range step.Events {
-		t.Events = append(t.Events, activities.AuditEvent{Kind: e.Kind, Actor: e.Actor, At: e.At, Detail: e.Detail})
-	}
-	for _, n := range step.Notifications {
-		t.Notifications = append(t.Notifications, activities.Notification(n))
-	}
-	if !s.Subscription.Status.Terminal() {
-		t.Lots = s.WindowedLots()
-	}
+	t := payload.TransitionOf(step, w.in)
 	if w.generation.localCommit {
 		t.Fence = activities.StepFence(w.runNumber, workflow.GetInfo(ctx).GetCurrentHistoryLength(), workflow.Now(ctx), w.afterReset(ctx))
 	}
@@ -149,7 +130,7 @@ func (w *subscriptionRun) publishStatus(ctx workflow.Context) error {
 	if w.generation.statusOnChange && status == w.publishedStatus {
 		return nil
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(status)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, payload.StatusKey.ValueSet(status)); err != nil {
 		return err
 	}
 	w.publishedStatus = status
@@ -181,7 +162,7 @@ func (w *subscriptionRun) waitForCommit(ctx workflow.Context, commit workflow.Fu
 		if !stalled {
 			sel.AddFuture(workflow.NewTimer(tctx, CommitStallAfter), func(workflow.Future) {
 				stalled = true
-				_ = workflow.UpsertTypedSearchAttributes(ctx, WaitingOnKey.ValueSet(WaitingOnDatabase))
+				_ = workflow.UpsertTypedSearchAttributes(ctx, payload.WaitingOnKey.ValueSet(payload.WaitingOnDatabase))
 				workflow.SetCurrentDetails(ctx, fmt.Sprintf("**waiting for the database** since %s: step v%d is not recorded yet and is retried (see the pending activity's last failure).\n\n%s",
 					workflow.Now(ctx).UTC().Add(-CommitStallAfter).Format(time.RFC3339), w.state.Subscription.Version, lifecycle.Describe(w.state)))
 			})
@@ -192,7 +173,7 @@ func (w *subscriptionRun) waitForCommit(ctx workflow.Context, commit workflow.Fu
 		return err
 	}
 	if stalled {
-		return workflow.UpsertTypedSearchAttributes(ctx, WaitingOnKey.ValueUnset())
+		return workflow.UpsertTypedSearchAttributes(ctx, payload.WaitingOnKey.ValueUnset())
 	}
 	return nil
 }

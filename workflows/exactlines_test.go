@@ -99,7 +99,7 @@ func (s *LifecycleSuite) TestAChangeThatChangesNothingRecordsNothing() {
 	s.run(purchaseInput("monthly", 2))
 	s.applied(set)
 	for i, out := range same {
-		s.Equal(ErrNothingToChange, out.errType(), "change %d", i)
+		s.Equal(lifecycle.RefusedNothingToChange, out.errType(), "change %d", i)
 		var shown ChangeResult
 		s.Require().NoError(detailsOf(out.rejected, &shown), "change %d", i)
 		s.Equal(before.Version, shown.Subscription.Version, "the answer is the subscription as it is")

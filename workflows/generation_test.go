@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
@@ -20,10 +21,10 @@ import (
 func (s *LifecycleSuite) startedPending(in PurchaseInput) *[]string {
 	sub := in.Subscription
 	sub.Status = lifecycle.StatusPendingFulfillment
-	s.Require().NoError(s.env.SetTypedSearchAttributesOnStart(SearchAttributesOf(sub)))
+	s.Require().NoError(s.env.SetTypedSearchAttributesOnStart(payload.SearchAttributesOf(sub)))
 	var got []string
 	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(StatusKey); ok {
+		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(payload.StatusKey); ok {
 			got = append(got, v)
 		}
 	}).Return(nil)

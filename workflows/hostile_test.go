@@ -28,7 +28,7 @@ func (s *LifecycleSuite) TestBadBytesInAChangeAreRefusedBeforeTheHistory() {
 	s.run(purchaseInput("monthly", 2))
 	for _, out := range []*changeOutcome{nul, escape, reseller} {
 		s.Require().Error(out.rejected, "refused by the validator, not by the handler")
-		s.Equal(ErrValidation, out.errType())
+		s.Equal(lifecycle.RefusedInvalid, out.errType())
 	}
 	s.Equal(lifecycle.StatusActive, snap.Status)
 	s.Equal("", snap.Nickname)
@@ -132,7 +132,7 @@ func (s *LifecycleSuite) TestCancellationWindowClosesAtItsEnd() {
 	s.activateAt(hour)
 	atEnd := s.change(72*hour, ChangeRequest{Cancel: true})
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(ErrWindowClosed, atEnd.errType())
+	s.Equal(lifecycle.RefusedWindowClosed, atEnd.errType())
 
 	s.SetupTest()
 	s.activateAt(hour)

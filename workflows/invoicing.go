@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 )
 
@@ -24,28 +25,11 @@ const InvoicingCron = "5 0 1 * *"
 // again finds the run that already happened.
 func InvoicingWorkflowID(month string) string { return "invoicing-" + month }
 
-// InvoicingInput says which month to invoice.
-type InvoicingInput struct {
-	// Month is YYYY-MM (UTC). Empty when the schedule starts the run: the
-	// month that just ended, invoiced by its own run (InvoicingWorkflowID).
-	Month string `json:"month,omitempty"`
-	// CloseEarly invoices a month that has not ended yet, up to now (demos
-	// and tests): what is recorded later in the month goes on the next
-	// invoice.
-	CloseEarly bool `json:"closeEarly,omitempty"`
-}
-
-// InvoicingResult says what a run did.
-type InvoicingResult struct {
-	Month string `json:"month"`
-	// Issued is how many invoices this run issued; AlreadyIssued how many
-	// it found issued before (a repeated run issues nothing twice).
-	Issued        int `json:"issued"`
-	AlreadyIssued int `json:"alreadyIssued"`
-	// AlreadyRun is set when the scheduled run found the month's run
-	// started before (by the schedule or on demand).
-	AlreadyRun bool `json:"alreadyRun,omitempty"`
-}
+// The invoicing workflow's payloads.
+type (
+	InvoicingInput  = payload.InvoicingInput
+	InvoicingResult = payload.InvoicingResult
+)
 
 // ErrMonthNotEnded refuses to invoice a month before it ends without
 // CloseEarly; ErrMonthNotStarted a month that has not begun, even with it.

@@ -198,7 +198,7 @@ func (s *LifecycleSuite) TestL14QuantityDecreaseAfterWindowIsRejected() {
 	snap := s.snapshot(4*day + hour)
 	s.run(purchaseInput("monthly", 5))
 	s.Require().Error(out.rejected)
-	s.Equal(ErrWindowClosed, out.errType())
+	s.Equal(lifecycle.RefusedWindowClosed, out.errType())
 	s.Equal(5, snap.Quantity)
 	s.Equal(int64(2), snap.Version, "a rejected change leaves no trace")
 }
@@ -208,8 +208,8 @@ func (s *LifecycleSuite) TestL15QuantityOutsidePlanBoundsIsRejected() {
 	tooMany := s.change(2*hour, ChangeRequest{Quantity: ptr(1001)})
 	zero := s.change(3*hour, ChangeRequest{Quantity: ptr(0)})
 	s.run(purchaseInput("monthly", 5))
-	s.Equal(ErrValidation, tooMany.errType())
-	s.Equal(ErrValidation, zero.errType())
+	s.Equal(lifecycle.RefusedInvalid, tooMany.errType())
+	s.Equal(lifecycle.RefusedInvalid, zero.errType())
 	s.Require().Error(tooMany.rejected)
 }
 
@@ -233,7 +233,7 @@ func (s *LifecycleSuite) TestL17CancelAfterWindowIsRejectedAutoRenewOffIsNot() {
 	cancel := s.change(4*day, ChangeRequest{Cancel: true})
 	autoRenewOff := s.change(4*day+hour, ChangeRequest{AutoRenew: ptr(false)})
 	s.run(purchaseInput("monthly", 5))
-	s.Equal(ErrWindowClosed, cancel.errType())
+	s.Equal(lifecycle.RefusedWindowClosed, cancel.errType())
 	s.applied(autoRenewOff)
 	s.False(autoRenewOff.result.Subscription.AutoRenew)
 	s.ended(lifecycle.StatusExpired)
@@ -289,9 +289,9 @@ func (s *LifecycleSuite) TestL22PendingCancellationRefusesChanges() {
 	quantity := s.change(3*hour+time.Minute, ChangeRequest{Quantity: ptr(9)})
 	freq := s.change(3*hour+2*time.Minute, ChangeRequest{BillingFrequency: ptr("annual")})
 	s.run(purchaseInput("annual-managed", 5))
-	s.Equal(ErrInvalidState, again.errType())
-	s.Equal(ErrInvalidState, quantity.errType())
-	s.Equal(ErrInvalidState, freq.errType())
+	s.Equal(lifecycle.RefusedState, again.errType())
+	s.Equal(lifecycle.RefusedState, quantity.errType())
+	s.Equal(lifecycle.RefusedState, freq.errType())
 }
 
 func (s *LifecycleSuite) TestL23SuspendedPausesBilling() {
@@ -331,7 +331,7 @@ func (s *LifecycleSuite) TestL26SuspendedRefusesQuantity() {
 	out := s.change(3*hour, ChangeRequest{Quantity: ptr(3)})
 	nick := s.change(4*hour, ChangeRequest{Nickname: ptr("paused")})
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(ErrInvalidState, out.errType())
+	s.Equal(lifecycle.RefusedState, out.errType())
 	s.applied(nick, "a nickname can still change")
 	s.Equal("paused", nick.result.Subscription.Nickname)
 }
@@ -435,7 +435,7 @@ func (s *LifecycleSuite) TestL33StaleVersionIsRejected() {
 	stale := s.change(hour, ChangeRequest{Nickname: ptr("x"), IfVersion: 7})
 	fresh := s.change(2*hour, ChangeRequest{Nickname: ptr("y"), IfVersion: 1})
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(ErrVersionMismatch, stale.errType())
+	s.Equal(lifecycle.RefusedStale, stale.errType())
 	s.applied(fresh)
 	s.Equal("y", fresh.result.Subscription.Nickname)
 }
@@ -443,7 +443,7 @@ func (s *LifecycleSuite) TestL33StaleVersionIsRejected() {
 func (s *LifecycleSuite) TestL34EmptyChangeIsRejected() {
 	out := s.change(hour, ChangeRequest{})
 	s.run(purchaseInput("monthly", 1))
-	s.Equal(ErrValidation, out.errType())
+	s.Equal(lifecycle.RefusedInvalid, out.errType())
 }
 
 func (s *LifecycleSuite) TestL37TenYearsOfMonthlyRenewalsStayBounded() {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 // refundableAt reads the projection's refundableQuantity at start+d, as
@@ -34,9 +35,9 @@ func (s *LifecycleSuite) TestL44EachBatchHasItsOwnWindow() {
 	s.Equal(1, len(refundable.Details))
 	s.Equal(2, refundable.Total, "only the added batch is inside its window at day 4")
 	s.Equal(s.start.Add(2*day+72*hour), refundable.Details[0].AllowedUntil)
-	s.Equal(ErrWindowClosed, tooMany.errType(), "3 licences cannot be removed when 2 are refundable")
+	s.Equal(lifecycle.RefusedWindowClosed, tooMany.errType(), "3 licences cannot be removed when 2 are refundable")
 	s.applied(removeBatch)
-	s.Equal(ErrWindowClosed, afterAll.errType(), "the purchase's licences are outside their window")
+	s.Equal(lifecycle.RefusedWindowClosed, afterAll.errType(), "the purchase's licences are outside their window")
 
 	s.Require().Len(*charges, 3)
 	added, credit := (*charges)[1], (*charges)[2]
@@ -64,10 +65,10 @@ func (s *LifecycleSuite) TestL45BatchesAddedBeforeActivationKeepTheirWindows() {
 	s.run(purchaseInput("monthly", 3))
 
 	s.applied(add)
-	s.Equal(ErrWindowClosed, tooMany.errType())
+	s.Equal(lifecycle.RefusedWindowClosed, tooMany.errType())
 	s.applied(remove)
 	s.applied(late)
-	s.Equal(ErrWindowClosed, lateRemove.errType(),
+	s.Equal(lifecycle.RefusedWindowClosed, lateRemove.errType(),
 		"the licence added at day 5 can go, the 3 bought behind it cannot: 2 cannot be removed")
 	s.Require().Len(*charges, 3, "installment of 5, credit of 2, licence added: %+v", *charges)
 	s.Equal(int64(5*1200), (*charges)[0].Amount)
@@ -81,7 +82,7 @@ func (s *LifecycleSuite) TestL46BatchWindowClosesAtItsEnd() {
 	s.change(2*day, ChangeRequest{Quantity: ptr(4)})
 	atEnd := s.change(5*day, ChangeRequest{Quantity: ptr(3)})
 	s.run(purchaseInput("monthly", 3))
-	s.Equal(ErrWindowClosed, atEnd.errType())
+	s.Equal(lifecycle.RefusedWindowClosed, atEnd.errType())
 
 	s.SetupTest()
 	s.activateAt(hour)

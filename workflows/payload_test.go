@@ -9,12 +9,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-
-	"github.com/cspmarket/orchestrator/activities"
 )
 
 // Every payload of every recorded history decodes into today's payload
@@ -68,17 +67,17 @@ func TestEveryRecordedPayloadDecodes(t *testing.T) {
 					a := e.GetActivityTaskScheduledEventAttributes()
 					scheduled[e.GetEventId()] = a.GetActivityType().GetName()
 					if a.GetActivityType().GetName() == "CommitTransition" {
-						p, into = first(a.GetInput()), &activities.Transition{}
+						p, into = first(a.GetInput()), &payload.Transition{}
 					}
 				case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 					a := e.GetActivityTaskCompletedEventAttributes()
 					if scheduled[a.GetScheduledEventId()] == "CommitTransition" {
-						p, into = first(a.GetResult()), &activities.CommitReceipt{}
+						p, into = first(a.GetResult()), &payload.CommitReceipt{}
 					}
 				case enumspb.EVENT_TYPE_MARKER_RECORDED:
 					a := e.GetMarkerRecordedEventAttributes()
 					if a.GetMarkerName() == "LocalActivity" {
-						p, into = first(a.GetDetails()["result"]), &activities.CommitReceipt{}
+						p, into = first(a.GetDetails()["result"]), &payload.CommitReceipt{}
 					}
 				}
 				if p == nil || into == nil {
@@ -90,7 +89,7 @@ func TestEveryRecordedPayloadDecodes(t *testing.T) {
 		})
 	}
 	for _, kind := range []string{"*payload.PurchaseInput", "*payload.ISVEvent", "*payload.ChangeRequest", "*payload.ChangeResult", "*payload.PurchaseResult",
-		"*activities.Transition", "*activities.CommitReceipt", "*payload.Subscription"} {
+		"*payload.Transition", "*payload.CommitReceipt", "*payload.Subscription"} {
 		require.Positive(t, decoded[kind], "no recorded history holds a %s: the test reads nothing of it", kind)
 	}
 }

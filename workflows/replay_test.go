@@ -18,7 +18,7 @@ import (
 //
 // The histories are recorded by the end-to-end tests:
 //
-//	RECORD_HISTORIES=$PWD/workflows/testdata/histories go test ./internal/e2e/
+//	RECORD_HISTORIES=$PWD/workflows/testdata/histories go test ./internal/tests/e2e/
 //
 // Record new ones when a path is added; never re-record old ones to make
 // this test pass, since they stand for workflows already running.

@@ -121,7 +121,7 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 			// changes nothing here leaves every recorded history as it
 			// replayed (runs of before accepted them and recorded a step).
 			if lifecycle.ChangesNothing(w.state, req.Rules()) {
-				return temporal.NewApplicationError("the subscription already has these values", ErrNothingToChange, w.changeResult(false))
+				return temporal.NewApplicationError("the subscription already has these values", lifecycle.RefusedNothingToChange, w.changeResult(false))
 			}
 			return nil
 		},

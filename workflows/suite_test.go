@@ -95,7 +95,7 @@ func purchaseInput(planID string, quantity int) PurchaseInput {
 		},
 		Plan: payload.Plan(plan.Snapshot()), LicenseBased: true, Actor: "agent:agt_1", RequestHash: "req-hash",
 		AuthorizationCodeHash: "code-hash", AuthorizationCodeExpiresAt: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC),
-		Settings: DefaultSettings(),
+		Settings: Settings(lifecycle.DefaultSettings()),
 	}
 }
 

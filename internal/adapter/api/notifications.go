@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
 type endpointRequest struct {
@@ -58,7 +58,7 @@ func (s *Server) putPartnerEndpoint(w http.ResponseWriter, r *http.Request, a au
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(b)
-	if err := s.Store.SetEndpoint(r.Context(), activities.RecipientPartner, a.PartnerID, req.URL, []byte(secret)); err != nil {
+	if err := s.Store.SetEndpoint(r.Context(), lifecycle.RecipientPartner, a.PartnerID, req.URL, []byte(secret)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -69,7 +69,7 @@ func (s *Server) getPartnerEndpoint(w http.ResponseWriter, r *http.Request, a au
 	if !allow(w, r, a, auth.PermRead) {
 		return
 	}
-	s.writeEndpoint(w, r, activities.RecipientPartner, a.PartnerID)
+	s.writeEndpoint(w, r, lifecycle.RecipientPartner, a.PartnerID)
 }
 
 func (s *Server) writeEndpoint(w http.ResponseWriter, r *http.Request, kind, id string) {
@@ -97,7 +97,7 @@ func (s *Server) putPublisherEndpoint(w http.ResponseWriter, r *http.Request, pu
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Store.SetEndpoint(r.Context(), activities.RecipientPublisher, publisherID, req.URL, nil); err != nil {
+	if err := s.Store.SetEndpoint(r.Context(), lifecycle.RecipientPublisher, publisherID, req.URL, nil); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -120,11 +120,11 @@ func (s *Server) listPartnerNotifications(w http.ResponseWriter, r *http.Request
 	if !allow(w, r, a, auth.PermRead) {
 		return
 	}
-	s.writeOutbox(w, r, activities.RecipientPartner, a.PartnerID)
+	s.writeOutbox(w, r, lifecycle.RecipientPartner, a.PartnerID)
 }
 
 func (s *Server) listPublisherNotifications(w http.ResponseWriter, r *http.Request, publisherID string, _ []byte) {
-	s.writeOutbox(w, r, activities.RecipientPublisher, publisherID)
+	s.writeOutbox(w, r, lifecycle.RecipientPublisher, publisherID)
 }
 
 // writeOutbox answers a recipient's notifications, oldest first; the page

@@ -102,7 +102,12 @@ func facts(lang string, l wire.Event) string {
 		}
 	case "isv_event.received", "isv_event.applied", "isv_event.rejected":
 		if typ, ok := d["type"].(string); ok {
-			add(translate(lang, "audit.isv."+typ))
+			// A type the console has no words for yet reads as its name.
+			if words := translate(lang, "audit.isv."+typ); words != "audit.isv."+typ {
+				add(words)
+			} else {
+				add(typ)
+			}
 		}
 		from, _ := d["from"].(string)
 		to, _ := d["to"].(string)

@@ -38,6 +38,12 @@ func TestTheAuditTrailReadsAsWords(t *testing.T) {
 	assert.Equal(t, "24.00 USD refunded", rows[4].Facts)
 	assert.Equal(t, "5 licences", rows[5].Facts, "no amount where the API gave none")
 
+	// An ISV event type the console has no words for yet reads as its
+	// name (a new type needs no change here to be shown).
+	unknown := auditRows("en", []wire.Event{{Kind: "isv_event.applied", Actor: "system", At: at,
+		Detail: detail(map[string]any{"type": "subscription.paused"})}})
+	assert.Equal(t, "subscription.paused", unknown[0].Facts)
+
 	fr := auditRows("fr", lines)
 	assert.Equal(t, "Achat", fr[0].What)
 	assert.Equal(t, "5 licences · facturation mensuelle", fr[0].Facts)

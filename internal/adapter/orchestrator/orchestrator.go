@@ -90,7 +90,7 @@ func (c *Client) Purchase(ctx context.Context, in payload.PurchaseInput, summary
 		TaskQueue:                workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes:    workflows.SearchAttributesOf(sub),
+		TypedSearchAttributes:    payload.SearchAttributesOf(sub),
 		StaticSummary:            summary,
 	}, workflows.SubscriptionWorkflowType, in)
 	handle, err := c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
@@ -121,10 +121,10 @@ func (c *Client) Started(ctx context.Context, subscriptionID string) (running bo
 	}
 	info := desc.GetWorkflowExecutionInfo()
 	attrs := info.GetSearchAttributes().GetIndexedFields()
-	if p, ok := attrs[workflows.PartnerIDKey.GetName()]; ok {
+	if p, ok := attrs[payload.PartnerIDKey.GetName()]; ok {
 		_ = converter.GetDefaultDataConverter().FromPayload(p, &partnerID)
 	}
-	if cu, ok := attrs[workflows.CustomerIDKey.GetName()]; ok {
+	if cu, ok := attrs[payload.CustomerIDKey.GetName()]; ok {
 		_ = converter.GetDefaultDataConverter().FromPayload(cu, &customerID)
 	}
 	return info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, partnerID, customerID, nil

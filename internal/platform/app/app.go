@@ -32,6 +32,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
 	"github.com/cspmarket/orchestrator/internal/adapter/console"
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
@@ -106,7 +107,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		}
 		a.temporal, err = temporalserver.Start(ctx, temporalserver.Options{
 			DatabaseFile: cfg.TemporalDatabaseFile(), VisibilityDatabaseFile: cfg.TemporalVisibilityDatabaseFile(), FrontendPort: cfg.TemporalDevPort, UIPort: cfg.TemporalUIPort,
-			Namespace: cfg.TemporalNamespace, SearchAttributes: workflows.SearchAttributes, Logger: logger,
+			Namespace: cfg.TemporalNamespace, SearchAttributes: payload.SearchAttributes, Logger: logger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("embedded Temporal: %w", err)

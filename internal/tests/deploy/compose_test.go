@@ -10,10 +10,9 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 func loadCompose(t *testing.T) *types.Project {
@@ -46,7 +45,7 @@ func TestComposeHasTheWholeProductionShape(t *testing.T) {
 	setup, err := project.GetService("temporal-setup")
 	require.NoError(t, err)
 	script := strings.Join(setup.Command, " ")
-	for name := range workflows.SearchAttributes {
+	for name := range payload.SearchAttributes {
 		assert.Contains(t, script, name, "search attribute %s is registered", name)
 	}
 
