@@ -13,11 +13,11 @@ import (
 	"strings"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 type patchRequest struct {
@@ -48,7 +48,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		s.writeError(w, r, err)
 		return
 	}
-	req := workflows.ChangeRequest{
+	req := payload.ChangeRequest{
 		Actor: lifecycle.AgentActor(a.ID), Nickname: body.Nickname, Quantity: body.Quantity, AutoRenew: body.AutoRenew,
 		ResellerPartnerID: body.ResellerPartnerID, BillingFrequency: body.BillingFrequency,
 	}

@@ -11,12 +11,12 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
 	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // isv authenticates an ISV request: the publisher header names the
@@ -180,7 +180,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 			return
 		}
 	}
-	event := workflows.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
+	event := payload.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
 
 	ctx, cancel := withTimeout(r, 10*time.Second)
 	defer cancel()

@@ -21,11 +21,11 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
 	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/platform/httpstatus"
 	"github.com/cspmarket/orchestrator/internal/platform/metrics"
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // Server serves the API.
@@ -39,7 +39,7 @@ type Server struct {
 	// record it; default 15 s.
 	PurchaseTimeout time.Duration
 	// Settings are the lifecycle delays given to each new subscription.
-	Settings workflows.Settings
+	Settings payload.Settings
 	// CheckTemporal tells /healthz whether Temporal answers; default: the
 	// client's CheckHealth.
 	CheckTemporal func(context.Context) error

@@ -21,7 +21,6 @@ import (
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // view is a subscription as the API answers it to the agent: its unit
@@ -177,8 +176,8 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 	if req.ResellerPartnerID != nil {
 		reseller = *req.ResellerPartnerID
 	}
-	input := workflows.PurchaseInput{
-		Subscription: workflows.Subscription{
+	input := payload.PurchaseInput{
+		Subscription: payload.Subscription{
 			ID: id, CustomerID: customer.ID, PartnerID: a.PartnerID, OfferID: offer.ID, PlanID: plan.ID,
 			PublisherID: offer.PublisherID, Nickname: req.Nickname, Quantity: *req.Quantity,
 			Status: lifecycle.StatusPendingFulfillment, AutoRenew: *req.AutoRenew, BillingFrequency: req.BillingFrequency,

@@ -14,12 +14,12 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // abortingTemporal aborts the first aborts sends of each change as the
@@ -39,7 +39,7 @@ func (a *abortingTemporal) UpdateWorkflow(_ context.Context, opts client.UpdateW
 	if len(a.ids) <= a.aborts {
 		return nil, serviceerror.NewUnavailable("workflow update was aborted")
 	}
-	req := opts.Args[0].(workflows.ChangeRequest)
+	req := opts.Args[0].(payload.ChangeRequest)
 	return appliedChange{quantity: *req.Quantity}, nil
 }
 
@@ -49,7 +49,7 @@ type appliedChange struct {
 }
 
 func (c appliedChange) Get(_ context.Context, v any) error {
-	*(v.(*workflows.ChangeResult)) = workflows.ChangeResult{Subscription: workflows.Subscription{
+	*(v.(*payload.ChangeResult)) = payload.ChangeResult{Subscription: payload.Subscription{
 		ID: "sub_abort", CustomerID: "cus_abort", PartnerID: fixtures.PartnerDemo, Quantity: c.quantity, Status: lifecycle.StatusActive, Version: 3,
 	}}
 	return nil

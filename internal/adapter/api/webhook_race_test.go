@@ -13,12 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
-	"github.com/cspmarket/orchestrator/workflows"
 )
 
 // workflowFirst is a Temporal client whose workflow commits the event's
@@ -29,7 +29,7 @@ type workflowFirst struct {
 }
 
 func (w workflowFirst) SignalWorkflow(ctx context.Context, _, _, _ string, arg any) error {
-	e := arg.(workflows.ISVEvent)
+	e := arg.(payload.ISVEvent)
 	err := w.store.RecordISVEventReceipt(ctx, store.Receipt{PublisherID: e.PublisherID, EventID: e.ID, SubscriptionID: "sub_race", Type: e.Type, ReceivedAt: e.ReceivedAt})
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil // the workflow ignores an id it has
