@@ -71,7 +71,10 @@ var mutants = []mutant{
 	{"invoice takes lines posted after its cutoff", "internal/adapter/store/invoices.go",
 		`Where("c.posted_at < ?", utc(cutoff)).`, ``, []string{"./internal/adapter/store"}},
 	{"credits count positive on invoices", "internal/adapter/store/invoices.go",
-		"return billing.Signed(l.Kind, l.Amount)", "return l.Amount", []string{"./internal/adapter/store"}},
+		"billing.Add(inv.Subtotal, billing.Signed(l.Kind, l.Amount))", "billing.Add(inv.Subtotal, l.Amount)", []string{"./internal/adapter/store"}},
+	{"credits count positive in the unbilled totals", "internal/adapter/store/models.go",
+		"func (l InvoiceLine) Signed() int64 { return billing.Signed(l.Kind, l.Amount) }", "func (l InvoiceLine) Signed() int64 { return l.Amount }",
+		[]string{"./internal/adapter/api", "./internal/tests/e2e"}},
 	{"invoice numbers per customer", "internal/adapter/store/invoices.go",
 		`ColumnExpr("MAX(number)").Where("partner_id = ?", g.PartnerID)`, `ColumnExpr("MAX(number)").Where("customer_id = ?", g.CustomerID)`, []string{"./internal/adapter/store"}},
 	// Blind to every money figure: the amount, and the unit price and
