@@ -34,6 +34,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/isvsim"
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
@@ -107,7 +108,7 @@ func runInvoices(out io.Writer, cfg config.Config, args []string) error {
 		return fmt.Errorf("connect to Temporal at %s (is the product running?): %w", address, err)
 	}
 	defer c.Close()
-	result, err := app.RunInvoicing(ctx, c, *month, *closeEarly, time.Now())
+	result, err := orchestrator.RunInvoicing(ctx, c, *month, *closeEarly, time.Now())
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/isvsim"
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
-	"github.com/cspmarket/orchestrator/internal/platform/app"
 )
 
 // chromium finds Debian's chromium; without it the browser tests skip,
@@ -192,7 +192,7 @@ func TestConsoleCustomersAndTheMarketplaceTabInABrowser(t *testing.T) {
 	// Invoices: the month invoiced early, its invoice and the CSV link.
 	ictx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := app.RunInvoicing(ictx, p.app.Client, time.Now().UTC().Format("2006-01"), true, time.Now())
+	_, err := orchestrator.RunInvoicing(ictx, p.app.Client, time.Now().UTC().Format("2006-01"), true, time.Now())
 	require.NoError(t, err)
 	do(t, ctx, chromedp.Navigate(p.base+"/customers/"+customerID+"/invoices"), chromedp.WaitVisible(chromedp.CSS(`#invoices a`)))
 	screenshot(t, ctx, "invoices")

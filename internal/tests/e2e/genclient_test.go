@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/stretchr/testify/require"
-
-	"github.com/cspmarket/orchestrator/internal/platform/app"
 )
 
 // oapiCodegen is the generator real clients use, at a pinned version.
@@ -58,7 +57,7 @@ func TestGeneratedClientDrivesPurchaseToInvoice(t *testing.T) {
 	require.Len(t, m, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err = app.RunInvoicing(ctx, p.app.Client, time.Now().UTC().Format("2006-01"), true, time.Now())
+	_, err = orchestrator.RunInvoicing(ctx, p.app.Client, time.Now().UTC().Format("2006-01"), true, time.Now())
 	require.NoError(t, err)
 	t.Log(run("invoice", p.base, m[1], m[2]))
 }

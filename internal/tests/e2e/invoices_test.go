@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
-	"github.com/cspmarket/orchestrator/internal/platform/app"
 	"github.com/cspmarket/orchestrator/workflows"
 )
 
@@ -119,16 +119,16 @@ func TestInvoiceOfTheMonthIsTheLedgerToTheCent(t *testing.T) {
 	month := time.Now().UTC().Format("2006-01")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	result, err := app.RunInvoicing(ctx, p.app.Client, month, true, time.Now())
+	result, err := orchestrator.RunInvoicing(ctx, p.app.Client, month, true, time.Now())
 	require.NoError(t, err)
 	assert.Equal(t, 1, result.Issued)
-	again, err := app.RunInvoicing(ctx, p.app.Client, month, true, time.Now())
+	again, err := orchestrator.RunInvoicing(ctx, p.app.Client, month, true, time.Now())
 	require.NoError(t, err)
 	assert.Zero(t, again.Issued, "running it again issues nothing twice")
-	_, err = app.RunInvoicing(ctx, p.app.Client, month, false, time.Now())
+	_, err = orchestrator.RunInvoicing(ctx, p.app.Client, month, false, time.Now())
 	require.Error(t, err, "a month that has not ended needs --close-early")
 	next := time.Now().UTC().AddDate(0, 1, 0).Format("2006-01")
-	_, err = app.RunInvoicing(ctx, p.app.Client, next, true, time.Now())
+	_, err = orchestrator.RunInvoicing(ctx, p.app.Client, next, true, time.Now())
 	require.Error(t, err, "a month that has not begun is never invoiced")
 
 	r = p.do(http.MethodGet, "/v1/customers/"+customer+"/invoices", "dev-admin-token", nil)
@@ -213,7 +213,7 @@ func TestInvoiceOfTheMonthIsTheLedgerToTheCent(t *testing.T) {
 		firstOfNext = firstOfNext.AddDate(0, 1, 0)
 	}
 	assert.Equal(t, firstOfNext, desc.Info.NextActionTimes[0].UTC(), "just after this month ends")
-	require.NoError(t, app.EnsureInvoicingSchedule(ctx, p.app.Client), "creating it again at start-up is a no-op")
+	require.NoError(t, orchestrator.EnsureInvoicingSchedule(ctx, p.app.Client), "creating it again at start-up is a no-op")
 
 	report, err := ledger.Verify(ctx, p.app.Store)
 	require.NoError(t, err)
