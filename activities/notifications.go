@@ -21,6 +21,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
@@ -75,27 +76,6 @@ func (a *Activities) startDeliveries(ctx context.Context, t Transition, taskQueu
 	return nil
 }
 
-// OutgoingNotification is the body POSTed to a recipient's endpoint.
-type OutgoingNotification struct {
-	ID             string          `json:"id"`
-	Type           string          `json:"type"`
-	CreatedAt      time.Time       `json:"createdAt"`
-	SubscriptionID string          `json:"subscriptionId"`
-	Recipient      string          `json:"recipient"` // "partner:<id>" or "publisher:<id>"
-	Data           json.RawMessage `json:"data"`
-	// PublisherLink carries, in a purchase notification to the ISV, an
-	// authorization code issued for this delivery (stored hashed).
-	PublisherLink *OutgoingLink `json:"publisherLink,omitempty"`
-}
-
-// OutgoingLink is a purchase's publisher link with its live code, as a
-// purchase notification carries it to the ISV.
-type OutgoingLink struct {
-	URL               string    `json:"url"`
-	AuthorizationCode string    `json:"authorizationCode"`
-	ExpiresAt         time.Time `json:"expiresAt"`
-}
-
 // CodeIssuer issues authorization codes (the API's, so both share the format).
 type CodeIssuer func(ctx context.Context, sub store.Subscription) (*authcode.Link, error)
 
@@ -138,7 +118,7 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 		}
 		secret = secrets[0]
 	}
-	out := OutgoingNotification{
+	out := wire.OutgoingNotification{
 		ID: "ntf-" + strconv.FormatInt(n.ID, 10), Type: n.Type, CreatedAt: n.CreatedAt.UTC(), SubscriptionID: n.SubscriptionID,
 		Recipient: n.RecipientKind + ":" + n.RecipientID, Data: json.RawMessage(n.Payload),
 	}
@@ -148,7 +128,8 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 			return err
 		}
 		if link, err := a.IssueCode(ctx, sub); err == nil {
-			out.PublisherLink = &OutgoingLink{URL: link.URL, AuthorizationCode: link.AuthorizationCode, ExpiresAt: link.ExpiresAt}
+			expires := link.ExpiresAt.UTC()
+			out.PublisherLink = &wire.PublisherLink{URL: link.URL, AuthorizationCode: link.AuthorizationCode, ExpiresAt: &expires}
 		}
 	}
 	body, err := json.Marshal(out)

@@ -14,6 +14,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
@@ -45,16 +46,6 @@ func (s *Server) isv(next func(http.ResponseWriter, *http.Request, string, []byt
 		}
 		next(w, r, publisherID, body)
 	}
-}
-
-type resolvedView struct {
-	ID         string           `json:"id"`
-	OfferID    string           `json:"offerId"`
-	PlanID     string           `json:"planId"`
-	Quantity   int              `json:"quantity"`
-	CustomerID string           `json:"customerId"`
-	PartnerID  string           `json:"partnerId"`
-	Status     lifecycle.Status `json:"status"`
 }
 
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
@@ -95,27 +86,17 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, publisherID str
 		writeProblem(w, r, http.StatusGone, "authorization_code_expired", "The subscription is "+string(sub.Status)+": its authorization code no longer resolves.")
 		return
 	}
-	writeJSON(w, http.StatusOK, resolvedView{
+	writeJSON(w, http.StatusOK, wire.Resolved{
 		ID: sub.ID, OfferID: sub.OfferID, PlanID: sub.PlanID, Quantity: sub.Quantity,
-		CustomerID: sub.CustomerID, PartnerID: sub.PartnerID, Status: lifecycle.Status(sub.Status),
+		CustomerID: sub.CustomerID, PartnerID: sub.PartnerID, Status: string(sub.Status),
 	})
-}
-
-type webhookEvent struct {
-	ID             string `json:"id"`
-	Type           string `json:"type"`
-	SubscriptionID string `json:"subscriptionId"`
-	Data           struct {
-		PlanID   string `json:"planId"`
-		Quantity int    `json:"quantity"`
-	} `json:"data"`
 }
 
 // webhook takes one ISV event. It answers 202 only once the event is
 // durable in the subscription's workflow (a signal is durable even while
 // no worker runs), and 200 for an event id this publisher sent before.
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
-	var e webhookEvent
+	var e wire.ISVEvent
 	if err := refuseDuplicateKeys(body); err != nil {
 		s.writeError(w, r, err)
 		return

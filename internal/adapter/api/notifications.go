@@ -7,9 +7,9 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
@@ -17,14 +17,6 @@ import (
 
 type endpointRequest struct {
 	URL string `json:"url"`
-}
-
-type endpointView struct {
-	URL string `json:"url"`
-	// Secret signs the notifications sent to a partner's endpoint; it is
-	// shown only when set (each PUT issues a new one).
-	Secret    string    `json:"secret,omitempty"`
-	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // validEndpointURL refuses an endpoint the product must not call: not
@@ -62,7 +54,7 @@ func (s *Server) putPartnerEndpoint(w http.ResponseWriter, r *http.Request, a au
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, endpointView{URL: req.URL, Secret: secret, UpdatedAt: s.Now().UTC()})
+	writeJSON(w, http.StatusOK, wire.Endpoint{URL: req.URL, Secret: secret, UpdatedAt: s.Now().UTC()})
 }
 
 func (s *Server) getPartnerEndpoint(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -82,7 +74,7 @@ func (s *Server) writeEndpoint(w http.ResponseWriter, r *http.Request, kind, id 
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, endpointView{URL: e.URL, UpdatedAt: e.UpdatedAt.UTC()})
+	writeJSON(w, http.StatusOK, wire.Endpoint{URL: e.URL, UpdatedAt: e.UpdatedAt.UTC()})
 }
 
 // putPublisherEndpoint sets where the ISV receives its notifications; they
@@ -101,19 +93,7 @@ func (s *Server) putPublisherEndpoint(w http.ResponseWriter, r *http.Request, pu
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, endpointView{URL: req.URL, UpdatedAt: s.Now().UTC()})
-}
-
-type notificationView struct {
-	ID             string          `json:"id"`
-	Type           string          `json:"type"`
-	SubscriptionID string          `json:"subscriptionId"`
-	Status         string          `json:"status"`
-	Attempts       int             `json:"attempts"`
-	LastError      string          `json:"lastError,omitempty"`
-	CreatedAt      time.Time       `json:"createdAt"`
-	DeliveredAt    *time.Time      `json:"deliveredAt,omitempty"`
-	Data           json.RawMessage `json:"data"`
+	writeJSON(w, http.StatusOK, wire.Endpoint{URL: req.URL, UpdatedAt: s.Now().UTC()})
 }
 
 func (s *Server) listPartnerNotifications(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -154,24 +134,19 @@ func (s *Server) writeOutbox(w http.ResponseWriter, r *http.Request, kind, id st
 		s.writeError(w, r, err)
 		return
 	}
-	items := make([]notificationView, 0, len(rows))
+	items := make([]wire.Notification, 0, len(rows))
 	for i, n := range rows {
 		if i == size {
 			break
 		}
-		v := notificationView{
+		items = append(items, wire.Notification{
 			ID: "ntf-" + strconv.FormatInt(n.ID, 10), Type: n.Type, SubscriptionID: n.SubscriptionID, Status: n.Status,
-			Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt.UTC(), Data: json.RawMessage(n.Payload),
-		}
-		if n.DeliveredAt != nil {
-			t := n.DeliveredAt.UTC()
-			v.DeliveredAt = &t
-		}
-		items = append(items, v)
+			Attempts: n.Attempts, LastError: n.LastError, CreatedAt: n.CreatedAt, DeliveredAt: n.DeliveredAt, Data: json.RawMessage(n.Payload),
+		})
 	}
-	resp := map[string]any{"items": items}
+	resp := wire.Page[wire.Notification]{Items: items}
 	if len(rows) > size {
-		resp["nextPageToken"] = strconv.FormatInt(rows[size-1].ID, 10)
+		resp.NextPageToken = strconv.FormatInt(rows[size-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -245,22 +245,13 @@ func (s *Server) purchaseFailed(w http.ResponseWriter, r *http.Request, a auth.A
 	s.writeError(w, r, fmt.Errorf("purchase %s: %w", id, err))
 }
 
-// purchasePendingView answers a purchase that was started but is not
-// recorded yet (no worker has run it): it exists and will be recorded.
-type purchasePendingView struct {
-	ID         string `json:"id"`
-	CustomerID string `json:"customerId"`
-	Status     string `json:"status"`
-	Detail     string `json:"detail"`
-}
-
 // statusPurchasePending is what a started, unrecorded purchase shows.
 const statusPurchasePending = "purchase_pending"
 
 func writePurchasePending(w http.ResponseWriter, r *http.Request, customerID, id string) {
 	w.Header().Set("Location", "/v1/customers/"+customerID+"/subscriptions/"+id)
 	w.Header().Set("Retry-After", "5")
-	writeJSON(w, http.StatusAccepted, purchasePendingView{
+	writeJSON(w, http.StatusAccepted, wire.PurchasePending{
 		ID: id, CustomerID: customerID, Status: statusPurchasePending,
 		Detail: "The purchase is accepted and will be recorded as soon as a worker runs; poll Location. Do not buy again.",
 	})

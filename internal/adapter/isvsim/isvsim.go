@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
+	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
@@ -97,13 +97,6 @@ func (s *Simulator) Stop() {
 	s.wg.Wait()
 }
 
-type notification struct {
-	ID             string                 `json:"id"`
-	Type           string                 `json:"type"`
-	SubscriptionID string                 `json:"subscriptionId"`
-	PublisherLink  *payload.PublisherLink `json:"publisherLink"`
-}
-
 // receive takes one notification: checks its signature, drops repeats,
 // and acts on it in the background (the product wants a quick 2xx).
 func (s *Simulator) receive(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +110,7 @@ func (s *Simulator) receive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	var n notification
+	var n wire.OutgoingNotification
 	if err := json.Unmarshal(body, &n); err != nil {
 		http.Error(w, "not JSON", http.StatusBadRequest)
 		return
@@ -151,15 +144,11 @@ func (s *Simulator) later(fn func() error) {
 
 // fulfill is what an ISV does with a purchase: resolve the code, assign
 // licences, confirm fulfillment.
-func (s *Simulator) fulfill(n notification) error {
+func (s *Simulator) fulfill(n wire.OutgoingNotification) error {
 	if n.PublisherLink == nil || n.PublisherLink.AuthorizationCode == "" {
 		return fmt.Errorf("purchase %s came without an authorization code", n.SubscriptionID)
 	}
-	var resolved struct {
-		ID       string `json:"id"`
-		PlanID   string `json:"planId"`
-		Quantity int    `json:"quantity"`
-	}
+	var resolved wire.Resolved
 	if err := s.call(s.ctx, http.MethodPost, "/isv/v1/subscriptions/resolve", map[string]string{"authorizationCode": n.PublisherLink.AuthorizationCode}, &resolved); err != nil {
 		return fmt.Errorf("resolve %s: %w", n.SubscriptionID, err)
 	}
@@ -173,7 +162,7 @@ func (s *Simulator) fulfill(n notification) error {
 	if !s.sleep(s.cfg.ProvisionAfter) {
 		return context.Canceled
 	}
-	if err := s.event("prov-"+resolved.ID, lifecycle.EventProvisioned, resolved.ID, nil); err != nil {
+	if err := s.event("prov-"+resolved.ID, lifecycle.EventProvisioned, resolved.ID, wire.ISVEventData{}); err != nil {
 		return err
 	}
 	if !s.sleep(s.cfg.ActivateAfter) {
@@ -185,27 +174,24 @@ func (s *Simulator) fulfill(n notification) error {
 	if err := s.call(s.ctx, http.MethodPost, "/isv/v1/subscriptions/resolve", map[string]string{"authorizationCode": n.PublisherLink.AuthorizationCode}, &resolved); err != nil {
 		return fmt.Errorf("resolve %s again: %w", n.SubscriptionID, err)
 	}
-	return s.event("act-"+resolved.ID, lifecycle.EventActivated, resolved.ID, map[string]any{"planId": resolved.PlanID, "quantity": resolved.Quantity})
+	return s.event("act-"+resolved.ID, lifecycle.EventActivated, resolved.ID, wire.ISVEventData{PlanID: resolved.PlanID, Quantity: resolved.Quantity})
 }
 
-func (s *Simulator) answerCancellation(n notification) error {
+func (s *Simulator) answerCancellation(n wire.OutgoingNotification) error {
 	if !s.sleep(s.cfg.ProvisionAfter) {
 		return context.Canceled
 	}
 	switch s.cfg.Cancellations {
 	case "approve":
-		return s.event("cancel-ok-"+n.ID, lifecycle.EventCancellationApproved, n.SubscriptionID, nil)
+		return s.event("cancel-ok-"+n.ID, lifecycle.EventCancellationApproved, n.SubscriptionID, wire.ISVEventData{})
 	case "reject":
-		return s.event("cancel-no-"+n.ID, lifecycle.EventCancellationRejected, n.SubscriptionID, nil)
+		return s.event("cancel-no-"+n.ID, lifecycle.EventCancellationRejected, n.SubscriptionID, wire.ISVEventData{})
 	}
 	return nil
 }
 
-func (s *Simulator) event(id, typ, subscriptionID string, data map[string]any) error {
-	body := map[string]any{"id": id, "type": typ, "subscriptionId": subscriptionID}
-	if data != nil {
-		body["data"] = data
-	}
+func (s *Simulator) event(id, typ, subscriptionID string, data wire.ISVEventData) error {
+	body := wire.ISVEvent{ID: id, Type: typ, SubscriptionID: subscriptionID, Data: data}
 	if err := s.call(s.ctx, http.MethodPost, "/isv/v1/webhook", body, nil); err != nil {
 		return fmt.Errorf("%s for %s: %w", typ, subscriptionID, err)
 	}

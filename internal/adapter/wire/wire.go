@@ -1,7 +1,9 @@
-// Package wire is the partner API's JSON (openapi.yaml): the types the API
-// writes and the console, its client in process, reads. They are the
-// API's alone: the rules' types (internal/domain) and the workflow's
-// payloads (internal/adapter/payload) change without changing them.
+// Package wire is the product's JSON on the wire (openapi.yaml): what the
+// partner and ISV APIs answer and take, and the notifications they send,
+// as the API writes them and its clients in this repository (the console,
+// the ISV simulator) read them. They are the wire's alone: the rules'
+// types (internal/domain) and the workflow's payloads
+// (internal/adapter/payload) change without changing them.
 package wire
 
 import (
