@@ -82,8 +82,13 @@ func keyDigest(partnerID, key string, more ...string) string {
 // until the purchase is recorded (update-with-start: the answer and a
 // following read agree). A workflow of the same id already running is
 // joined: its result says whose purchase it is. summary is what operators
-// read of it in the Web UI's list.
+// read of it in the Web UI's list. An input the workflow would refuse
+// (lifecycle.CheckPurchase, which its first task calls too) starts
+// nothing: the refusal is returned as it is.
 func (c *Client) Purchase(ctx context.Context, in payload.PurchaseInput, summary string) (payload.PurchaseResult, error) {
+	if err := lifecycle.CheckPurchase(in.Subscription.Rules(), lifecycle.Plan(in.Plan), in.IdempotencyKey); err != nil {
+		return payload.PurchaseResult{}, err
+	}
 	sub := in.Subscription
 	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.WorkflowID(sub.ID),
