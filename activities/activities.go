@@ -129,5 +129,12 @@ func stepOf(t Transition) store.Step {
 	for _, n := range t.Notifications {
 		step.Notifications = append(step.Notifications, lifecycle.Notification(n))
 	}
+	for _, op := range t.Operations {
+		step.Operations = append(step.Operations, lifecycle.Operation(op))
+	}
+	if pc := t.PendingChange; pc != nil {
+		step.Subscription.PendingChange = &store.PendingChange{OperationID: pc.Operation.ID, Action: pc.Operation.Action, PlanID: pc.Operation.PlanID,
+			Quantity: pc.Operation.Quantity, RequestedAt: pc.Operation.RequestedAt, Deadline: pc.Deadline, Actor: pc.Actor}
+	}
 	return step
 }

@@ -309,7 +309,7 @@ func (w *subscriptionRun) change(ctx workflow.Context, req ChangeRequest) (Chang
 }
 
 func (w *subscriptionRun) changeResult(pending bool) ChangeResult {
-	return ChangeResult{Subscription: w.result(), Pending: pending, Lots: w.state.WindowedLots()}
+	return ChangeResult{Subscription: w.result(), Pending: pending, Lots: w.state.WindowedLots(), PendingChange: payload.PendingChangeOf(w.state.PendingChange)}
 }
 
 // onDeadlines takes every deadline that has come, one durable step each,

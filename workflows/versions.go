@@ -27,6 +27,7 @@ const (
 	generationLocalCommit       = 2 // steps on events in the history commit by a fenced local activity
 	generationStatusAfterEvents = 3 // a step leaves the status to the ISV events waiting behind it
 	generationExactLines        = 4 // lifecycle.Rules.ExactLines and NoOpChangesRecordNothing (issue 25)
+	generationPlanChanges       = 5 // lifecycle.Rules.PlanChanges: changes of plan, and changes that wait for the publisher (issue 27)
 	// generationMarkerNewest is the newest generation a marker may say;
 	// later ones come by workflow type only.
 	generationMarkerNewest = generationStatusAfterEvents
@@ -36,8 +37,10 @@ const (
 // says its generation (GetVersion would record a marker and a visibility
 // write per run). A run continuing as new takes the newest.
 const (
-	// SubscriptionWorkflowType runs generationExactLines.
-	SubscriptionWorkflowType = "SubscriptionGeneration4"
+	// SubscriptionWorkflowType runs generationPlanChanges.
+	SubscriptionWorkflowType = "SubscriptionGeneration5"
+	// subscriptionWorkflowGeneration4: runs started before generation 5.
+	subscriptionWorkflowGeneration4 = "SubscriptionGeneration4"
 	// subscriptionWorkflowGeneration3: runs started before generation 4.
 	subscriptionWorkflowGeneration3 = "SubscriptionGeneration3"
 	// subscriptionWorkflowByMarker: runs started before the types said
@@ -50,6 +53,8 @@ const (
 func generationOfType(workflowType string) (workflow.Version, bool) {
 	switch workflowType {
 	case SubscriptionWorkflowType:
+		return generationPlanChanges, true
+	case subscriptionWorkflowGeneration4:
 		return generationExactLines, true
 	case subscriptionWorkflowGeneration3:
 		return generationStatusAfterEvents, true
@@ -60,7 +65,7 @@ func generationOfType(workflowType string) (workflow.Version, bool) {
 // RegisterSubscriptionWorkflow registers SubscriptionWorkflow under every
 // type its runs may have (a worker's, a replayer's, a test's registry).
 func RegisterSubscriptionWorkflow(r worker.WorkflowRegistry) {
-	for _, name := range []string{SubscriptionWorkflowType, subscriptionWorkflowGeneration3, subscriptionWorkflowByMarker} {
+	for _, name := range []string{SubscriptionWorkflowType, subscriptionWorkflowGeneration4, subscriptionWorkflowGeneration3, subscriptionWorkflowByMarker} {
 		r.RegisterWorkflowWithOptions(SubscriptionWorkflow, workflow.RegisterOptions{Name: name})
 	}
 }
@@ -103,7 +108,8 @@ func (w *subscriptionRun) versions(ctx workflow.Context) {
 	if g >= generationChanges {
 		w.generation = generation{timers: true, durableCommit: true, statusOnChange: true,
 			localCommit: g >= generationLocalCommit, statusAfterEvents: g >= generationStatusAfterEvents}
-		w.rules = lifecycle.Rules{LotWindows: true, ExactLines: g >= generationExactLines, NoOpChangesRecordNothing: g >= generationExactLines}
+		w.rules = lifecycle.Rules{LotWindows: true, ExactLines: g >= generationExactLines, NoOpChangesRecordNothing: g >= generationExactLines,
+			PlanChanges: g >= generationPlanChanges}
 	} else {
 		w.generation.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
 		w.generation.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1

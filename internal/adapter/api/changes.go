@@ -16,6 +16,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
@@ -27,6 +28,9 @@ type patchRequest struct {
 	Status            *string `json:"status,omitempty"`
 	ResellerPartnerID *string `json:"resellerPartnerId,omitempty"`
 	BillingFrequency  *string `json:"billingFrequency,omitempty"`
+	// PlanID asks for another plan of the offer: it waits for the
+	// publisher's answer (202 with pendingChange).
+	PlanID *string `json:"planId,omitempty"`
 }
 
 // patchSubscription applies a partner's change through the workflow's
@@ -71,8 +75,20 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 			return
 		}
 	}
+	if body.PlanID != nil {
+		plan, ok, err := s.offerPlan(r.Context(), row.OfferID, *body.PlanID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !ok {
+			s.writeError(w, r, invalid("planId", "offer %s has no plan %q", row.OfferID, *body.PlanID))
+			return
+		}
+		req.PlanID, req.Plan = body.PlanID, plan
+	}
 	if req.Rules().Empty() {
-		s.writeError(w, r, invalid("", "nothing to change: set nickname, quantity, autoRenew, status, resellerPartnerId or billingFrequency"))
+		s.writeError(w, r, invalid("", "nothing to change: set nickname, quantity, autoRenew, status, resellerPartnerId, billingFrequency or planId"))
 		return
 	}
 	if ifMatch := r.Header.Get("If-Match"); ifMatch != "" && strings.TrimSpace(ifMatch) != "*" {
@@ -130,7 +146,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 	if result.Pending {
 		status = http.StatusAccepted
 	}
-	s.writeSubscription(w, a, status, result.Subscription.Rules(), result.Lots)
+	s.writeSubscription(w, a, status, result.Subscription.Rules(), result.Lots, pendingOf(result.PendingChange))
 }
 
 // changeFailed maps a refused or failed change to its problem.
@@ -147,7 +163,7 @@ func (s *Server) changeFailed(w http.ResponseWriter, r *http.Request, a auth.Age
 				s.writeError(w, r, fmt.Errorf("change: a refusal without the subscription: %w", err))
 				return
 			}
-			s.writeSubscription(w, a, http.StatusOK, current.Subscription.Rules(), current.Lots)
+			s.writeSubscription(w, a, http.StatusOK, current.Subscription.Rules(), current.Lots, pendingOf(current.PendingChange))
 		case lifecycle.RefusedInvalid:
 			writeProblemField(w, r, http.StatusUnprocessableEntity, "validation_failed", refused.Field, refused.Message)
 		case lifecycle.RefusedState:
@@ -221,4 +237,22 @@ func (c *capture) Write(b []byte) (int, error) {
 	}
 	c.body.Write(b)
 	return c.ResponseWriter.Write(b)
+}
+
+// offerPlan is an offer's plan as a change of plan carries it (the
+// workflow never reads the catalog); false when the offer has no such plan.
+func (s *Server) offerPlan(ctx context.Context, offerID, planID string) (*payload.Plan, bool, error) {
+	if !catalog.ValidID(planID) {
+		return nil, false, nil
+	}
+	offer, err := s.Store.Offer(ctx, offerID)
+	if err != nil {
+		return nil, false, err
+	}
+	plan, ok := offer.Plan(planID)
+	if !ok {
+		return nil, false, nil
+	}
+	p := payload.Plan(plan.Snapshot())
+	return &p, true, nil
 }

@@ -127,6 +127,10 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		s.writeError(w, r, invalid("data.quantity", "must be positive"))
 		return
 	}
+	if e.Data.OperationID != "" && !fields.UUID(e.Data.OperationID) {
+		s.writeError(w, r, invalid("data.operationId", "must be the operation's id (a UUID), as pendingChange or the notification names it"))
+		return
+	}
 	sub, err := s.Store.SubscriptionByID(r.Context(), e.SubscriptionID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && sub.PublisherID != publisherID) {
 		writeProblem(w, r, http.StatusNotFound, "subscription_not_found", "No subscription to your offers has this id.")
@@ -161,7 +165,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 			return
 		}
 	}
-	event := payload.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
+	event := payload.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC(), OperationID: e.Data.OperationID}
 
 	ctx, cancel := withTimeout(r, 10*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,9 @@ import (
 
 type endpointRequest struct {
 	URL string `json:"url"`
+	// Dialect is a publisher's choice of notification shape: "native"
+	// (the default) or "microsoft" (CONTRACT.md).
+	Dialect string `json:"dialect"`
 }
 
 // validEndpointURL refuses an endpoint the product must not call: not
@@ -50,7 +54,11 @@ func (s *Server) putPartnerEndpoint(w http.ResponseWriter, r *http.Request, a au
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(b)
-	if err := s.Store.SetEndpoint(r.Context(), lifecycle.RecipientPartner, a.PartnerID, req.URL, []byte(secret)); err != nil {
+	if req.Dialect != "" && req.Dialect != store.DialectNative {
+		s.writeError(w, r, invalid("dialect", "a partner's notifications are native; only a publisher may choose %q", req.Dialect))
+		return
+	}
+	if err := s.Store.SetEndpoint(r.Context(), lifecycle.RecipientPartner, a.PartnerID, req.URL, store.DialectNative, []byte(secret)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -74,7 +82,11 @@ func (s *Server) writeEndpoint(w http.ResponseWriter, r *http.Request, kind, id 
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wire.Endpoint{URL: e.URL, UpdatedAt: e.UpdatedAt.UTC()})
+	endpoint := wire.Endpoint{URL: e.URL, UpdatedAt: e.UpdatedAt.UTC()}
+	if kind == lifecycle.RecipientPublisher {
+		endpoint.Dialect = e.Dialect
+	}
+	writeJSON(w, http.StatusOK, endpoint)
 }
 
 // putPublisherEndpoint sets where the ISV receives its notifications; they
@@ -89,11 +101,16 @@ func (s *Server) putPublisherEndpoint(w http.ResponseWriter, r *http.Request, pu
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Store.SetEndpoint(r.Context(), lifecycle.RecipientPublisher, publisherID, req.URL, nil); err != nil {
+	dialect := cmp.Or(req.Dialect, store.DialectNative)
+	if dialect != store.DialectNative && dialect != store.DialectMicrosoft {
+		s.writeError(w, r, invalid("dialect", "must be %q or %q", store.DialectNative, store.DialectMicrosoft))
+		return
+	}
+	if err := s.Store.SetEndpoint(r.Context(), lifecycle.RecipientPublisher, publisherID, req.URL, dialect, nil); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wire.Endpoint{URL: req.URL, UpdatedAt: s.Now().UTC()})
+	writeJSON(w, http.StatusOK, wire.Endpoint{URL: req.URL, Dialect: dialect, UpdatedAt: s.Now().UTC()})
 }
 
 func (s *Server) listPartnerNotifications(w http.ResponseWriter, r *http.Request, a auth.Agent) {

@@ -52,8 +52,10 @@ func (s *Server) view(a auth.Agent, sub lifecycle.Subscription, lots billing.Lot
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-func (s *Server) writeSubscription(w http.ResponseWriter, a auth.Agent, status int, sub lifecycle.Subscription, lots billing.Lots) {
-	s.writeView(w, status, s.view(a, sub, lots))
+func (s *Server) writeSubscription(w http.ResponseWriter, a auth.Agent, status int, sub lifecycle.Subscription, lots billing.Lots, pending *wire.PendingChange) {
+	v := s.view(a, sub, lots)
+	v.PendingChange = pending
+	s.writeView(w, status, v)
 }
 
 func (s *Server) writeView(w http.ResponseWriter, status int, v wire.Subscription) {
@@ -323,7 +325,7 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, a auth.
 	if !ok {
 		return
 	}
-	s.writeSubscription(w, a, http.StatusOK, row.Subscription, row.Lots)
+	s.writeSubscription(w, a, http.StatusOK, row.Subscription, row.Lots, pendingView(row.PendingChange))
 }
 
 func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a auth.Agent) {
@@ -364,7 +366,9 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, a aut
 		if i == size {
 			break
 		}
-		items = append(items, s.view(a, row.Subscription, row.Lots))
+		v := s.view(a, row.Subscription, row.Lots)
+		v.PendingChange = pendingView(row.PendingChange)
+		items = append(items, v)
 	}
 	resp := wire.Page[wire.Subscription]{Items: items}
 	if len(rows) > size {

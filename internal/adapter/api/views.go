@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
@@ -12,6 +13,26 @@ import (
 // What the store keeps, as the API shows it (the wire types, which the
 // console reads too). The subscription's own view is Server.view: it
 // depends on the caller and the time.
+
+// pendingView is the change that waits for the publisher, as the store
+// keeps it; nil for none.
+func pendingView(pc *store.PendingChange) *wire.PendingChange {
+	if pc == nil {
+		return nil
+	}
+	return &wire.PendingChange{OperationID: pc.OperationID, Action: pc.Action, PlanID: pc.PlanID, Quantity: pc.Quantity,
+		RequestedAt: pc.RequestedAt, Deadline: pc.Deadline}
+}
+
+// pendingOf is the change that waits, as a change's answer carries it.
+func pendingOf(pc *payload.PendingChange) *wire.PendingChange {
+	if pc == nil {
+		return nil
+	}
+	op := pc.Operation
+	return &wire.PendingChange{OperationID: op.ID, Action: op.Action, PlanID: op.PlanID, Quantity: op.Quantity,
+		RequestedAt: op.RequestedAt.UTC(), Deadline: pc.Deadline.UTC()}
+}
 
 func customerView(c store.Customer) wire.Customer {
 	return wire.Customer{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt}

@@ -133,6 +133,7 @@ type detail struct {
 	TermStart            *time.Time `json:"termStart"`
 	TermEnd              *time.Time `json:"termEnd"`
 	UnitPrice            *int64     `json:"unitPrice"`
+	FromPlanID           string     `json:"fromPlanId"`
 	Refunded             *int64     `json:"refunded"`
 	ExactLines           bool       `json:"exactLines"`
 	To                   string     `json:"to"`
@@ -256,6 +257,9 @@ func (r *replay) apply(e event, d detail) {
 		if d.Quantity != nil {
 			r.changeQuantity(e, *d.Quantity)
 		}
+		if d.FromPlanID != "" && d.UnitPrice != nil {
+			r.changePlan(e, *d.UnitPrice)
+		}
 	case lifecycle.KindCancellationRequested:
 		r.status = lifecycle.StatusPendingCancellation
 	case lifecycle.KindCancellationLapsed:
@@ -361,6 +365,22 @@ func (r *replay) changeQuantity(e event, q int) {
 	r.lots, credit = r.lots.Remove(-delta)
 	if credit > 0 {
 		r.add(line{key: "credit/" + key, kind: billing.CreditKind, amount: credit, quantity: -delta})
+	}
+}
+
+// changePlan replays a change of plan: the rest of the installment
+// credited at the old price and charged at the new (billing.PlanChanged).
+func (r *replay) changePlan(e event, unitPrice int64) {
+	from, ok := r.schedule()
+	r.unitPrice = unitPrice
+	to, ok2 := r.schedule()
+	if !ok || !ok2 || r.status != lifecycle.StatusActive || r.nextInstallment == 0 {
+		return
+	}
+	lines, perLicence := billing.PlanChanged(from, to, r.asBilled(e.version), r.term, r.termStart, r.termEnd, r.nextInstallment-1, e.row.At.UTC())
+	r.lots = r.lots.Repriced(perLicence)
+	for _, c := range lines {
+		r.addCharge(c)
 	}
 }
 

@@ -64,6 +64,8 @@ type Plan struct {
 	MaxQuantity                   int      `json:"maxQuantity"`
 	CancellationWindow            string   `json:"cancellationWindow"`
 	CancellationRequiresPublisher bool     `json:"cancellationRequiresPublisher"`
+	ChangesRequirePublisher       bool     `json:"changesRequirePublisher,omitempty"`
+	ChangeApprovalWindow          string   `json:"changeApprovalWindow,omitempty"`
 }
 
 // Settings are the lifecycle's delays, fixed at purchase.
@@ -84,6 +86,8 @@ type ISVEvent struct {
 	PlanID   string `json:"planId,omitempty"`
 	Quantity int    `json:"quantity,omitempty"`
 	Plan     *Plan  `json:"plan,omitempty"`
+	// OperationID is the operation the event answers or is (issue 27).
+	OperationID string `json:"operationId,omitempty"`
 }
 
 // PurchaseInput starts a subscription's workflow: everything the API
@@ -123,6 +127,7 @@ type Carried struct {
 	NextInstallment     int                  `json:"nextInstallment"`
 	RenewalNoticeSent   bool                 `json:"renewalNoticeSent"`
 	PendingCancellation *PendingCancellation `json:"pendingCancellation,omitempty"`
+	PendingChange       *PendingChange       `json:"pendingChange,omitempty"`
 	RecentEventIDs      []string             `json:"recentEventIds,omitempty"`
 	Lots                billing.Lots         `json:"lots,omitempty"`
 	// Run is the number of the run that hands over (the purchase's is 0):
@@ -142,6 +147,29 @@ type PendingCancellation struct {
 	Deadline       time.Time        `json:"deadline"`
 	PreviousStatus lifecycle.Status `json:"previousStatus"`
 	Actor          string           `json:"actor"`
+	OperationID    string           `json:"operationId,omitempty"`
+}
+
+// PendingChange is a change of plan or quantity waiting for the
+// publisher's answer.
+type PendingChange struct {
+	Operation Operation `json:"operation"`
+	Plan      *Plan     `json:"plan,omitempty"`
+	Deadline  time.Time `json:"deadline"`
+	Actor     string    `json:"actor"`
+}
+
+// Operation is one operation of Microsoft's SaaS Fulfillment v2 as a step
+// creates or settles it.
+type Operation struct {
+	ID          string    `json:"id"`
+	Action      string    `json:"action"`
+	Status      string    `json:"status"`
+	PlanID      string    `json:"planId"`
+	Quantity    int       `json:"quantity"`
+	Source      string    `json:"source"`
+	RequestedAt time.Time `json:"requestedAt"`
+	Reason      string    `json:"reason,omitempty"`
 }
 
 // ChangeRequest is a partner's change, the UpdateChange argument: every
@@ -154,6 +182,13 @@ type ChangeRequest struct {
 	ResellerPartnerID *string `json:"resellerPartnerId,omitempty"`
 	BillingFrequency  *string `json:"billingFrequency,omitempty"`
 	Cancel            bool    `json:"cancel,omitempty"`
+	// PlanID asks for another plan; Plan is it as the catalog has it.
+	PlanID *string `json:"planId,omitempty"`
+	Plan   *Plan   `json:"plan,omitempty"`
+	// Source is lifecycle.SourcePublisher for the publisher's own change.
+	Source string `json:"source,omitempty"`
+	// OperationID names the operation the change creates ("" derives one).
+	OperationID string `json:"operationId,omitempty"`
 	// IfVersion, when not 0, is the version the partner last saw (If-Match).
 	IfVersion int64 `json:"ifVersion,omitempty"`
 }
@@ -166,6 +201,8 @@ type ChangeResult struct {
 	Pending bool `json:"pending"`
 	// Lots are the batches of licences after the change (refundableQuantity).
 	Lots billing.Lots `json:"lots,omitempty"`
+	// PendingChange is the change that waits for the publisher, if any.
+	PendingChange *PendingChange `json:"pendingChange,omitempty"`
 }
 
 // PurchaseResult answers UpdatePurchaseRecorded.
@@ -220,6 +257,7 @@ func (in PurchaseInput) State() lifecycle.State {
 			p := lifecycle.PendingCancellation(*pc)
 			s.PendingCancellation = &p
 		}
+		s.PendingChange = c.PendingChange.Rules()
 	}
 	return s
 }
@@ -236,12 +274,39 @@ func CarriedOf(s lifecycle.State) *Carried {
 		p := PendingCancellation(*pc)
 		c.PendingCancellation = &p
 	}
+	c.PendingChange = PendingChangeOf(s.PendingChange)
 	return c
+}
+
+// PendingChangeOf is the change that waits as payloads carry it; nil for none.
+func PendingChangeOf(pc *lifecycle.PendingChange) *PendingChange {
+	if pc == nil {
+		return nil
+	}
+	p := &PendingChange{Operation: Operation(pc.Operation), Deadline: pc.Deadline, Actor: pc.Actor}
+	if pc.Plan != nil {
+		plan := Plan(*pc.Plan)
+		p.Plan = &plan
+	}
+	return p
+}
+
+// Rules is the change that waits as the rules know it; nil for none.
+func (p *PendingChange) Rules() *lifecycle.PendingChange {
+	if p == nil {
+		return nil
+	}
+	pc := &lifecycle.PendingChange{Operation: lifecycle.Operation(p.Operation), Deadline: p.Deadline, Actor: p.Actor}
+	if p.Plan != nil {
+		plan := lifecycle.Plan(*p.Plan)
+		pc.Plan = &plan
+	}
+	return pc
 }
 
 // Rules is the event as the rules know it.
 func (e ISVEvent) Rules() lifecycle.ISVEvent {
-	r := lifecycle.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: e.PublisherID, ReceivedAt: e.ReceivedAt, PlanID: e.PlanID, Quantity: e.Quantity}
+	r := lifecycle.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: e.PublisherID, ReceivedAt: e.ReceivedAt, PlanID: e.PlanID, Quantity: e.Quantity, OperationID: e.OperationID}
 	if e.Plan != nil {
 		p := lifecycle.Plan(*e.Plan)
 		r.Plan = &p
@@ -251,6 +316,12 @@ func (e ISVEvent) Rules() lifecycle.ISVEvent {
 
 // Rules is the request as the rules know it.
 func (r ChangeRequest) Rules() lifecycle.Change {
-	return lifecycle.Change{Actor: r.Actor, Nickname: r.Nickname, Quantity: r.Quantity, AutoRenew: r.AutoRenew,
-		ResellerPartnerID: r.ResellerPartnerID, BillingFrequency: r.BillingFrequency, Cancel: r.Cancel, IfVersion: r.IfVersion}
+	c := lifecycle.Change{Actor: r.Actor, Nickname: r.Nickname, Quantity: r.Quantity, AutoRenew: r.AutoRenew,
+		ResellerPartnerID: r.ResellerPartnerID, BillingFrequency: r.BillingFrequency, Cancel: r.Cancel, IfVersion: r.IfVersion,
+		PlanID: r.PlanID, Source: r.Source, OperationID: r.OperationID}
+	if r.Plan != nil {
+		p := lifecycle.Plan(*r.Plan)
+		c.Plan = &p
+	}
+	return c
 }

@@ -28,6 +28,10 @@ type Transition struct {
 	// Lots are the subscription's batches of licences after the step, for
 	// its refundableQuantity; empty once it has ended.
 	Lots billing.Lots `json:"lots,omitempty"`
+	// Operations are the operations the step creates or settles, and
+	// PendingChange the change that waits after it (issue 27).
+	Operations    []Operation    `json:"operations,omitempty"`
+	PendingChange *PendingChange `json:"pendingChange,omitempty"`
 	// Fence is the workflow task attempt committing the step
 	// (activities.StepFence); "" for steps of runs that commit only by
 	// scheduled activities.
@@ -69,7 +73,7 @@ func TransitionOf(step lifecycle.Step, in PurchaseInput) Transition {
 		IdempotencyKey: in.IdempotencyKey, RequestHash: in.RequestHash, Charges: step.Charges,
 	}
 	if e := step.ISVEvent; e != nil {
-		t.ISVEvent = &ISVEvent{ID: e.ID, Type: e.Type, PublisherID: e.PublisherID, ReceivedAt: e.ReceivedAt, PlanID: e.PlanID, Quantity: e.Quantity}
+		t.ISVEvent = &ISVEvent{ID: e.ID, Type: e.Type, PublisherID: e.PublisherID, ReceivedAt: e.ReceivedAt, PlanID: e.PlanID, Quantity: e.Quantity, OperationID: e.OperationID}
 		if e.Plan != nil {
 			p := Plan(*e.Plan)
 			t.ISVEvent.Plan = &p
@@ -84,6 +88,10 @@ func TransitionOf(step lifecycle.Step, in PurchaseInput) Transition {
 	if !s.Subscription.Status.Terminal() {
 		t.Lots = s.WindowedLots()
 	}
+	for _, op := range step.Operations {
+		t.Operations = append(t.Operations, Operation(op))
+	}
+	t.PendingChange = PendingChangeOf(s.PendingChange)
 	return t
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"strings"
 	"time"
@@ -135,6 +136,8 @@ type planRow struct {
 	MaxQuantity                   int    `bun:"max_quantity,notnull"`
 	CancellationWindow            string `bun:"cancellation_window,notnull"`
 	CancellationRequiresPublisher bool   `bun:"cancellation_requires_publisher,notnull"`
+	ChangesRequirePublisher       bool   `bun:"changes_require_publisher,notnull"`
+	ChangeApprovalWindow          string `bun:"change_approval_window,notnull"`
 }
 
 func (r offerRow) offer(plans []catalog.Plan) catalog.Offer {
@@ -147,6 +150,7 @@ func (r planRow) plan() catalog.Plan {
 		BillingFrequencies: strings.Split(r.BillingFrequencies, ","), UnitPrice: r.UnitPrice,
 		Currency: r.Currency, MinQuantity: r.MinQuantity, MaxQuantity: r.MaxQuantity,
 		CancellationWindow: r.CancellationWindow, CancellationRequiresPublisher: r.CancellationRequiresPublisher,
+		ChangesRequirePublisher: r.ChangesRequirePublisher, ChangeApprovalWindow: r.ChangeApprovalWindow,
 	}
 }
 
@@ -157,6 +161,7 @@ func planRowOf(offerID string, position int, p catalog.Plan) planRow {
 		BillingFrequencies: strings.Join(p.BillingFrequencies, ","), UnitPrice: p.UnitPrice,
 		Currency: p.Currency, MinQuantity: p.MinQuantity, MaxQuantity: p.MaxQuantity,
 		CancellationWindow: p.CancellationWindow, CancellationRequiresPublisher: p.CancellationRequiresPublisher,
+		ChangesRequirePublisher: p.ChangesRequirePublisher, ChangeApprovalWindow: p.ChangeApprovalWindow,
 	}
 }
 
@@ -205,6 +210,65 @@ type subscriptionRow struct {
 	// Fence is the workflow task attempt that wrote this version (see
 	// Fence in fence.go); "" for a step committed by a scheduled activity.
 	Fence string `bun:"fence,notnull"`
+	// PendingChange is the change that waits for the publisher (JSON of
+	// pendingChangeModel), "" for none.
+	PendingChange string `bun:"pending_change,notnull"`
+}
+
+// pendingChangeModel is the JSON of subscriptionRow.PendingChange.
+type pendingChangeModel struct {
+	OperationID string    `json:"operationId"`
+	Action      string    `json:"action"`
+	PlanID      string    `json:"planId"`
+	Quantity    int       `json:"quantity"`
+	RequestedAt time.Time `json:"requestedAt"`
+	Deadline    time.Time `json:"deadline"`
+	Actor       string    `json:"actor"`
+}
+
+// PendingChange is the change that waits for the publisher as the store
+// shows it.
+type PendingChange struct {
+	OperationID, Action, PlanID, Actor string
+	Quantity                           int
+	RequestedAt, Deadline              time.Time
+}
+
+// operationRow is one state an operation took, written by the step that
+// created or settled it.
+type operationRow struct {
+	bun.BaseModel `bun:"table:operations"`
+
+	Key            string    `bun:"key,pk"` // <operation id>/v<step version>
+	OperationID    string    `bun:"operation_id,notnull"`
+	SubscriptionID string    `bun:"subscription_id,notnull"`
+	PublisherID    string    `bun:"publisher_id,notnull"`
+	OfferID        string    `bun:"offer_id,notnull"`
+	Action         string    `bun:"action,notnull"`
+	Status         string    `bun:"status,notnull"`
+	PlanID         string    `bun:"plan_id,notnull"`
+	Quantity       int       `bun:"quantity,notnull"`
+	Source         string    `bun:"source,notnull"`
+	Reason         string    `bun:"reason,notnull"`
+	RequestedAt    time.Time `bun:"requested_at,notnull"`
+	CreatedAt      time.Time `bun:"created_at,notnull"`
+	StepVersion    int64     `bun:"step_version,notnull"`
+	Fence          string    `bun:"fence,notnull"`
+}
+
+// Operation is one operation of a subscription as it stands (its latest
+// state), with the subscription it belongs to.
+type Operation struct {
+	lifecycle.Operation
+	SubscriptionID, PublisherID, OfferID string
+	// UpdatedAt is when the step that gave it this state was recorded.
+	UpdatedAt time.Time
+}
+
+func (r operationRow) operation() Operation {
+	return Operation{Operation: lifecycle.Operation{ID: r.OperationID, Action: r.Action, Status: r.Status, PlanID: r.PlanID, Quantity: r.Quantity,
+		Source: r.Source, RequestedAt: r.RequestedAt.UTC(), Reason: r.Reason},
+		SubscriptionID: r.SubscriptionID, PublisherID: r.PublisherID, OfferID: r.OfferID, UpdatedAt: r.CreatedAt.UTC()}
 }
 
 // Subscription is a subscription as the store keeps it: the facts its
@@ -220,6 +284,8 @@ type Subscription struct {
 	// (activities.StepFence); "" for a step committed by a scheduled
 	// activity.
 	Fence string
+	// PendingChange is the change that waits for the publisher, if any.
+	PendingChange *PendingChange
 }
 
 func (r subscriptionRow) subscription() Subscription {
@@ -238,6 +304,13 @@ func (r subscriptionRow) subscription() Subscription {
 	if r.Lots != "" {
 		// Batches are kept from generation 1 on; none before.
 		_ = json.Unmarshal([]byte(r.Lots), &s.Lots)
+	}
+	if r.PendingChange != "" {
+		var m pendingChangeModel
+		if json.Unmarshal([]byte(r.PendingChange), &m) == nil {
+			s.PendingChange = &PendingChange{OperationID: m.OperationID, Action: m.Action, PlanID: m.PlanID, Quantity: m.Quantity,
+				RequestedAt: m.RequestedAt.UTC(), Deadline: m.Deadline.UTC(), Actor: m.Actor}
+		}
 	}
 	return s
 }
@@ -264,6 +337,14 @@ func subscriptionRowOf(s Subscription) (subscriptionRow, error) {
 		}
 		r.Lots = string(lots)
 	}
+	if pc := s.PendingChange; pc != nil {
+		b, err := json.Marshal(pendingChangeModel{OperationID: pc.OperationID, Action: pc.Action, PlanID: pc.PlanID, Quantity: pc.Quantity,
+			RequestedAt: utc(pc.RequestedAt), Deadline: utc(pc.Deadline), Actor: pc.Actor})
+		if err != nil {
+			return r, err
+		}
+		r.PendingChange = string(b)
+	}
 	return r, nil
 }
 
@@ -272,7 +353,7 @@ func subscriptionRowOf(s Subscription) (subscriptionRow, error) {
 var mutableSubscriptionColumns = []string{
 	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency", "next_billing_frequency",
 	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
-	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots", "fence",
+	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots", "fence", "pending_change",
 }
 
 // authorizationCodeRow identifies a purchase to its ISV. Only the hash of
@@ -591,16 +672,26 @@ type endpointRow struct {
 	URL          string    `bun:"url,notnull"`
 	SealedSecret []byte    `bun:"sealed_secret"`
 	UpdatedAt    time.Time `bun:"updated_at,notnull"`
+	Dialect      string    `bun:"dialect,notnull"`
 }
 
 // Endpoint is where a partner or a publisher receives its notifications.
 type Endpoint struct {
 	OwnerKind, OwnerID, URL string
-	UpdatedAt               time.Time
+	// Dialect is the shape of a publisher's notifications: DialectNative
+	// or DialectMicrosoft.
+	Dialect   string
+	UpdatedAt time.Time
 }
 
+// Notification dialects of a publisher's endpoint.
+const (
+	DialectNative    = "native"    // the signed events of /isv/v1
+	DialectMicrosoft = "microsoft" // Microsoft's SaaS webhook, with a bearer JWT
+)
+
 func (r endpointRow) endpoint() Endpoint {
-	return Endpoint{OwnerKind: r.OwnerKind, OwnerID: r.OwnerID, URL: r.URL, UpdatedAt: r.UpdatedAt.UTC()}
+	return Endpoint{OwnerKind: r.OwnerKind, OwnerID: r.OwnerID, URL: r.URL, Dialect: cmp.Or(r.Dialect, DialectNative), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 // attemptRow is one delivery attempt of a notification.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -14,10 +15,11 @@ const (
 	NotificationFailed = "failed"
 )
 
-// SetEndpoint sets where an owner receives notifications; secret is sealed
-// (nil for publishers, which sign with their webhook secret).
-func (s *Store) SetEndpoint(ctx context.Context, ownerKind, ownerID, url string, secret []byte) error {
-	row := &endpointRow{OwnerKind: ownerKind, OwnerID: ownerID, URL: url, UpdatedAt: now()}
+// SetEndpoint sets where an owner receives notifications, in which dialect
+// ("" is native); secret is sealed (nil for publishers, which sign with
+// their webhook secret).
+func (s *Store) SetEndpoint(ctx context.Context, ownerKind, ownerID, url, dialect string, secret []byte) error {
+	row := &endpointRow{OwnerKind: ownerKind, OwnerID: ownerID, URL: url, Dialect: cmp.Or(dialect, DialectNative), UpdatedAt: now()}
 	if secret != nil {
 		sealed, err := s.box.Seal(secret)
 		if err != nil {
@@ -26,7 +28,7 @@ func (s *Store) SetEndpoint(ctx context.Context, ownerKind, ownerID, url string,
 		row.SealedSecret = sealed
 	}
 	_, err := s.db.NewInsert().Model(row).On("CONFLICT (owner_kind, owner_id) DO UPDATE").
-		Set("url = EXCLUDED.url, sealed_secret = EXCLUDED.sealed_secret, updated_at = EXCLUDED.updated_at").Exec(ctx)
+		Set("url = EXCLUDED.url, sealed_secret = EXCLUDED.sealed_secret, updated_at = EXCLUDED.updated_at, dialect = EXCLUDED.dialect").Exec(ctx)
 	return err
 }
 

@@ -25,6 +25,8 @@ type Step struct {
 	Receipt       *Receipt
 	Charges       []billing.Charge
 	Notifications []lifecycle.Notification
+	// Operations are the operations the step creates or settles.
+	Operations []lifecycle.Operation
 	// WorkflowID and RunID are the run whose history records the step:
 	// a delivery checks the step is there before it sends a notification.
 	WorkflowID, RunID string
@@ -168,6 +170,14 @@ func (s *Store) ApplyStep(ctx context.Context, t Step) (bool, error) {
 				return fmt.Errorf("insert notification %s: %w", n.Key, err)
 			}
 		}
+		for _, op := range t.Operations {
+			o := operationRow{Key: fmt.Sprintf("%s/v%d", op.ID, row.Version), OperationID: op.ID, SubscriptionID: row.ID, PublisherID: row.PublisherID,
+				OfferID: row.OfferID, Action: op.Action, Status: op.Status, PlanID: op.PlanID, Quantity: op.Quantity, Source: op.Source,
+				Reason: op.Reason, RequestedAt: utc(op.RequestedAt), CreatedAt: now(), StepVersion: row.Version, Fence: row.Fence}
+			if _, err := tx.NewInsert().Model(&o).On("CONFLICT (key) DO NOTHING").Exec(ctx); err != nil {
+				return fmt.Errorf("insert operation %s: %w", o.Key, err)
+			}
+		}
 		return nil
 	})
 	return moved, err
@@ -199,7 +209,7 @@ func (s *Store) fenceStep(ctx context.Context, tx bun.Tx, row subscriptionRow) (
 		return false, false, nil
 	}
 	// Written by a discarded task: what it wrote from this version on goes.
-	for _, model := range []any{(*eventRow)(nil), (*notificationRow)(nil), (*chargeRow)(nil)} {
+	for _, model := range []any{(*eventRow)(nil), (*notificationRow)(nil), (*chargeRow)(nil), (*operationRow)(nil)} {
 		d := tx.NewDelete().Model(model).Where("subscription_id = ?", row.ID).Where("step_version >= ?", row.Version).Where("fence <> ''")
 		if _, ok := model.(*chargeRow); ok {
 			// An invoice never changes; an invoiced line stays (the retry's

@@ -19,7 +19,9 @@ type Endpoint struct {
 	URL string `json:"url"`
 	// Secret signs the notifications sent to a partner's endpoint; it is
 	// shown only when set (each PUT issues a new one).
-	Secret    string    `json:"secret,omitempty"`
+	Secret string `json:"secret,omitempty"`
+	// Dialect is a publisher's notification shape: "native" or "microsoft".
+	Dialect   string    `json:"dialect,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
@@ -57,10 +59,12 @@ type ISVEvent struct {
 	Data           ISVEventData `json:"data,omitzero"`
 }
 
-// ISVEventData is what an activation confirms.
+// ISVEventData is what an activation confirms, or the operation an
+// answer (change_*, cancellation_*) is about.
 type ISVEventData struct {
-	PlanID   string `json:"planId,omitempty"`
-	Quantity int    `json:"quantity,omitempty"`
+	PlanID      string `json:"planId,omitempty"`
+	Quantity    int    `json:"quantity,omitempty"`
+	OperationID string `json:"operationId,omitempty"`
 }
 
 // Resolved is a purchase as the ISV resolves it from its authorization

@@ -42,6 +42,20 @@ type Subscription struct {
 	// RefundableQuantity: how many licences can still be removed (and are
 	// credited), batch by batch.
 	RefundableQuantity Refundable `json:"refundableQuantity"`
+	// PendingChange is the change of plan or quantity that waits for the
+	// publisher's answer; absent when none waits.
+	PendingChange *PendingChange `json:"pendingChange,omitempty"`
+}
+
+// PendingChange is a change that waits for the publisher: the operation
+// the publisher answers, what it asks for, and until when it waits.
+type PendingChange struct {
+	OperationID string    `json:"operationId"`
+	Action      string    `json:"action"` // ChangePlan or ChangeQuantity
+	PlanID      string    `json:"planId"`
+	Quantity    int       `json:"quantity"`
+	RequestedAt time.Time `json:"requestedAt"`
+	Deadline    time.Time `json:"deadline"`
 }
 
 // PublisherLink is where the partner finishes setup on the ISV's site; the

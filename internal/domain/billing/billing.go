@@ -116,6 +116,7 @@ const (
 	ReasonLicencesAdded   = "licences_added"   // licences added during a period, prorated
 	ReasonLicencesRemoved = "licences_removed" // licences removed inside their lot's window, credited
 	ReasonRefund          = "refund"           // a cancellation inside the window credits the term
+	ReasonPlanChanged     = "plan_changed"     // the rest of the installment, credited at the old plan's price and charged at the new one's
 )
 
 // ReasonOf is the reason of a line from its key, for lines recorded before
@@ -481,4 +482,38 @@ func InvoicingPeriod(month string, now time.Time, closeEarly bool) (start, end, 
 		return start, end, now, nil
 	}
 	return start, end, end, nil
+}
+
+// PlanChanged are the two lines of a change of plan at at, during
+// installment i of the term, as terms of exact lines bill it: every
+// licence credited the old plan's price for what remains of the
+// installment, and charged the new plan's for the same time, both
+// prorated per licence (Prorate) and each line quantity x unit price.
+// A licence added during the installment was charged at least the
+// credit (it was prorated from an earlier moment), so no batch is
+// credited more than it paid. A line of zero (at the installment's end)
+// is left out; a later installment is charged at the new plan's price by
+// the schedule of the new plan. sub names the new plan; the keys are the
+// step's, so a retried commit writes each line once.
+func PlanChanged(from, to Schedule, sub Subject, termNumber int, termStart, termEnd time.Time, i int, at time.Time) (lines []Charge, perLicence int64) {
+	start, end := from.Period(termStart, termEnd, i)
+	credit := Prorate(from.PerLicence(i), start, end, at)
+	charge := Prorate(to.PerLicence(i), start, end, at)
+	key := fmt.Sprintf("%s/term-%d/plan-v%d", sub.SubscriptionID, termNumber, sub.Version)
+	line := func(kind string, unit int64, description string) Charge {
+		return Charge{
+			Key: key, SubscriptionID: sub.SubscriptionID, PartnerID: sub.PartnerID, Kind: kind,
+			Amount: times(int64(sub.Quantity), unit), Currency: to.Currency, Quantity: sub.Quantity,
+			PeriodStart: at, PeriodEnd: end, Description: description, Reason: ReasonPlanChanged, UnitPrice: unit, PostedAt: at,
+		}
+	}
+	if credit > 0 {
+		c := line(CreditKind, credit, fmt.Sprintf("credit: %d licences of %s leave their plan, prorated to %s", sub.Quantity, sub.OfferID, end.Format(time.RFC3339)))
+		c.Key = "credit/" + key
+		lines = append(lines, c)
+	}
+	if charge > 0 {
+		lines = append(lines, line(ChargeKind, charge, fmt.Sprintf("%d licences of %s %s from the change of plan, prorated to %s", sub.Quantity, sub.OfferID, sub.PlanID, end.Format(time.RFC3339))))
+	}
+	return lines, charge - credit
 }

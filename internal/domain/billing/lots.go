@@ -181,3 +181,15 @@ func (l Lots) Refundable(quantity int, window, at time.Time) Refundable {
 	}
 	return l.WithWindow(window).RefundableAt(at)
 }
+
+// Repriced is the lots after every licence's charge moved by perLicence
+// (a change of plan: the new plan's price for the rest of the installment
+// less the old one's), so that a later credit of a batch is what it paid.
+func (l Lots) Repriced(perLicence int64) Lots {
+	out := make(Lots, len(l))
+	for i, lot := range l {
+		out[i] = lot
+		out[i].Charged = Add(lot.Charged, times(int64(lot.Quantity), perLicence))
+	}
+	return out
+}

@@ -51,6 +51,12 @@ type Plan struct {
 	MaxQuantity                   int      `json:"maxQuantity"`
 	CancellationWindow            string   `json:"cancellationWindow"`
 	CancellationRequiresPublisher bool     `json:"cancellationRequiresPublisher"`
+	// ChangesRequirePublisher: a partner's change of quantity waits for
+	// the publisher's answer (a change of plan always does).
+	ChangesRequirePublisher bool `json:"changesRequirePublisher,omitempty"`
+	// ChangeApprovalWindow is how long a change waits for that answer
+	// (ISO-8601); "" is the operator's cancellation approval timeout.
+	ChangeApprovalWindow string `json:"changeApprovalWindow,omitempty"`
 }
 
 // DefaultCancellationWindow applies when a plan names none.
@@ -68,6 +74,8 @@ func (p Plan) Snapshot() lifecycle.Plan {
 		MaxQuantity:                   p.MaxQuantity,
 		CancellationWindow:            p.CancellationWindow,
 		CancellationRequiresPublisher: p.CancellationRequiresPublisher,
+		ChangesRequirePublisher:       p.ChangesRequirePublisher,
+		ChangeApprovalWindow:          p.ChangeApprovalWindow,
 	}
 }
 
@@ -174,6 +182,11 @@ func (c Catalog) Validate() error {
 			}
 			if _, err := period.Parse(p.CancellationWindow); err != nil {
 				errs = append(errs, fmt.Errorf("%s: cancellationWindow: %w", where, err))
+			}
+			if p.ChangeApprovalWindow != "" {
+				if _, err := period.Parse(p.ChangeApprovalWindow); err != nil {
+					errs = append(errs, fmt.Errorf("%s: changeApprovalWindow: %w", where, err))
+				}
 			}
 			if len(p.BillingFrequencies) == 0 {
 				errs = append(errs, fmt.Errorf("%s: no billing frequency", where))

@@ -132,3 +132,9 @@ const (
 	IdempotencyKeyMax    = 255
 	AuthorizationCodeMax = 200
 )
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// UUID reports whether s is a UUID in its canonical lower-case text
+// (Microsoft's subscription and operation ids).
+func UUID(s string) bool { return uuidPattern.MatchString(s) }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ func CheckChange(s State, c Change, now time.Time, rules Rules) error {
 	}
 	if !s.Recorded || sub.Status.Terminal() {
 		return refuse(RefusedState, "a %s subscription cannot be changed", sub.Status)
+	}
+	if err := checkPlanOrQuantityOperation(s, c, rules); err != nil {
+		return err
 	}
 	if n := c.Nickname; n != nil {
 		if _, e := fields.Nickname(*n); e != nil {
@@ -117,7 +121,7 @@ func ChangesNothing(s State, c Change) bool {
 			return false
 		}
 	}
-	return (c.Quantity == nil || *c.Quantity == sub.Quantity) &&
+	return (c.Quantity == nil || *c.Quantity == sub.Quantity) && (c.PlanID == nil || *c.PlanID == sub.PlanID) &&
 		(c.AutoRenew == nil || *c.AutoRenew == sub.AutoRenew) &&
 		(c.ResellerPartnerID == nil || *c.ResellerPartnerID == sub.ResellerPartnerID)
 }
@@ -135,9 +139,16 @@ func ApplyChange(s State, c Change, now time.Time, rules Rules) (Step, error) {
 		return Step{State: s, Nothing: true}, nil
 	}
 	st := next(s)
+	if waitsForPublisher(s, c) {
+		if err := st.requestChange(c, now); err != nil {
+			return Step{}, err
+		}
+		return st, nil
+	}
 	sub := &st.State.Subscription
 	changed := map[string]any{}
 	notifyPublisher := false
+	var op Operation
 	if n := c.Nickname; n != nil {
 		if nickname, _ := fields.Nickname(*n); nickname != sub.Nickname {
 			sub.Nickname = nickname
@@ -163,12 +174,20 @@ func ApplyChange(s State, c Change, now time.Time, rules Rules) (Step, error) {
 			changed["nextBillingFrequency"] = next
 		}
 	}
+	if c.changesPlan(s) {
+		// The publisher's own change (a partner's waits, above).
+		if err := st.changePlan(*c.Plan, now, changed); err != nil {
+			return Step{}, err
+		}
+		op = st.recordOperation(ActionChangePlan, c.Source, c.OperationID, now)
+	}
 	if q := c.Quantity; q != nil && *q != sub.Quantity {
 		if err := st.changeQuantity(*q, now, rules); err != nil {
 			return Step{}, err
 		}
 		changed["quantity"] = *q
-		notifyPublisher = true
+		op = st.recordOperation(ActionChangeQuantity, cmp.Or(c.Source, SourceMarketplace), c.OperationID, now)
+		notifyPublisher = c.Source != SourcePublisher
 	}
 	if len(changed) > 0 {
 		st.event(KindChanged, c.Actor, now, changed)
@@ -181,8 +200,13 @@ func ApplyChange(s State, c Change, now time.Time, rules Rules) (Step, error) {
 			st.State.PendingCancellation = pc
 			sub.Status = StatusPendingCancellation
 			st.Pending = true
+			unsubscribe := st.recordOperation(ActionUnsubscribe, SourceMarketplace, c.OperationID, now)
+			unsubscribe.Status = OperationInProgress
+			st.Operations[len(st.Operations)-1] = unsubscribe
+			pc.OperationID = unsubscribe.ID
 			st.event(KindCancellationRequested, c.Actor, now, map[string]any{"previousStatus": string(pc.PreviousStatus), "deadline": pc.Deadline})
-			st.toPublisher(NotifyCancellationRequested)
+			st.notifyOperation(NotifyCancellationRequested, RecipientPublisher, sub.PublisherID, unsubscribe)
+			st.dropPendingChange(now)
 		} else {
 			credited, err := st.cancel(now, "cancelled inside the cancellation window")
 			if err != nil {
@@ -194,7 +218,7 @@ func ApplyChange(s State, c Change, now time.Time, rules Rules) (Step, error) {
 	if len(changed) > 0 {
 		st.toPartner(NotifyChanged)
 		if notifyPublisher && !sub.Status.Terminal() {
-			st.toPublisher(NotifyChanged)
+			st.notifyOperation(NotifyChanged, RecipientPublisher, sub.PublisherID, op)
 		}
 	}
 	return st, nil

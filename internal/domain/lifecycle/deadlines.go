@@ -29,6 +29,9 @@ func NextDeadline(s State) (time.Time, bool) {
 		if !s.RenewalNoticeSent {
 			consider(renewalNoticeAt(s))
 		}
+		if pc := s.PendingChange; pc != nil {
+			consider(pc.Deadline)
+		}
 		consider(*sub.TermEnd)
 	}
 	return next, !next.IsZero()
@@ -71,11 +74,17 @@ func PassDeadline(s State, at, now time.Time, rules Rules) (Step, error) {
 		st.toPublisher(NotifyCancelled)
 
 	case sub.Status == StatusPendingCancellation:
-		pc := state.PendingCancellation
-		sub.Status = pc.PreviousStatus
-		state.PendingCancellation = nil
+		pc := *state.PendingCancellation
+		st.failPendingCancellation("the publisher did not answer in time", now)
 		st.event(KindCancellationLapsed, ActorSystem, now, map[string]any{"requestedAt": pc.RequestedAt, "deadline": pc.Deadline, "status": string(sub.Status)})
 		st.toPartner(NotifyCancellationLapsed)
+
+	// A change's answer due no later than the term's end lapses first; one
+	// due after it waits into the next term (a renewal carries it).
+	case state.PendingChange != nil && !now.Before(state.PendingChange.Deadline) && !state.PendingChange.Deadline.After(*sub.TermEnd):
+		pc := state.PendingChange
+		state.PendingChange = nil
+		st.settle(pc.Operation, OperationFailed, "the publisher did not answer by "+pc.Deadline.Format(time.RFC3339), now, KindChangeLapsed, NotifyChangeRejected)
 
 	case !now.Before(*sub.TermEnd):
 		if err := st.endTerm(now, rules); err != nil {
@@ -111,7 +120,9 @@ func (st *Step) endTerm(now time.Time, rules Rules) error {
 		sub.Status = StatusExpired
 		st.event(KindExpired, ActorSystem, now, map[string]any{"termEnd": ended})
 		st.toPartner(NotifyExpired)
-		st.toPublisher(NotifyExpired)
+		st.dropPendingChange(now)
+		op := st.recordOperation(ActionUnsubscribe, SourceMarketplace, "", now)
+		st.notifyOperation(NotifyExpired, RecipientPublisher, sub.PublisherID, op)
 		return nil
 	}
 	if sub.NextBillingFrequency != "" {
@@ -128,7 +139,8 @@ func (st *Step) endTerm(now time.Time, rules Rules) error {
 	st.noteExactLines(detail)
 	st.event(KindRenewed, ActorSystem, now, detail)
 	st.toPartner(NotifyRenewed)
-	st.toPublisher(NotifyRenewed)
+	op := st.recordOperation(ActionRenew, SourceMarketplace, "", now)
+	st.notifyOperation(NotifyRenewed, RecipientPublisher, sub.PublisherID, op)
 	st.Renewed = true
 	return nil
 }

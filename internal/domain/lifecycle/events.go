@@ -26,6 +26,9 @@ func MalformedEvent(e ISVEvent) string {
 	if e.Quantity < 0 {
 		return "negative quantity"
 	}
+	if e.OperationID != "" && !fields.UUID(e.OperationID) {
+		return "operationId is not a UUID"
+	}
 	return ""
 }
 
@@ -57,18 +60,37 @@ func TakeEvent(s State, e ISVEvent, now time.Time, rules Rules) (Step, error) {
 
 	case e.Type == EventSuspended && from == StatusActive:
 		sub.Status = StatusSuspended
+		st.recordOperation(ActionSuspend, SourcePublisher, e.OperationID, now)
 		st.toPartner(NotifySuspended)
 
 	case e.Type == EventReinstated && from == StatusSuspended:
 		sub.Status = StatusActive
+		st.recordOperation(ActionReinstate, SourcePublisher, e.OperationID, now)
 		st.toPartner(NotifyReinstated)
 
 	case e.Type == EventUnsubscribed && !from.Terminal():
 		// The ISV ended the service: billing stops; the current term stays charged.
 		sub.Status = StatusCancelled
 		sub.ActionNeeded = false
+		if pc := state.PendingCancellation; pc != nil && pc.OperationID != "" {
+			st.Operations = append(st.Operations, Operation{ID: pc.OperationID, Action: ActionUnsubscribe, Status: OperationFailed,
+				PlanID: sub.PlanID, Quantity: sub.Quantity, Source: SourceMarketplace, RequestedAt: pc.RequestedAt, Reason: "the publisher unsubscribed the subscription"})
+		}
 		state.PendingCancellation = nil
+		st.recordOperation(ActionUnsubscribe, SourcePublisher, e.OperationID, now)
 		st.toPartner(NotifyCancelled)
+
+	case (e.Type == EventChangeApproved || e.Type == EventChangeRejected) && state.PendingChange != nil:
+		if e.OperationID != "" && e.OperationID != state.PendingChange.Operation.ID {
+			return rejected(st, e, fmt.Sprintf("operation %s does not wait for an answer (operation %s does)", e.OperationID, state.PendingChange.Operation.ID), now), nil
+		}
+		if err := st.answerChange(e, now, rules); err != nil {
+			return Step{}, err
+		}
+
+	case (e.Type == EventCancellationApproved || e.Type == EventCancellationRejected) && from == StatusPendingCancellation &&
+		e.OperationID != "" && e.OperationID != state.PendingCancellation.OperationID:
+		return rejected(st, e, fmt.Sprintf("operation %s does not wait for an answer", e.OperationID), now), nil
 
 	case e.Type == EventCancellationApproved && from == StatusPendingCancellation:
 		credited, err := st.cancel(now, "cancellation approved by the publisher")
@@ -78,13 +100,13 @@ func TakeEvent(s State, e ISVEvent, now time.Time, rules Rules) (Step, error) {
 		st.event(KindCancelled, actorPublisherPrefix+e.PublisherID, now, map[string]any{"refunded": credited, "currency": sub.Currency})
 
 	case e.Type == EventCancellationRejected && from == StatusPendingCancellation:
-		sub.Status = state.PendingCancellation.PreviousStatus
-		state.PendingCancellation = nil
+		st.failPendingCancellation("rejected by the publisher", now)
 		st.toPartner(NotifyCancellationRejected)
 
 	default:
 		return rejected(st, e, fmt.Sprintf("a %s subscription cannot take %s", from, e.Type), now), nil
 	}
+	st.dropPendingChange(now)
 	st.Events = append([]AuditEvent{{Kind: KindISVEventApplied, Actor: actorPublisherPrefix + e.PublisherID, At: now, Detail: map[string]any{
 		"eventId": e.ID, "type": e.Type, "from": string(from), "to": string(sub.Status),
 	}}}, st.Events...)

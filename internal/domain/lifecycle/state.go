@@ -47,6 +47,12 @@ type Plan struct {
 	MinQuantity, MaxQuantity      int
 	CancellationWindow            string
 	CancellationRequiresPublisher bool
+	// ChangesRequirePublisher: a partner's change of quantity waits for
+	// the publisher's answer, as a change of plan always does.
+	ChangesRequirePublisher bool
+	// ChangeApprovalWindow is how long a change waits for that answer
+	// (ISO-8601); "" is the operator's CancellationApprovalTimeout.
+	ChangeApprovalWindow string
 }
 
 // OffersBillingFrequency reports whether the plan can be billed at f.
@@ -97,6 +103,9 @@ type PendingCancellation struct {
 	RequestedAt, Deadline time.Time
 	PreviousStatus        Status
 	Actor                 string
+	// OperationID is the Unsubscribe operation that waits ("" in runs of
+	// before operations).
+	OperationID string
 }
 
 // State is a subscription and everything its rules remember, carried
@@ -121,6 +130,9 @@ type State struct {
 	// as it was when the term began).
 	ExactLines          bool
 	PendingCancellation *PendingCancellation
+	// PendingChange is a change of plan or quantity waiting for the
+	// publisher's answer (Rules.PlanChanges).
+	PendingChange *PendingChange
 	// RecentEventIDs are the ISV event ids taken, newest last, bounded:
 	// the webhook's durable deduplication stops most repeats, this the
 	// ones that slip past it.
@@ -142,11 +154,15 @@ type Rules struct {
 	// NoOpChangesRecordNothing: a change found to change nothing once it
 	// is applied records no step.
 	NoOpChangesRecordNothing bool
+	// PlanChanges: the plan can change, and such a change (and a change
+	// of quantity on a plan that says so) waits for the publisher's
+	// answer (issue 27). Without: a change of plan is refused.
+	PlanChanges bool
 }
 
 // Newest are the rules of subscriptions started now.
 func Newest() Rules {
-	return Rules{LotWindows: true, ExactLines: true, NoOpChangesRecordNothing: true}
+	return Rules{LotWindows: true, ExactLines: true, NoOpChangesRecordNothing: true, PlanChanges: true}
 }
 
 // rememberedEventIDsMax bounds RecentEventIDs.

@@ -29,6 +29,9 @@ type Step struct {
 	// Nothing: the input changes nothing; no step is recorded and State
 	// is the state as it was.
 	Nothing bool
+	// Operations are the operations the step creates or settles
+	// (Microsoft's SaaS Fulfillment v2 reads them).
+	Operations []Operation
 }
 
 // AuditEvent is one line a step adds to the audit trail.
@@ -58,9 +61,15 @@ type ISVEvent struct {
 	PlanID   string
 	Quantity int
 	Plan     *Plan
+	// OperationID names the operation the event answers
+	// (change_approved, change_rejected, cancellation_*), or the one it
+	// is (an unsubscription the publisher asked for through Microsoft's
+	// DELETE); "" for none.
+	OperationID string
 }
 
-// Change is a partner's change: every field set is applied, or none.
+// Change is a partner's change (or a publisher's change of plan or
+// quantity): every field set is applied, or none.
 type Change struct {
 	Actor                       string
 	Nickname, ResellerPartnerID *string
@@ -68,13 +77,22 @@ type Change struct {
 	AutoRenew                   *bool
 	BillingFrequency            *string
 	Cancel                      bool
+	// PlanID asks for another plan of the offer; Plan is that plan as the
+	// catalog has it (the caller reads the catalog, the rules never do).
+	PlanID *string
+	Plan   *Plan
+	// Source is SourcePublisher for a change the publisher makes itself
+	// (applied at once: it is its own answer); "" for the partner's.
+	Source string
+	// OperationID names the operation the change creates; "" derives one.
+	OperationID string
 	// IfVersion, when not 0, is the version the partner last saw.
 	IfVersion int64
 }
 
 // Empty reports whether the request sets nothing.
 func (c Change) Empty() bool {
-	return c.Nickname == nil && c.Quantity == nil && c.AutoRenew == nil && c.ResellerPartnerID == nil && c.BillingFrequency == nil && !c.Cancel
+	return c.Nickname == nil && c.Quantity == nil && c.AutoRenew == nil && c.ResellerPartnerID == nil && c.BillingFrequency == nil && !c.Cancel && c.PlanID == nil
 }
 
 // Why a change is refused (the API's problem codes).

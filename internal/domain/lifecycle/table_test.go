@@ -32,6 +32,10 @@ var plans = map[string]Plan{
 		MinQuantity: 1, MaxQuantity: 1000, CancellationWindow: "PT72H"},
 	"annual": {ID: "annual", TermDuration: "P1Y", BillingFrequencies: []string{"monthly", "annual"}, UnitPrice: 12000, Currency: "USD",
 		MinQuantity: 1, MaxQuantity: 1000, CancellationWindow: "PT72H"},
+	"monthly-pro": {ID: "monthly-pro", TermDuration: "P1M", BillingFrequencies: []string{"monthly"}, UnitPrice: 3000, Currency: "USD",
+		MinQuantity: 1, MaxQuantity: 1000, CancellationWindow: "PT72H", ChangeApprovalWindow: "P2D"},
+	"monthly-approved": {ID: "monthly-approved", TermDuration: "P1M", BillingFrequencies: []string{"monthly"}, UnitPrice: 1200, Currency: "USD",
+		MinQuantity: 1, MaxQuantity: 1000, CancellationWindow: "PT72H", ChangesRequirePublisher: true},
 	"annual-managed": {ID: "annual-managed", TermDuration: "P1Y", BillingFrequencies: []string{"annual", "monthly"}, UnitPrice: 12000, Currency: "USD",
 		MinQuantity: 1, MaxQuantity: 1000, CancellationWindow: "PT72H", CancellationRequiresPublisher: true},
 }
@@ -72,7 +76,14 @@ func (b *sub) take(st Step, err error) Step {
 // event takes an ISV event at t0+at.
 func (b *sub) event(at time.Duration, id, typ string) Step {
 	b.t.Helper()
-	e := ISVEvent{ID: id, Type: typ, PublisherID: "isv-demo", ReceivedAt: t0.Add(at)}
+	return b.answer(at, ISVEvent{ID: id, Type: typ})
+}
+
+// answer takes an ISV event at t0+at, as the publisher isv-demo sent it.
+func (b *sub) answer(at time.Duration, e ISVEvent) Step {
+	b.t.Helper()
+	e.PublisherID, e.ReceivedAt = "isv-demo", t0.Add(at)
+	id := e.ID
 	require.Empty(b.t, MalformedEvent(e))
 	require.False(b.t, b.s.Seen(id), "a repeat takes no step")
 	b.s.Remember(id)
@@ -589,10 +600,169 @@ var table = map[string]func(t *testing.T){
 	},
 }
 
+// toPlan is a change of plan to one of the test plans.
+func toPlan(id string) Change {
+	p := plans[id]
+	return Change{PlanID: &p.ID, Plan: &p}
+}
+
+var planRows = map[string]func(t *testing.T){
+	"L51": func(t *testing.T) {
+		b := bought(t, "monthly", 3)
+		b.activate(hour)
+		before := b.s
+		st := b.changed(day, toPlan("monthly-pro"))
+		assert.True(t, st.Pending)
+		assert.Equal(t, "monthly", b.s.Subscription.PlanID, "the plan waits for the publisher")
+		assert.Equal(t, before.Subscription.Quantity, b.s.Subscription.Quantity)
+		assert.Equal(t, StatusActive, b.status())
+		assert.Empty(t, st.Charges, "nothing charged while it waits")
+		require.NotNil(t, b.s.PendingChange)
+		op := b.s.PendingChange.Operation
+		assert.Equal(t, ActionChangePlan, op.Action)
+		assert.Equal(t, OperationInProgress, op.Status)
+		assert.Equal(t, "monthly-pro", op.PlanID)
+		assert.Equal(t, t0.Add(8*day), b.s.PendingChange.Deadline, "the plan has no answer window of its own: the operator's 7 days")
+		assert.Equal(t, []string{KindChangeRequested}, kinds(st))
+		assert.Equal(t, []string{"publisher:" + NotifyChangeRequested}, notified(st))
+		assert.Equal(t, op.ID, st.Notifications[0].Payload["operation"].(map[string]any)["id"])
+		assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, op.ID)
+		b.refused(day+hour, toPlan("monthly-pro"), RefusedState)
+		b.refused(day+hour, Change{Quantity: ptr(4)}, RefusedState)
+	},
+	"L52": func(t *testing.T) {
+		b := bought(t, "monthly", 3)
+		b.activate(hour)
+		b.changed(day, toPlan("monthly-pro"))
+		st := b.answer(2*day, ISVEvent{ID: "no", Type: EventChangeRejected})
+		assert.Equal(t, "monthly", b.s.Subscription.PlanID)
+		assert.Nil(t, b.s.PendingChange)
+		assert.Empty(t, st.Charges)
+		require.Len(t, st.Operations, 1)
+		assert.Equal(t, OperationFailed, st.Operations[0].Status)
+		assert.Contains(t, kinds(st), KindChangeRejected)
+		assert.Equal(t, []string{"partner:" + NotifyChangeRejected}, notified(st))
+		assert.Len(t, b.ledger(), 1, "only the first installment")
+	},
+	"L53": func(t *testing.T) {
+		b := bought(t, "monthly", 3)
+		b.activate(0)
+		req := b.changed(10*day, toPlan("monthly-pro"))
+		st := b.answer(11*day, ISVEvent{ID: "yes", Type: EventChangeApproved, OperationID: req.State.PendingChange.Operation.ID})
+		assert.Equal(t, "monthly-pro", b.s.Subscription.PlanID)
+		assert.Equal(t, int64(3000), b.s.Subscription.UnitPrice)
+		assert.Equal(t, StatusActive, b.status())
+		require.Len(t, st.Charges, 2)
+		credit, charge := st.Charges[0], st.Charges[1]
+		// 30-day month from t0 (Nov 24 to Dec 24), 19 days left of 30.
+		assert.Equal(t, billing.CreditKind, credit.Kind)
+		assert.Equal(t, int64(760), credit.UnitPrice, "1200 x 19/30")
+		assert.Equal(t, int64(3*760), credit.Amount)
+		assert.Equal(t, billing.ChargeKind, charge.Kind)
+		assert.Equal(t, int64(1900), charge.UnitPrice, "3000 x 19/30")
+		assert.Equal(t, int64(3*1900), charge.Amount)
+		assert.Equal(t, billing.ReasonPlanChanged, charge.Reason)
+		require.Len(t, st.Operations, 1)
+		assert.Equal(t, OperationSucceeded, st.Operations[0].Status)
+		// The next term bills the new plan; a cancellation credits what
+		// each licence paid, not more.
+		taken := b.until(31 * day)
+		require.NotEmpty(t, taken)
+		renewal := taken[len(taken)-1]
+		require.True(t, renewal.Renewed)
+		assert.Equal(t, int64(3*3000), renewal.Charges[0].Amount)
+	},
+	"L54": func(t *testing.T) {
+		b := bought(t, "monthly-pro", 3)
+		b.activate(hour)
+		b.changed(day, toPlan("monthly"))
+		st := b.until(3*day + hour)
+		require.Len(t, st, 1)
+		assert.Equal(t, []string{KindChangeLapsed}, kinds(st[0]))
+		assert.Equal(t, "monthly-pro", b.s.Subscription.PlanID, "a lapsed change changes nothing")
+		assert.Empty(t, st[0].Charges)
+		assert.Nil(t, b.s.PendingChange)
+		assert.Equal(t, OperationFailed, st[0].Operations[0].Status)
+	},
+	"L55": func(t *testing.T) {
+		b := bought(t, "monthly-approved", 3)
+		b.activate(hour)
+		st := b.changed(day, Change{Quantity: ptr(5)})
+		assert.True(t, st.Pending)
+		assert.Equal(t, 3, b.s.Subscription.Quantity)
+		assert.Equal(t, ActionChangeQuantity, b.s.PendingChange.Operation.Action)
+		st = b.answer(day+hour, ISVEvent{ID: "ok", Type: EventChangeApproved})
+		assert.Equal(t, 5, b.s.Subscription.Quantity)
+		require.Len(t, st.Charges, 1)
+		assert.Equal(t, billing.ReasonLicencesAdded, st.Charges[0].Reason)
+		// Without the plan's flag a quantity change does not wait.
+		o := bought(t, "monthly", 3)
+		o.activate(hour)
+		st = o.changed(day, Change{Quantity: ptr(5)})
+		assert.False(t, st.Pending)
+		assert.Equal(t, ActionChangeQuantity, st.Operations[0].Action)
+		assert.Equal(t, OperationSucceeded, st.Operations[0].Status)
+	},
+	"L56": func(t *testing.T) {
+		b := bought(t, "monthly", 3)
+		b.refused(0, toPlan("monthly-pro"), RefusedState) // not active yet
+		b.activate(hour)
+		b.refused(day, toPlan("annual"), RefusedInvalid, "planId")                                      // another term
+		b.refused(day, Change{PlanID: ptr("gold")}, RefusedInvalid, "planId")                           // not a plan of the offer
+		b.refused(day, Change{PlanID: ptr("monthly-pro"), Plan: ptr(plans["monthly-pro"]), Quantity: ptr(4)}, RefusedInvalid, "planId") // one at a time
+		c := toPlan("monthly-pro")
+		c.Nickname = ptr("x")
+		b.refused(day, c, RefusedInvalid, "")
+		old := bought(t, "monthly", 3)
+		old.rules.PlanChanges = false
+		old.activate(hour)
+		old.refused(day, toPlan("monthly-pro"), RefusedState)
+		assert.True(t, ChangesNothing(b.s, Change{PlanID: ptr("monthly")}), "the plan it has")
+	},
+	"L57": func(t *testing.T) {
+		b := bought(t, "monthly", 3)
+		b.activate(hour)
+		b.changed(day, toPlan("monthly-pro"))
+		st := b.event(2*day, "s", EventSuspended)
+		assert.Nil(t, b.s.PendingChange, "a suspended subscription cannot take the change")
+		assert.Contains(t, kinds(st), KindChangeFailed)
+		assert.Equal(t, "monthly", b.s.Subscription.PlanID)
+		assert.Len(t, b.ledger(), 1)
+		ops := map[string]string{}
+		for _, op := range st.Operations {
+			ops[op.Action] = op.Status
+		}
+		assert.Equal(t, map[string]string{ActionSuspend: OperationSucceeded, ActionChangePlan: OperationFailed}, ops)
+	},
+	"L58": func(t *testing.T) {
+		b := bought(t, "monthly", 3)
+		b.activate(hour)
+		c := toPlan("monthly-pro")
+		c.Source, c.OperationID = SourcePublisher, "11111111-2222-4333-8444-555555555555"
+		st := b.changed(day, c)
+		assert.False(t, st.Pending, "the publisher's own change is its answer")
+		assert.Equal(t, "monthly-pro", b.s.Subscription.PlanID)
+		require.Len(t, st.Charges, 2)
+		assert.Equal(t, []Operation{{ID: c.OperationID, Action: ActionChangePlan, Status: OperationSucceeded, PlanID: "monthly-pro", Quantity: 3,
+			Source: SourcePublisher, RequestedAt: t0.Add(day)}}, st.Operations)
+		for _, n := range st.Notifications {
+			assert.Equal(t, RecipientPartner, n.RecipientKind, "the publisher is not told of its own change")
+		}
+		st = b.answer(2*day, ISVEvent{ID: "late", Type: EventChangeApproved})
+		assert.Equal(t, []string{KindISVEventRejected}, kinds(st), "an answer with nothing waiting is recorded, not applied")
+	},
+}
+
 // shellRows are the rows only the workflow (or the API) can show: the
 // webhook's refusal (L06), continue-as-new over ten years (L37), commits
 // retried through a database outage (L41).
 var shellRows = map[string]bool{"L06": true, "L37": true, "L41": true}
+
+func init() {
+	for id, c := range planRows {
+		table[id] = c
+	}
+}
 
 func TestLifecycleTable(t *testing.T) {
 	ids := make([]string, 0, len(table))

@@ -77,9 +77,15 @@ func (st *Step) cancel(now time.Time, reason string) (int64, error) {
 	s := &st.State
 	s.Subscription.Status = StatusCancelled
 	s.Subscription.ActionNeeded = false
+	var id string
+	if pc := s.PendingCancellation; pc != nil {
+		id = pc.OperationID
+	}
 	s.PendingCancellation = nil
 	st.toPartner(NotifyCancelled)
-	st.toPublisher(NotifyCancelled)
+	st.dropPendingChange(now)
+	op := st.recordOperation(ActionUnsubscribe, SourceMarketplace, id, now)
+	st.notifyOperation(NotifyCancelled, RecipientPublisher, s.Subscription.PublisherID, op)
 	return credited, nil
 }
 

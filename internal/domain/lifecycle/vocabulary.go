@@ -71,13 +71,16 @@ const (
 	EventUnsubscribed         = "subscription.unsubscribed"
 	EventCancellationApproved = "subscription.cancellation_approved"
 	EventCancellationRejected = "subscription.cancellation_rejected"
+	EventChangeApproved       = "subscription.change_approved" // the change of plan or quantity that waits is accepted
+	EventChangeRejected       = "subscription.change_rejected"
 )
 
 // KnownEventType reports whether t is an ISV event type of the contract.
 func KnownEventType(t string) bool {
 	switch t {
 	case EventProvisioned, EventActivated, EventSuspended, EventReinstated,
-		EventUnsubscribed, EventCancellationApproved, EventCancellationRejected:
+		EventUnsubscribed, EventCancellationApproved, EventCancellationRejected,
+		EventChangeApproved, EventChangeRejected:
 		return true
 	}
 	return false
@@ -100,6 +103,10 @@ const (
 	KindRenewalNotice         = "renewal.notice_sent"
 	KindRenewed               = "renewed"
 	KindExpired               = "expired"
+	KindChangeRequested       = "change.requested" // a change waits for the publisher
+	KindChangeRejected        = "change.rejected"
+	KindChangeLapsed          = "change.lapsed"
+	KindChangeFailed          = "change.failed" // accepted, but the subscription could no longer take it
 )
 
 // ExactLinesDetail, true in the detail of a term's KindBillingStarted or
@@ -144,6 +151,8 @@ const (
 	NotifyExpiring              = "subscription.expiring"
 	NotifyRenewed               = "subscription.renewed"
 	NotifyExpired               = "subscription.expired"
+	NotifyChangeRequested       = "subscription.change_requested" // to the ISV: approve or reject a change of plan or quantity
+	NotifyChangeRejected        = "subscription.change_rejected"  // to the partner: rejected, lapsed or failed; nothing changed
 )
 
 // Recipient kinds of notifications.
