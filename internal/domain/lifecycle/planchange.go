@@ -72,7 +72,9 @@ func OperationIDFor(subscriptionID string, version int64) string {
 }
 
 // changesPlan reports whether the change asks for another plan.
-func (c Change) changesPlan(s State) bool { return c.PlanID != nil && *c.PlanID != s.Subscription.PlanID }
+func (c Change) changesPlan(s State) bool {
+	return c.PlanID != nil && *c.PlanID != s.Subscription.PlanID
+}
 
 // waitsForPublisher reports whether the change is applied only once the
 // publisher accepts it: a partner's change of plan always (a new plan is a

@@ -707,8 +707,8 @@ var planRows = map[string]func(t *testing.T){
 		b := bought(t, "monthly", 3)
 		b.refused(0, toPlan("monthly-pro"), RefusedState) // not active yet
 		b.activate(hour)
-		b.refused(day, toPlan("annual"), RefusedInvalid, "planId")                                      // another term
-		b.refused(day, Change{PlanID: ptr("gold")}, RefusedInvalid, "planId")                           // not a plan of the offer
+		b.refused(day, toPlan("annual"), RefusedInvalid, "planId")                                                                      // another term
+		b.refused(day, Change{PlanID: ptr("gold")}, RefusedInvalid, "planId")                                                           // not a plan of the offer
 		b.refused(day, Change{PlanID: ptr("monthly-pro"), Plan: ptr(plans["monthly-pro"]), Quantity: ptr(4)}, RefusedInvalid, "planId") // one at a time
 		c := toPlan("monthly-pro")
 		c.Nickname = ptr("x")
