@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/accesstoken"
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
@@ -36,6 +37,9 @@ type Activities struct {
 	IssueCode CodeIssuer
 	// Metrics counts business steps and deliveries; nil counts nothing.
 	Metrics *metrics.Registry
+	// Tokens signs the bearer tokens of webhooks in Microsoft's shape;
+	// nil sends none (a publisher that chose that dialect then waits).
+	Tokens *accesstoken.Issuer
 }
 
 func (a *Activities) log() *slog.Logger {

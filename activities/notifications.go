@@ -19,6 +19,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/saaswire"
 	"github.com/cspmarket/orchestrator/internal/adapter/signature"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
@@ -118,6 +119,9 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 		}
 		secret = secrets[0]
 	}
+	if n.RecipientKind == lifecycle.RecipientPublisher && endpoint.Dialect == store.DialectMicrosoft {
+		return a.deliverMicrosoft(ctx, n, endpoint.URL)
+	}
 	out := wire.OutgoingNotification{
 		ID: "ntf-" + strconv.FormatInt(n.ID, 10), Type: n.Type, CreatedAt: n.CreatedAt.UTC(), SubscriptionID: n.SubscriptionID,
 		Recipient: n.RecipientKind + ":" + n.RecipientID, Data: json.RawMessage(n.Payload),
@@ -145,19 +149,25 @@ func (a *Activities) DeliverNotification(ctx context.Context, id int64) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(NotificationIDHeader, out.ID)
 	req.Header.Set(signature.Header, signature.Sign(secret, time.Now(), body))
+	return a.send(ctx, n, req, attempt, start)
+}
+
+// send makes one delivery attempt and records it.
+func (a *Activities) send(ctx context.Context, n store.Notification, req *http.Request, attempt int, start time.Time) error {
+	url, recipient := req.URL.String(), n.RecipientKind+":"+n.RecipientID
 	resp, err := a.httpClient().Do(req)
 	if err != nil {
-		return a.attemptFailed(ctx, n, endpoint.URL, attempt, 0, start, egress.Category(err), err, false)
+		return a.attemptFailed(ctx, n, url, attempt, 0, start, egress.Category(err), err, false)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return a.attemptFailed(ctx, n, endpoint.URL, attempt, resp.StatusCode, start, egress.StatusCategory(resp.StatusCode),
+		return a.attemptFailed(ctx, n, url, attempt, resp.StatusCode, start, egress.StatusCategory(resp.StatusCode),
 			fmt.Errorf("endpoint answered %s", resp.Status), false)
 	}
-	a.log().Info("notification delivered", "notification", n.ID, "type", n.Type, "recipient", out.Recipient, "attempt", attempt, "status", resp.StatusCode)
+	a.log().Info("notification delivered", "notification", n.ID, "type", n.Type, "recipient", recipient, "attempt", attempt, "status", resp.StatusCode)
 	if err := a.Store.RecordAttempt(ctx, store.Attempt{
-		NotificationID: n.ID, Attempt: attempt, URL: endpoint.URL, StatusCode: resp.StatusCode, DurationMs: time.Since(start).Milliseconds(),
+		NotificationID: n.ID, Attempt: attempt, URL: url, StatusCode: resp.StatusCode, DurationMs: time.Since(start).Milliseconds(),
 	}, store.NotificationDelivered); err != nil {
 		return err
 	}
@@ -229,4 +239,69 @@ func (a *Activities) httpClient() *http.Client {
 		return a.HTTP
 	}
 	return egress.Policy{}.Client(10 * time.Second)
+}
+
+// deliverMicrosoft sends a publisher that chose Microsoft's dialect the
+// webhook Microsoft would: the operation the step created or settled, the
+// subscription as it was then, and a bearer JWT of this product whose
+// audience is the publisher (verifiable with /.well-known/jwks.json). A
+// notification that is no operation (a purchase: Microsoft's publishers
+// learn of one from their landing page) is not sent, and says so.
+func (a *Activities) deliverMicrosoft(ctx context.Context, n store.Notification, url string) error {
+	var p struct {
+		PlanID    string           `json:"planId"`
+		Quantity  int              `json:"quantity"`
+		Status    lifecycle.Status `json:"status"`
+		AutoRenew bool             `json:"autoRenew"`
+		Operation *struct {
+			ID       string `json:"id"`
+			Action   string `json:"action"`
+			Status   string `json:"status"`
+			Source   string `json:"source"`
+			PlanID   string `json:"planId"`
+			Quantity int    `json:"quantity"`
+		} `json:"operation"`
+	}
+	if err := json.Unmarshal([]byte(n.Payload), &p); err != nil {
+		return temporal.NewNonRetryableApplicationError("unreadable notification payload", "bad_payload", err)
+	}
+	if p.Operation == nil {
+		return a.Store.MarkNotification(ctx, n.ID, store.NotificationSkipped, "not_in_dialect")
+	}
+	if a.Tokens == nil {
+		return temporal.NewApplicationError("no token issuer to sign Microsoft webhooks with", "no_issuer")
+	}
+	row, err := a.Store.SubscriptionByID(ctx, n.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	// The subscription as the step left it, not as it is now.
+	sub := row.Subscription
+	sub.PlanID, sub.Quantity, sub.Status, sub.AutoRenew = p.PlanID, p.Quantity, p.Status, p.AutoRenew
+	view, ok := saaswire.SubscriptionOf(sub, nil)
+	if !ok {
+		return temporal.NewNonRetryableApplicationError("the subscription has no id in Microsoft's dialect", "no_uuid", nil)
+	}
+	op := p.Operation
+	body, err := json.Marshal(saaswire.Webhook{
+		ID: op.ID, ActivityID: op.ID, OperationRequestSource: op.Source, SubscriptionID: view.ID, PublisherID: sub.PublisherID,
+		OfferID: sub.OfferID, PlanID: op.PlanID, Quantity: op.Quantity, TimeStamp: n.CreatedAt.UTC(), Action: op.Action, Status: op.Status,
+		Subscription: view,
+	})
+	if err != nil {
+		return err
+	}
+	token, _, err := a.Tokens.Issue(ctx, a.Tokens.URL, sub.PublisherID)
+	if err != nil {
+		return err
+	}
+	attempt, start := int(activity.GetInfo(ctx).Attempt), time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return a.attemptFailed(ctx, n, url, attempt, 0, start, egress.FailureTargetNotAllowed, err, true)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set(NotificationIDHeader, "ntf-"+strconv.FormatInt(n.ID, 10))
+	return a.send(ctx, n, req, attempt, start)
 }

@@ -140,13 +140,6 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		s.writeError(w, r, err)
 		return
 	}
-	if seen, err := s.Store.ISVEventReceived(r.Context(), publisherID, e.ID); err != nil {
-		s.writeError(w, r, err)
-		return
-	} else if seen {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
-		return
-	}
 	if e.Type == lifecycle.EventActivated {
 		// An activation confirms what the partner bought: the plan and
 		// quantity the subscription has now. The ISV may name them (as
@@ -166,11 +159,32 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		}
 	}
 	event := payload.ISVEvent{ID: e.ID, Type: e.Type, PublisherID: publisherID, ReceivedAt: s.Now().UTC(), OperationID: e.Data.OperationID}
+	accepted, err := s.deliver(r, sub, event)
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "The event could not be recorded; retry it with the same id.")
+		return
+	}
+	if !accepted {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": e.ID})
+}
 
+// deliver hands one ISV event to its subscription's workflow and records
+// its receipt: accepted is true when this delivery took it, false for an
+// id the publisher sent before (a repeat). It answers only once the event
+// is durable in the workflow (a signal is durable even while no worker
+// runs); an error means it may not be: the sender retries with the same id.
+func (s *Server) deliver(r *http.Request, sub store.Subscription, event payload.ISVEvent) (accepted bool, err error) {
+	if seen, err := s.Store.ISVEventReceived(r.Context(), event.PublisherID, event.ID); err != nil || seen {
+		return false, err
+	}
 	ctx, cancel := withTimeout(r, 10*time.Second)
 	defer cancel()
-	receipt := store.Receipt{PublisherID: publisherID, EventID: e.ID, SubscriptionID: sub.ID, Type: e.Type, PlanID: e.Data.PlanID,
-		Quantity: e.Data.Quantity, ReceivedAt: event.ReceivedAt}
+	receipt := store.Receipt{PublisherID: event.PublisherID, EventID: event.ID, SubscriptionID: sub.ID, Type: event.Type, PlanID: event.PlanID,
+		Quantity: event.Quantity, ReceivedAt: event.ReceivedAt}
 	// Signal first, then record the receipt: a crash in between makes the
 	// ISV retry, and the workflow ignores the id it already has. The other
 	// order would answer that retry "duplicate" for an event never applied.
@@ -181,25 +195,22 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request, publisherID str
 		// recorded and reported in the audit trail, not applied.
 		receipt.Reason = "the subscription is " + string(sub.Status) + " and takes no more events"
 	case err != nil:
-		s.Logger.Error("signal ISV event", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
-		w.Header().Set("Retry-After", "5")
-		writeProblem(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "The event could not be recorded; retry it with the same id.")
-		return
+		s.Logger.Error("signal ISV event", "requestId", requestID(r), "subscription", sub.ID, "event", event.ID, "error", err)
+		return false, err
 	}
 	// The workflow's step records the receipt too, and may do it first. A
 	// receipt that holds this delivery's time is this delivery's own (the
-	// workflow applied it): 202. One with another time is another
-	// delivery's, racing this one past the check above: 200, so one
+	// workflow applied it): accepted. One with another time is another
+	// delivery's, racing this one past the check above: a repeat, so one
 	// delivery of an id is accepted and the others are repeats.
 	if err := s.Store.RecordISVEventReceipt(r.Context(), receipt); errors.Is(err, store.ErrDuplicate) {
-		if at, err := s.Store.ISVEventReceivedAt(r.Context(), publisherID, e.ID); err != nil || !at.Equal(event.ReceivedAt.Truncate(time.Microsecond)) {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": e.ID})
-			return
+		if at, err := s.Store.ISVEventReceivedAt(r.Context(), event.PublisherID, event.ID); err != nil || !at.Equal(event.ReceivedAt.Truncate(time.Microsecond)) {
+			return false, nil
 		}
 	} else if err != nil {
 		// The signal is durable, and the workflow's step records the
 		// receipt too: this one only answers repeats sooner.
-		s.Logger.Error("record ISV event receipt", "requestId", requestID(r), "subscription", sub.ID, "event", e.ID, "error", err)
+		s.Logger.Error("record ISV event receipt", "requestId", requestID(r), "subscription", sub.ID, "event", event.ID, "error", err)
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "id": e.ID})
+	return true, nil
 }

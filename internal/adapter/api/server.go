@@ -19,6 +19,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/accesstoken"
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
 	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
@@ -48,6 +49,9 @@ type Server struct {
 	// AuthFailureLimit is how many failed authentications one client
 	// address may make per minute before it is answered 429; default 30.
 	AuthFailureLimit int
+	// Tokens issues and verifies the access tokens of Microsoft's dialect
+	// (/oauth2/token, /api); nil serves neither.
+	Tokens *accesstoken.Issuer
 
 	authFailures *failureLimiter
 	// workflows is the one door to the subscription workflows.
@@ -87,6 +91,12 @@ func (s *Server) Handler() http.Handler {
 		}
 		allowed[rt.Pattern] = append(allowed[rt.Pattern], rt.Method)
 	}
+	// Microsoft's dialect and the token endpoints are not this API's
+	// routes (openapi.yaml): saasapi.v2.json and RFC 6749 describe them.
+	mux.Handle("/api/", s.saasRoutes())
+	mux.HandleFunc("POST /oauth2/token", s.token)
+	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.openIDConfiguration)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := paths.Handler(r); pattern != "" {
 			paths.ServeHTTP(w, r)
@@ -116,8 +126,10 @@ func refuseRequest(r *http.Request) (int, string, string) {
 			}
 		}
 	}
-	switch r.Method {
-	case http.MethodPost, http.MethodPut:
+	switch {
+	case r.URL.Path == "/oauth2/token":
+		// A form (RFC 6749): the token endpoint reads its own.
+	case r.Method == http.MethodPost, r.Method == http.MethodPut:
 		// Bodies are JSON; a form or plain text is refused rather than
 		// read as JSON by accident. No Content-Type at all is taken as
 		// JSON: scripts that create things often send none.
@@ -127,7 +139,7 @@ func refuseRequest(r *http.Request) (int, string, string) {
 				return http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json."
 			}
 		}
-	case http.MethodPatch:
+	case r.Method == http.MethodPatch:
 		// A PATCH's media type is its patch format (RFC 5789): this API
 		// merges the fields sent (application/json, or its formal name
 		// application/merge-patch+json). None, or another format such as

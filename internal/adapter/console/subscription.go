@@ -9,6 +9,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	marketplace "github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
@@ -19,13 +20,7 @@ type ledgerLine struct{ wire.Charge }
 // Money is the line's amount for people (the API's amounts stay integers).
 func (l ledgerLine) Money() string { return money(l.Amount, l.Currency) }
 
-func money(minor int64, currency string) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return sign + strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10) + " " + currency
-}
+func money(minor int64, currency string) string { return billing.Decimal(minor) + " " + currency }
 
 // subscriptionPage is a subscription's page: its details, the change
 // controls (disabled, with the reason, when the role or the state does not

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -135,4 +136,18 @@ func (s *Store) Notifications(ctx context.Context, subscriptionID string) ([]Not
 	var rows []notificationRow
 	err := s.db.NewSelect().Model(&rows).Where("subscription_id = ?", subscriptionID).OrderExpr("id ASC").Scan(ctx)
 	return convert(rows, notificationRow.notification), err
+}
+
+// ISVEventType is the type of a publisher's event id that was recorded,
+// ErrNotFound without one.
+func (s *Store) ISVEventType(ctx context.Context, publisherID, eventID string) (string, error) {
+	var row eventRow
+	if err := s.db.NewSelect().Model(&row).Column("detail").Where("key = ?", "isv/"+publisherID+"/"+eventID).Scan(ctx); err != nil {
+		return "", notFound(err)
+	}
+	var detail struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal([]byte(row.Detail), &detail)
+	return detail.Type, nil
 }

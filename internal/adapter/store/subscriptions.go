@@ -248,6 +248,9 @@ func (s *Store) lockOutbox(ctx context.Context, tx bun.Tx) error {
 const (
 	NotificationPending   = "pending"
 	NotificationDelivered = "delivered"
+	// NotificationSkipped: the recipient's dialect has no such message
+	// (Microsoft's publishers are told of no purchase); it is not sent.
+	NotificationSkipped = "skipped"
 )
 
 // Subscription returns one subscription of a partner's customer; anything
@@ -294,6 +297,20 @@ func (s *Store) Subscriptions(ctx context.Context, partnerID, customerID string,
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
+	}
+	return convert(rows, subscriptionRow.subscription), nil
+}
+
+// PublisherSubscriptions lists a publisher's subscriptions by id, after
+// the id after ("" from the first).
+func (s *Store) PublisherSubscriptions(ctx context.Context, publisherID, after string, limit int) ([]Subscription, error) {
+	var rows []subscriptionRow
+	q := s.db.NewSelect().Model(&rows).Where("publisher_id = ?", publisherID).OrderExpr("id ASC").Limit(int64(limit))
+	if after != "" {
+		q = q.Where("id > ?", after)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list a publisher's subscriptions: %w", err)
 	}
 	return convert(rows, subscriptionRow.subscription), nil
 }

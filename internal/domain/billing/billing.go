@@ -517,3 +517,14 @@ func PlanChanged(from, to Schedule, sub Subject, termNumber int, termStart, term
 	}
 	return lines, charge - credit
 }
+
+// Decimal is an amount in minor units written in major units with two
+// decimals ("12.00", "-0.05"): how Microsoft's plan prices (a JSON number)
+// and the console show money. Every currency of the catalog has cents.
+func Decimal(minor int64) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
+}

@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cspmarket/orchestrator/activities"
+	"github.com/cspmarket/orchestrator/internal/adapter/accesstoken"
 	"github.com/cspmarket/orchestrator/internal/adapter/api"
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
 	"github.com/cspmarket/orchestrator/internal/adapter/console"
@@ -160,6 +161,24 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)
 	}
 
+	// The HTTP listener is taken first: its address is the public URL
+	// unless one is configured, which the worker's webhooks need too (the
+	// issuer of their tokens).
+	var listener net.Listener
+	publicURL := cfg.PublicURL
+	if parts.HTTP {
+		if listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+		a.httpAddr = listener.Addr().String()
+		if publicURL == "" {
+			publicURL = "http://" + reachable(a.httpAddr)
+		}
+	} else if publicURL == "" {
+		publicURL = "http://" + reachable(cfg.HTTPAddr)
+	}
+	tokens := &accesstoken.Issuer{Store: a.Store, URL: publicURL}
+
 	if parts.Worker {
 		a.worker = worker.New(a.Client, workflows.TaskQueue, worker.Options{Interceptors: parts.WorkerInterceptors})
 		workflows.RegisterSubscriptionWorkflow(a.worker)
@@ -172,23 +191,23 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 			IssueCode: func(ctx context.Context, sub store.Subscription) (*authcode.Link, error) {
 				return authcode.Live(ctx, st, sub, time.Now())
 			},
-			Metrics: a.Metrics,
+			Metrics: a.Metrics, Tokens: tokens,
 		})
 		if err := a.worker.Start(); err != nil {
+			if listener != nil {
+				listener.Close()
+			}
 			return nil, fmt.Errorf("start worker: %w", err)
 		}
 	}
 
 	if parts.HTTP {
 		if err := orchestrator.EnsureInvoicingSchedule(ctx, a.Client); err != nil {
+			listener.Close()
 			return nil, err
 		}
-		l, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-		}
-		a.httpAddr = l.Addr().String()
-		srv := &api.Server{Store: a.Store, Temporal: a.Client, Logger: logger, Settings: workflows.Settings{
+		l := listener
+		srv := &api.Server{Tokens: tokens, Store: a.Store, Temporal: a.Client, Logger: logger, Settings: workflows.Settings{
 			ActivationDeadline: cfg.ActivationDeadline, CancellationApprovalTimeout: cfg.CancellationApprovalTimeout, RenewalNotice: cfg.RenewalNotice,
 		}, Egress: egress.Policy{AllowLoopback: cfg.NotifyAllowLoopback}, PurchaseTimeout: cfg.PurchaseTimeout,
 			AuthFailureLimit: cfg.AuthFailureLimit}
@@ -341,4 +360,17 @@ func grpcCompression(gzip bool) client.GrpcCompression {
 		return &client.GrpcCompressionGzip{}
 	}
 	return &client.GrpcCompressionNone{}
+}
+
+// reachable is a listening address as a client on this host reaches it:
+// an unspecified host (":8080", "0.0.0.0:8080") is the loopback one.
+func reachable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -79,6 +80,12 @@ type Config struct {
 	// authentications one client address may make per minute before it
 	// is answered 429; zero keeps the API's default (30).
 	AuthFailureLimit int
+	// PublicURL (PUBLIC_BASE_URL) is how clients reach this process's
+	// HTTP listener, e.g. https://marketplace.example.com: the issuer of
+	// its tokens, the base of Operation-Location and of the links it
+	// gives. Empty: http:// and the address it listens on (loopback for
+	// an unspecified one).
+	PublicURL string
 }
 
 // LoopbackListener reports whether HTTP_ADDR listens on this host only:
@@ -120,6 +127,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		CatalogFile:       getenv("CATALOG_FILE"),
 		SecretsKey:        getenv("SECRETS_KEY"),
 		MetricsAddr:       strings.TrimSpace(getenv("METRICS_ADDR")),
+		PublicURL:         strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_BASE_URL")), "/"),
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return c, fmt.Errorf("PUBLIC_BASE_URL %q: want http(s)://host[:port][/path]", c.PublicURL)
+		}
 	}
 	var err error
 	// TEMPORAL_DEV_PORT=0 lets the embedded server pick free ports (tests,
