@@ -68,7 +68,7 @@ type Console struct {
 // its paths (/v1/, /isv/, /healthz, /openapi.yaml), the console the rest.
 func Mount(api, console http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/isv/", "/healthz", "/openapi.yaml"} {
+	for _, p := range []string{"/v1/", "/isv/", "/api/", "/oauth2/", "/.well-known/", "/healthz", "/openapi.yaml"} {
 		mux.Handle(p, api)
 	}
 	mux.Handle("/", console)

@@ -165,9 +165,15 @@ func (p *product) send(req *http.Request) response {
 // isv sends a signed ISV request; at shifts the signature's timestamp.
 func (p *product) isv(path, publisher string, secret []byte, at time.Time, body any) response {
 	p.t.Helper()
+	return p.isvMethod(http.MethodPost, path, publisher, secret, at, body)
+}
+
+// isvMethod is a signed ISV request of any method.
+func (p *product) isvMethod(method, path, publisher string, secret []byte, at time.Time, body any) response {
+	p.t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(p.t, err)
-	req, err := http.NewRequest(http.MethodPost, p.base+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, p.base+path, bytes.NewReader(b))
 	require.NoError(p.t, err)
 	req.Header.Set(signature.PublisherHeader, publisher)
 	req.Header.Set(signature.Header, signature.Sign(secret, at, b))
