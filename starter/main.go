@@ -220,6 +220,7 @@ func isvSim(logger *slog.Logger, args []string) error {
 	provision := fs.Duration("provision-after", 3*time.Second, "delay before subscription.provisioned")
 	activate := fs.Duration("activate-after", 3*time.Second, "delay before subscription.activated")
 	cancellations := fs.String("cancellations", "approve", "approve, reject or ignore cancellation requests")
+	changes := fs.String("changes", "approve", "approve, reject or ignore changes of plan or quantity that wait for the publisher")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func isvSim(logger *slog.Logger, args []string) error {
 	defer stop()
 	sim, err := isvsim.Start(ctx, isvsim.Config{
 		API: *api, Listen: *listen, PublisherID: *publisher, Secret: []byte(*secret),
-		ProvisionAfter: *provision, ActivateAfter: *activate, Cancellations: *cancellations, Logger: logger,
+		ProvisionAfter: *provision, ActivateAfter: *activate, Cancellations: *cancellations, Changes: *changes, Logger: logger,
 	})
 	if err != nil {
 		return err

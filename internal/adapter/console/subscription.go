@@ -37,10 +37,14 @@ type subscriptionPage struct {
 	// Ended (cancelled or expired) and AwaitsApproval (a cancellation
 	// the ISV must approve) are the rules' reading of the status.
 	Ended, AwaitsApproval bool
-	Audit                 []auditRow
-	Charges               []ledgerLine
-	FieldError            map[string]string
-	Link                  *wire.PublisherLink
+	// OtherPlans are the plans of the offer the subscription may move to
+	// (the same term); PendingPlan names the one a change waits for.
+	OtherPlans  []marketplace.Plan
+	PendingPlan string
+	Audit       []auditRow
+	Charges     []ledgerLine
+	FieldError  map[string]string
+	Link        *wire.PublisherLink
 }
 
 func subscriptionPath(customerID, id string) string {
@@ -68,6 +72,14 @@ func (c *Console) load(r *http.Request, s *session) (*subscriptionPage, apiAnswe
 		p.Plan.Name = p.Sub.PlanID
 	}
 	p.OfferName = n.Offer(p.Sub.OfferID)
+	for _, plan := range n[p.Sub.OfferID].Plans {
+		if plan.ID != p.Sub.PlanID && plan.TermDuration == p.Plan.TermDuration {
+			p.OtherPlans = append(p.OtherPlans, plan)
+		}
+	}
+	if pc := p.Sub.PendingChange; pc != nil {
+		p.PendingPlan = n.Plan(p.Sub.OfferID, pc.PlanID)
+	}
 	var events wire.Page[wire.Event]
 	if e := c.call(r.Context(), s, http.MethodGet, base+"/events", nil); e.Status == http.StatusOK {
 		_ = e.decode(&events)
@@ -102,9 +114,14 @@ func (c *Console) subscription(w http.ResponseWriter, r *http.Request, s *sessio
 func (c *Console) changeSubscription(w http.ResponseWriter, r *http.Request, s *session) {
 	f := r.PostForm
 	body := map[string]any{}
-	if f.Get("action") == "cancel" {
+	switch f.Get("action") {
+	case "cancel":
 		body["status"] = "cancelled"
-	} else {
+	case "plan":
+		if v := f.Get("planId"); v != "" {
+			body["planId"] = v
+		}
+	default:
 		if v, ok := f["nickname"]; ok && v[0] != f.Get("was_nickname") {
 			body["nickname"] = v[0]
 		}
@@ -189,5 +206,5 @@ func (c *Console) status(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": sub.Status, "actionNeeded": sub.ActionNeeded, "label": label, "etag": sub.ETag,
-		"waiting": lifecycle.Status(sub.Status).WaitsOnPublisher()})
+		"pendingChange": sub.PendingChange != nil, "waiting": lifecycle.Status(sub.Status).WaitsOnPublisher() || sub.PendingChange != nil})
 }

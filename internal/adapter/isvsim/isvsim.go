@@ -32,8 +32,9 @@ type Config struct {
 	Secret         []byte
 	ProvisionAfter time.Duration
 	ActivateAfter  time.Duration
-	// Cancellations: "approve", "reject" or "ignore" (let them lapse).
-	Cancellations string
+	// Cancellations and Changes (of plan or quantity): "approve",
+	// "reject" or "ignore" (let them lapse); default approve.
+	Cancellations, Changes string
 	// Hold, when set, keeps every purchase waiting for its ISV until it
 	// is closed: a test that must see "Action needed" first holds the
 	// ISV instead of racing its ProvisionAfter.
@@ -60,13 +61,15 @@ func Start(ctx context.Context, cfg Config) (*Simulator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Cancellations == "" {
-		cfg.Cancellations = "approve"
-	}
-	switch cfg.Cancellations {
-	case "approve", "reject", "ignore":
-	default:
-		return nil, fmt.Errorf("cancellations %q: want approve, reject or ignore", cfg.Cancellations)
+	for name, answer := range map[string]*string{"cancellations": &cfg.Cancellations, "changes": &cfg.Changes} {
+		if *answer == "" {
+			*answer = "approve"
+		}
+		switch *answer {
+		case "approve", "reject", "ignore":
+		default:
+			return nil, fmt.Errorf("%s %q: want approve, reject or ignore", name, *answer)
+		}
 	}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -128,7 +131,11 @@ func (s *Simulator) receive(w http.ResponseWriter, r *http.Request) {
 	case "subscription.purchased":
 		s.later(func() error { return s.fulfill(n) })
 	case "subscription.cancellation_requested":
-		s.later(func() error { return s.answerCancellation(n) })
+		s.later(func() error {
+			return s.answer(n, s.cfg.Cancellations, lifecycle.EventCancellationApproved, lifecycle.EventCancellationRejected)
+		})
+	case "subscription.change_requested":
+		s.later(func() error { return s.answer(n, s.cfg.Changes, lifecycle.EventChangeApproved, lifecycle.EventChangeRejected) })
 	}
 }
 
@@ -177,15 +184,24 @@ func (s *Simulator) fulfill(n wire.OutgoingNotification) error {
 	return s.event("act-"+resolved.ID, lifecycle.EventActivated, resolved.ID, wire.ISVEventData{PlanID: resolved.PlanID, Quantity: resolved.Quantity})
 }
 
-func (s *Simulator) answerCancellation(n wire.OutgoingNotification) error {
+// answer approves or rejects what a notification asks (a cancellation,
+// a change), naming the operation it is about, as configured.
+func (s *Simulator) answer(n wire.OutgoingNotification, how, approved, rejected string) error {
 	if !s.sleep(s.cfg.ProvisionAfter) {
 		return context.Canceled
 	}
-	switch s.cfg.Cancellations {
+	var about struct {
+		Operation struct {
+			ID string `json:"id"`
+		} `json:"operation"`
+	}
+	_ = json.Unmarshal(n.Data, &about)
+	data := wire.ISVEventData{OperationID: about.Operation.ID}
+	switch how {
 	case "approve":
-		return s.event("cancel-ok-"+n.ID, lifecycle.EventCancellationApproved, n.SubscriptionID, wire.ISVEventData{})
+		return s.event("ok-"+n.ID, approved, n.SubscriptionID, data)
 	case "reject":
-		return s.event("cancel-no-"+n.ID, lifecycle.EventCancellationRejected, n.SubscriptionID, wire.ISVEventData{})
+		return s.event("no-"+n.ID, rejected, n.SubscriptionID, data)
 	}
 	return nil
 }

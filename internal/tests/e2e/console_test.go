@@ -322,3 +322,50 @@ func TestConsoleSignInPageInFrench(t *testing.T) {
 	assert.Equal(t, "fr", lang.Value)
 	screenshot(t, ctx, "sign-in-fr")
 }
+
+// A partner changes a plan from the console: the change waits for the
+// ISV (the page says so, the plan controls are disabled), and once the ISV
+// approves, the page shows the new plan and its prorated charges without
+// a reload by hand (issue 27).
+func TestConsolePlanChangeWaitsForTheISVInABrowser(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	customer := p.customer("Northwind")
+	sim, err := isvsim.Start(context.Background(), isvsim.Config{
+		API: p.base, Listen: "127.0.0.1:0", PublisherID: "isv-demo", Secret: []byte("dev-isv-secret"),
+		ProvisionAfter: 10 * time.Millisecond, ActivateAfter: 10 * time.Millisecond, Changes: "ignore", Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	t.Cleanup(sim.Stop)
+	sub := p.buy(customer, "contoso-demo", "fast", 2)
+	p.waitStatus(customer, sub.ID, lifecycle.StatusActive)
+	page := p.base + "/customers/" + customer + "/subscriptions/" + sub.ID
+
+	ctx := newBrowser(t, nil)
+	signInWith(t, ctx, p.base, "dev-admin-token")
+	do(t, ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#planId`)),
+		chromedp.SetValue(chromedp.CSS(`#planId`), "fast-plus"), chromedp.Click(chromedp.CSS(`#plan button[type=submit]`)))
+	waitOnPage(t, ctx, `document.querySelector("#pending-change") !== null`)
+	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.CSS(`#pending-change`))), "Fast Plus")
+	assert.True(t, run(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#planId").disabled`)), "one change at a time")
+	assert.Contains(t, run(t, ctx, chromedp.Text(chromedp.CSS(`h1`))), "Fast: 60 s", "the plan waits for the ISV")
+	screenshot(t, ctx, "subscription-plan-change-pending")
+
+	r := p.do(http.MethodGet, "/v1/customers/"+customer+"/subscriptions/"+sub.ID, "dev-admin-token", nil)
+	var v struct {
+		PendingChange struct {
+			OperationID string `json:"operationId"`
+		} `json:"pendingChange"`
+	}
+	r.json(t, &v)
+	require.NotEmpty(t, v.PendingChange.OperationID)
+	require.Equal(t, http.StatusAccepted, p.event("approve-plan", lifecycle.EventChangeApproved, sub.ID, map[string]any{"operationId": v.PendingChange.OperationID}).status)
+
+	// The page reloads itself once the answer is in.
+	waitOnPage(t, ctx, `document.querySelector("h1") !== null && document.querySelector("h1").textContent.indexOf("Fast Plus") >= 0`)
+	main := run(t, ctx, chromedp.Text(chromedp.CSS(`main`)))
+	assert.Contains(t, main, "Change of plan")
+	assert.NotContains(t, main, "Waiting for the publisher to approve the change")
+	assert.Equal(t, "fast-plus", p.get(customer, sub.ID).PlanID)
+	screenshot(t, ctx, "subscription-plan-changed")
+}

@@ -22,6 +22,9 @@
       .then(function (s) {
         if (!s) return;
         waiting = s.waiting;
+        // A change of plan was answered: the page shows another plan and
+        // new charges, read again whole.
+        if (line.getAttribute("data-pending") === "true" && !s.pendingChange) { window.location.reload(); return; }
         if (s.status !== shown) {
           shown = s.status;
           line.setAttribute("data-status", s.status);
