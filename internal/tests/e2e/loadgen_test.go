@@ -39,3 +39,18 @@ func TestLoadCommandSmoke(t *testing.T) {
 	assert.Equal(t, 20.0, m["marketplace_activations_total"])
 	assert.Equal(t, 40.0, m[`marketplace_webhooks_total{outcome="accepted",reason="applied"}`])
 }
+
+// The load command's Microsoft dialect: the ISV resolves and activates
+// every purchase through /api/saas with one token.
+func TestLoadCommandSmokeInMicrosoftsDialect(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := load.Run(ctx, load.Config{URL: p.base, N: 10, Concurrency: 5, Customers: 1, Dialect: "microsoft"})
+	require.NoError(t, err)
+	assert.Equal(t, 10, res.Done, "errors: %v", res.ErrorSamples)
+	assert.Len(t, res.ToActive, 10)
+	m := scrape(t, p.base+"/metrics")
+	assert.Equal(t, 10.0, m["marketplace_activations_total"])
+}

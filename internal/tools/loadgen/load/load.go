@@ -53,6 +53,11 @@ type Config struct {
 	ActiveTimeout time.Duration
 	// HTTP is the client; default one with keep-alive for Concurrency.
 	HTTP *http.Client
+	// Dialect is how the ISV does its part: "native" (two signed
+	// webhooks, provisioned and activated; the default) or "microsoft"
+	// (Microsoft's resolve and activate at /api/saas, with a token of
+	// /oauth2/token).
+	Dialect string
 }
 
 // Result is what a run measured.
@@ -123,6 +128,11 @@ func (c *Config) defaults() {
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
 	d := &driver{cfg: cfg}
+	if cfg.Dialect == "microsoft" {
+		if err := d.publisherToken(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 	customers := make([]string, cfg.Customers)
 	for i := range customers {
 		id, err := d.createCustomer(ctx, fmt.Sprintf("loadgen %s %d", cfg.Tag, i))
@@ -195,6 +205,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 type driver struct {
 	cfg     Config
 	pending atomic.Int64 // purchases answered 202 purchase_pending
+	token   string       // the ISV's access token (Dialect "microsoft")
 }
 
 // waitRecorded reads a pending purchase until the product has recorded it.
@@ -223,8 +234,11 @@ func (d *driver) waitRecorded(ctx context.Context, customer, id string) error {
 // ISV and waits for it to be active with its first charge.
 func (d *driver) lifecycle(ctx context.Context, customer string, k int, t0 time.Time) (string, time.Duration, time.Duration, error) {
 	var sub struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
+		ID            string `json:"id"`
+		Status        string `json:"status"`
+		PublisherLink struct {
+			AuthorizationCode string `json:"authorizationCode"`
+		} `json:"publisherLink"`
 	}
 	status, body, err := d.call(ctx, http.MethodPost, "/v1/customers/"+customer+"/subscriptions",
 		map[string]any{"offerId": d.cfg.Offer, "planId": d.cfg.Plan, "quantity": 1 + k%5},
@@ -250,12 +264,18 @@ func (d *driver) lifecycle(ctx context.Context, customer string, k int, t0 time.
 	if d.cfg.PurchaseOnly {
 		return sub.ID, purchase, 0, nil
 	}
-	for i, e := range []map[string]any{
-		{"id": "loadgen-prov-" + sub.ID, "type": lifecycle.EventProvisioned, "subscriptionId": sub.ID},
-		{"id": "loadgen-act-" + sub.ID, "type": lifecycle.EventActivated, "subscriptionId": sub.ID},
-	} {
-		if err := d.webhook(ctx, e); err != nil {
-			return "", 0, 0, fmt.Errorf("webhook %d: %w", i+1, err)
+	if d.cfg.Dialect == "microsoft" {
+		if err := d.microsoftActivation(ctx, sub.PublisherLink.AuthorizationCode); err != nil {
+			return "", 0, 0, err
+		}
+	} else {
+		for i, e := range []map[string]any{
+			{"id": "loadgen-prov-" + sub.ID, "type": lifecycle.EventProvisioned, "subscriptionId": sub.ID},
+			{"id": "loadgen-act-" + sub.ID, "type": lifecycle.EventActivated, "subscriptionId": sub.ID},
+		} {
+			if err := d.webhook(ctx, e); err != nil {
+				return "", 0, 0, fmt.Errorf("webhook %d: %w", i+1, err)
+			}
 		}
 	}
 	path := "/v1/customers/" + customer + "/subscriptions/" + sub.ID
@@ -296,6 +316,55 @@ func (d *driver) lifecycle(ctx context.Context, customer string, k int, t0 time.
 		return "", 0, 0, fmt.Errorf("subscription %s active with charges %d %s", sub.ID, status, trim(body))
 	}
 	return sub.ID, purchase, toActive, nil
+}
+
+// microsoftActivation is the ISV's part in Microsoft's dialect: resolve
+// the landing page's token, activate what it names.
+func (d *driver) microsoftActivation(ctx context.Context, code string) error {
+	if code == "" {
+		return errors.New("the purchase's answer has no authorization code")
+	}
+	auth := "Bearer " + d.token
+	status, body, err := d.send(ctx, http.MethodPost, "/api/saas/subscriptions/resolve?api-version=2018-08-31", nil,
+		"Authorization", auth, "x-ms-marketplace-token", url.QueryEscape(code))
+	if err != nil {
+		return err
+	}
+	var resolved struct {
+		ID       string `json:"id"`
+		PlanID   string `json:"planId"`
+		Quantity int    `json:"quantity"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &resolved) != nil {
+		return fmt.Errorf("resolve: %d %s", status, trim(body))
+	}
+	plan, _ := json.Marshal(map[string]any{"planId": resolved.PlanID, "quantity": resolved.Quantity})
+	status, body, err = d.send(ctx, http.MethodPost, "/api/saas/subscriptions/"+resolved.ID+"/activate?api-version=2018-08-31", plan,
+		"Authorization", auth, "Content-Type", "application/json")
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("activate: %d %s", status, trim(body))
+	}
+	return nil
+}
+
+// publisherToken trades the ISV's credentials for a token of /oauth2/token.
+func (d *driver) publisherToken(ctx context.Context) error {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {d.cfg.Publisher}, "client_secret": {string(d.cfg.Secret)}}
+	status, body, err := d.send(ctx, http.MethodPost, "/oauth2/token", []byte(form.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		AccessToken string `json:"access_token"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &answer) != nil || answer.AccessToken == "" {
+		return fmt.Errorf("token: %d %s", status, trim(body))
+	}
+	d.token = answer.AccessToken
+	return nil
 }
 
 func (d *driver) webhook(ctx context.Context, event map[string]any) error {
