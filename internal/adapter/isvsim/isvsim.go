@@ -135,7 +135,9 @@ func (s *Simulator) receive(w http.ResponseWriter, r *http.Request) {
 			return s.answer(n, s.cfg.Cancellations, lifecycle.EventCancellationApproved, lifecycle.EventCancellationRejected)
 		})
 	case "subscription.change_requested":
-		s.later(func() error { return s.answer(n, s.cfg.Changes, lifecycle.EventChangeApproved, lifecycle.EventChangeRejected) })
+		s.later(func() error {
+			return s.answer(n, s.cfg.Changes, lifecycle.EventChangeApproved, lifecycle.EventChangeRejected)
+		})
 	}
 }
 
