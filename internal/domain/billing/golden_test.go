@@ -253,3 +253,39 @@ func TestBatchesChargedAlikeAreCreditedInOneLine(t *testing.T) {
 	require.Len(t, refund, 1)
 	assert.Equal(t, 5, refund[0].Quantity)
 }
+
+// A change of plan on the 10th of a 31-day month, on a yearly term billed
+// monthly: the rest of the installment (21 of 31 days) credited at the old
+// plan's monthly price and charged at the new one's, per licence; a batch
+// added on the 20th paid more than the credit, so none pays the partner.
+func TestGoldenChangeOfPlanMidInstallment(t *testing.T) {
+	start, end := day(2027, 1, 1, 0), day(2028, 1, 1, 0)
+	from := monthly(t, 12000, "P1Y") // 10.00 a month per licence
+	to := monthly(t, 24000, "P1Y")   // 20.00
+	sub := Subject{SubscriptionID: "sub_p", Quantity: 4, Version: 7, PlanID: "premium"}
+	lines, perLicence := PlanChanged(from, to, sub, 1, start, end, 0, day(2027, 1, 11, 0))
+	require.Len(t, lines, 2)
+	credit, charge := lines[0], lines[1]
+	assert.Equal(t, CreditKind, credit.Kind)
+	assert.Equal(t, int64(677), credit.UnitPrice, "1000 x 21/31 = 677.42 → 677")
+	assert.Equal(t, int64(4*677), credit.Amount)
+	assert.Equal(t, ChargeKind, charge.Kind)
+	assert.Equal(t, int64(1355), charge.UnitPrice, "2000 x 21/31 = 1354.84 → 1355")
+	assert.Equal(t, int64(4*1355), charge.Amount)
+	assert.Equal(t, int64(1355-677), perLicence)
+	assert.Equal(t, "credit/sub_p/term-1/plan-v7", credit.Key)
+	assert.Equal(t, "sub_p/term-1/plan-v7", charge.Key)
+	for _, l := range lines {
+		assert.Equal(t, ReasonPlanChanged, l.Reason)
+		assert.Equal(t, day(2027, 1, 11, 0), l.PeriodStart)
+		assert.Equal(t, day(2027, 2, 1, 0), l.PeriodEnd, "to the installment's end")
+	}
+	lots := StartTerm(3, end).ChargeInstallment(from.PerLicence(0), start).Add(1, Prorate(from.PerLicence(0), start, day(2027, 2, 1, 0), day(2027, 1, 5, 0)), end, day(2027, 1, 5, 0))
+	repriced := lots.Repriced(perLicence)
+	assert.Equal(t, int64(3*1000+3*678), repriced[0].Charged)
+	assert.Equal(t, int64(871+678), repriced[1].Charged, "1000 x 27/31 = 870.97 → 871 paid, then the difference")
+	// At the installment's very end nothing remains: no lines.
+	lines, perLicence = PlanChanged(from, to, sub, 1, start, end, 0, day(2027, 2, 1, 0))
+	assert.Empty(t, lines)
+	assert.Zero(t, perLicence)
+}
