@@ -285,8 +285,9 @@ func (s *Server) saasActivate(w http.ResponseWriter, r *http.Request, publisherI
 		w.WriteHeader(http.StatusOK) // activated before: the same answer
 		return
 	}
-	// One activation per subscription: a repeat is the same event.
-	event := payload.ISVEvent{ID: "ms-activate", Type: lifecycle.EventActivated, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
+	// One activation per subscription: a repeat is the same event (event
+	// ids are the publisher's, across its subscriptions).
+	event := payload.ISVEvent{ID: "ms-activate-" + sub.ID, Type: lifecycle.EventActivated, PublisherID: publisherID, ReceivedAt: s.Now().UTC()}
 	if _, err := s.deliver(r, sub, event); err != nil {
 		s.saasUnavailable(w)
 		return
