@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
@@ -529,4 +530,52 @@ func (s *LifecycleSuite) TestSignalsPendingAtRenewalAreAppliedBeforeContinuingAs
 	s.Equal(lifecycle.StatusSuspended, next.Continued.Subscription.Status)
 	s.Contains(next.Continued.RecentEventIDs, "late-suspend", "the next run still drops a repeat of it")
 	s.Equal(2, next.Continued.TermNumber)
+}
+
+// premiumChange is the partner's change to the Premium plan, with the plan
+// as the API reads it from the catalog.
+func premiumChange() ChangeRequest {
+	plan := purchaseInput("monthly-premium", 1).Plan
+	return ChangeRequest{PlanID: ptr("monthly-premium"), Plan: &plan}
+}
+
+func (s *LifecycleSuite) TestL53PlanChangeApprovedThroughTheShell() {
+	s.activateAt(hour)
+	asked := s.change(day, premiumChange())
+	waiting := s.snapshot(2 * day)
+	var pending *store.PendingChange
+	s.at(2*day, func() { pending = s.stored().PendingChange })
+	var operation string
+	s.at(2*day+time.Minute, func() {
+		operation = pending.OperationID
+		s.env.SignalWorkflow(SignalISVEvent, ISVEvent{ID: "yes", Type: lifecycle.EventChangeApproved, PublisherID: "isv-demo", OperationID: operation})
+	})
+	changed := s.snapshot(3 * day)
+	s.run(purchaseInput("monthly", 3))
+	s.applied(asked)
+	s.True(asked.result.Pending, "the answer is 202: the change waits")
+	s.Require().NotNil(asked.result.PendingChange)
+	s.Equal("monthly", waiting.PlanID, "the plan waits for the publisher")
+	s.Require().NotNil(pending, "the store shows what waits")
+	s.Equal("monthly-premium", pending.PlanID)
+	s.Equal("monthly-premium", changed.PlanID)
+	s.Nil(s.stored().PendingChange)
+	reasons := map[string]int{}
+	for _, c := range s.charges() {
+		reasons[c.Reason]++
+	}
+	s.Equal(2, reasons["plan_changed"], "credit at the old price, charge at the new")
+}
+
+func (s *LifecycleSuite) TestL54UnansweredPlanChangeLapses() {
+	s.activateAt(hour)
+	asked := s.change(day, premiumChange())
+	lapsed := s.snapshot(8*day + time.Hour)
+	charges := s.chargesAt(8*day + time.Hour)
+	s.run(purchaseInput("monthly", 3))
+	s.applied(asked)
+	s.Equal("monthly", lapsed.PlanID)
+	s.Len(*charges, 1, "only the first installment: a lapsed change charges nothing")
+	s.Contains(s.eventKinds(), lifecycle.KindChangeLapsed)
+	s.Contains(s.notifications(), "partner:"+lifecycle.NotifyChangeRejected)
 }
