@@ -337,6 +337,24 @@ func microsoftConformance(t *testing.T, p *product) string {
 	p.waitStatus(customer, sub.ID, lifecycle.StatusCancelled)
 	assert.Equal(t, saasclient.SubscriptionSaasSubscriptionStatusUnsubscribed, *get().SaasSubscriptionStatus)
 
+	// Every webhook the publisher got is Microsoft's shape, for it alone.
+	hook.waitFor(t, "ChangePlan", "Succeeded")
+	hook.mu.Lock()
+	received := append([]receivedWebhook(nil), hook.received...)
+	hook.mu.Unlock()
+	actions := map[string]bool{}
+	for _, call := range received {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(call.body, &m))
+		webhookConforms(t, m, call.body)
+		verifyWebhookToken(t, p, call.authorization, fixtures.PublisherDemo)
+		assert.Equal(t, fixtures.PublisherDemo, m["publisherId"])
+		assert.Equal(t, id.String(), m["subscriptionId"])
+		actions[m["action"].(string)+"/"+m["status"].(string)] = true
+	}
+	assert.True(t, actions["ChangePlan/InProgress"], "the partner's change of plan asked the publisher")
+	assert.True(t, actions["ChangePlan/Succeeded"], "and its acceptance confirmed")
+
 	report, err := ledger.Verify(ctx, p.app.Store)
 	require.NoError(t, err)
 	assert.Empty(t, report.Differences, "the ledger check agrees")
