@@ -155,6 +155,12 @@ func TestDuplicateKeysAreRefusedAtAnyDepth(t *testing.T) {
 		`[{"a":1},{"a":1}]`:                    "",
 		`{"a":1,`:                              "",
 		`{"a":[{"b":1}],"a":2}`:                "a",
+		// encoding/json matches names without case: the same field twice
+		// (the hostile pass of issue 27 approved a change with
+		// {"status":"Failure","Status":"Success"}).
+		`{"status":"Failure","Status":"Success"}`: "Status",
+		`{"kind":1,"\u212aIND":2}`:                "KIND",
+		`{"ab":1,"aB":2}`:                         "aB",
 	} {
 		err := refuseDuplicateKeys([]byte(body))
 		if field == "" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
@@ -88,7 +89,9 @@ func decodeJSONBytes(b []byte, v any) error {
 // refuseDuplicateKeys answers 422 for an object that names a key twice, at
 // any depth. encoding/json would keep the last one silently, so a body
 // read one way by a proxy, a log or a signature check could be applied
-// another way here ({"status":"cancelled", ..., "status":"active"}).
+// another way here ({"status":"cancelled", ..., "status":"active"}). Keys
+// are compared as encoding/json matches them to fields: without case
+// ({"status":"Failure","Status":"Success"} is the same field twice).
 // Malformed JSON is left to the decoder, which says where it breaks.
 func refuseDuplicateKeys(b []byte) error {
 	type frame struct {
@@ -119,10 +122,11 @@ func refuseDuplicateKeys(b []byte) error {
 			if top.path != "" {
 				path = top.path + "." + key
 			}
-			if top.keys[key] {
-				return invalid(path, "is given twice; send each field once")
+			folded := foldKey(key)
+			if top.keys[folded] {
+				return invalid(path, "is given twice; send each field once (names are matched without case)")
 			}
-			top.keys[key] = true
+			top.keys[folded] = true
 			top.wantKey = false
 			lastKey = path
 			continue
@@ -238,4 +242,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.Logger.Error("request failed", "requestId", requestID(r), "method", r.Method, "path", r.URL.Path, "error", err)
 	writeProblem(w, r, http.StatusInternalServerError, "internal", "An internal error occurred; it has been logged.")
+}
+
+// foldKey is a key with every letter replaced by the least of its case
+// folds (Unicode simple folding, as strings.EqualFold and encoding/json's
+// field matching compare: "Status", "STATUS" and "status" are one key, and
+// so are the Kelvin sign and "k").
+func foldKey(key string) string {
+	var b strings.Builder
+	b.Grow(len(key))
+	for _, r := range key {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }

@@ -300,16 +300,28 @@ func (s *Server) saasUnavailable(w http.ResponseWriter) {
 	saasError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "Not recorded; send the request again.")
 }
 
-// operationIDFor is the id of the operation a publisher's request starts:
-// derived from its x-ms-requestid when it sent one, so a repeated request
-// is the same operation (applied once), random otherwise.
-func operationIDFor(r *http.Request, publisherID, subscriptionID string) string {
+// operationIDFor is the id of the operation a publisher's change starts:
+// derived from its x-ms-requestid and what it asks when it sent one, so a
+// repeated request is the same operation (applied once), random otherwise.
+// The same request id with another body is another operation: a change
+// never stands in for a different one (the hostile pass of issue 27 saw a
+// second body answered 202 and dropped).
+func operationIDFor(r *http.Request, publisherID, subscriptionID string, asked any) string {
 	if id := r.Header.Get("x-ms-requestid"); id != "" {
 		if _, err := uuid.Parse(id); err == nil {
-			return uuid.NewHash(sha256.New(), uuid.NameSpaceURL, []byte(publisherID+"\n"+subscriptionID+"\n"+r.Method+"\n"+strings.ToLower(id)), 8).String()
+			body, _ := json.Marshal(asked)
+			return uuid.NewHash(sha256.New(), uuid.NameSpaceURL,
+				[]byte(publisherID+"\n"+subscriptionID+"\n"+r.Method+"\n"+strings.ToLower(id)+"\n"+string(body)), 8).String()
 		}
 	}
 	return uuid.NewString()
+}
+
+// unsubscribeOperationID is the one unsubscription a subscription can
+// have: every DELETE, concurrent or repeated, is that operation, so each
+// answer's Operation-Location names one that exists.
+func unsubscribeOperationID(publisherID, subscriptionID string) string {
+	return uuid.NewHash(sha256.New(), uuid.NameSpaceURL, []byte(publisherID+"\n"+subscriptionID+"\nunsubscribe"), 8).String()
 }
 
 // saasChange is PATCH …/{id}: the publisher changes the plan or the
@@ -328,7 +340,7 @@ func (s *Server) saasChange(w http.ResponseWriter, r *http.Request, publisherID 
 		saasError(w, http.StatusBadRequest, "BadRequest", "Change the plan or the quantity: one of them per call.")
 		return
 	}
-	opID := operationIDFor(r, publisherID, sub.ID)
+	opID := operationIDFor(r, publisherID, sub.ID, body)
 	req := payload.ChangeRequest{Actor: "publisher:" + publisherID, Quantity: body.Quantity, Source: lifecycle.SourcePublisher, OperationID: opID}
 	if body.PlanID != nil {
 		plan, found, err := s.offerPlan(r.Context(), sub.OfferID, *body.PlanID)
@@ -375,7 +387,7 @@ func (s *Server) saasDelete(w http.ResponseWriter, r *http.Request, publisherID 
 		saasError(w, http.StatusBadRequest, "BadRequest", "The subscription is "+string(sub.Status)+".")
 		return
 	}
-	opID := operationIDFor(r, publisherID, sub.ID)
+	opID := unsubscribeOperationID(publisherID, sub.ID)
 	event := payload.ISVEvent{ID: "ms-delete-" + opID, Type: lifecycle.EventUnsubscribed, PublisherID: publisherID, ReceivedAt: s.Now().UTC(), OperationID: opID}
 	if _, err := s.deliver(r, sub, event); err != nil {
 		s.saasUnavailable(w)

@@ -98,6 +98,12 @@ func checkPlanOrQuantityOperation(s State, c Change, rules Rules) error {
 	if s.PendingChange != nil && (quantity || c.changesPlan(s)) {
 		return refuse(RefusedState, "a change (operation %s) already waits for the publisher until %s", s.PendingChange.Operation.ID, s.PendingChange.Deadline.Format(time.RFC3339))
 	}
+	if c.Source == SourcePublisher && sub.Status != StatusActive {
+		// Before activation the purchase stands as the partner bought it
+		// (an activation cannot change it either, issue 25): a publisher
+		// that raised the licences first would bill them at activation.
+		return refuse(RefusedState, "a publisher changes the plan or the quantity of an active subscription only; this one is %s", sub.Status)
+	}
 	if !c.changesPlan(s) && !waitsForPublisher(s, c) {
 		return nil
 	}

@@ -750,6 +750,12 @@ var planRows = map[string]func(t *testing.T){
 		}
 		st = b.answer(2*day, ISVEvent{ID: "late", Type: EventChangeApproved})
 		assert.Equal(t, []string{KindISVEventRejected}, kinds(st), "an answer with nothing waiting is recorded, not applied")
+		// Before activation the publisher changes nothing: the purchase
+		// stands as bought (the hostile pass of issue 27 raised 2
+		// licences to 50 before activating, and the partner was billed 50).
+		early := bought(t, "monthly", 2)
+		early.refused(hour, Change{Quantity: ptr(50), Source: SourcePublisher}, RefusedState)
+		early.refused(hour, Change{PlanID: ptr("monthly-pro"), Plan: ptr(plans["monthly-pro"]), Source: SourcePublisher}, RefusedState)
 	},
 }
 

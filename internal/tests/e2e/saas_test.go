@@ -256,6 +256,30 @@ func microsoftConformance(t *testing.T, p *product) string {
 	assert.Equal(t, saasclient.SaaSOperationStatusSucceeded, *op.Status)
 	assert.Equal(t, saasclient.ChangeQuantity, *op.Action)
 	assert.Equal(t, 5, p.get(customer, sub.ID).Quantity)
+	// With x-ms-requestid, a repeat is the same operation (applied once);
+	// the same id with another body is another operation, applied too
+	// (the hostile pass of issue 27: it was answered 202 and dropped).
+	requestQuantity := func(q int64, request openapi_types.UUID) string {
+		resp, err := ms.FulfillmentOperationsUpdateSubscriptionWithResponse(ctx, id,
+			&saasclient.FulfillmentOperationsUpdateSubscriptionParams{ApiVersion: v2, XMsRequestid: &request}, saasclient.SubscriberPlan{Quantity: &q})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusAccepted, resp.StatusCode(), string(resp.Body))
+		return resp.HTTPResponse.Header.Get("Operation-Location")
+	}
+	request := openapi_types.UUID(uuid.New())
+	six := requestQuantity(6, request)
+	assert.Equal(t, six, requestQuantity(6, request), "a repeat is the same operation")
+	assert.NotEqual(t, six, requestQuantity(7, request), "another body is another operation")
+	assert.Equal(t, 7, p.get(customer, sub.ID).Quantity)
+	changes := 0
+	for _, e := range p.events(customer, sub.ID) {
+		var line struct{ Kind string }
+		require.NoError(t, json.Unmarshal(e, &line))
+		if line.Kind == lifecycle.KindChanged {
+			changes++
+		}
+	}
+	assert.Equal(t, 3, changes, "5, 6 and 7 licences: the repeat changed nothing")
 	both, err := ms.FulfillmentOperationsUpdateSubscriptionWithResponse(ctx, id, &saasclient.FulfillmentOperationsUpdateSubscriptionParams{ApiVersion: v2},
 		saasclient.SubscriberPlan{Quantity: &five, PlanId: ptrTo("monthly-premium")})
 	require.NoError(t, err)
@@ -329,12 +353,30 @@ func microsoftConformance(t *testing.T, p *product) string {
 	r = p.do(http.MethodGet, "/api/saas/subscriptions/"+id.String(), token, nil)
 	assert.Equal(t, http.StatusBadRequest, r.status, "api-version is required")
 
-	// Unsubscribed by the ISV.
-	deleted, err := ms.FulfillmentOperationsDeleteSubscriptionWithResponse(ctx, id, &saasclient.FulfillmentOperationsDeleteSubscriptionParams{ApiVersion: v2})
-	require.NoError(t, err)
-	require.Equal(t, http.StatusAccepted, deleted.StatusCode(), string(deleted.Body))
-	require.NotEmpty(t, deleted.HTTPResponse.Header.Get("Operation-Location"))
+	// Unsubscribed by the ISV, three DELETEs at once: one operation, which
+	// every answer names (the hostile pass of issue 27: two of three
+	// Operation-Locations were 404 for good).
+	var wg sync.WaitGroup
+	locations := make([]string, 3)
+	for i := range locations {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deleted, err := ms.FulfillmentOperationsDeleteSubscriptionWithResponse(ctx, id, &saasclient.FulfillmentOperationsDeleteSubscriptionParams{ApiVersion: v2})
+			if assert.NoError(t, err) && assert.Equal(t, http.StatusAccepted, deleted.StatusCode(), string(deleted.Body)) {
+				locations[i] = deleted.HTTPResponse.Header.Get("Operation-Location")
+			}
+		}()
+	}
+	wg.Wait()
 	p.waitStatus(customer, sub.ID, lifecycle.StatusCancelled)
+	for _, location := range locations {
+		require.NotEmpty(t, location)
+		assert.Equal(t, locations[0], location)
+		r := p.do(http.MethodGet, strings.TrimPrefix(location, p.base), token, nil)
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", location, r.body)
+		conforms(t, "SaaSOperation", r.body)
+	}
 	assert.Equal(t, saasclient.SubscriptionSaasSubscriptionStatusUnsubscribed, *get().SaasSubscriptionStatus)
 
 	// Every webhook the publisher got is Microsoft's shape, for it alone.
