@@ -185,3 +185,21 @@ func TestASignedEventWithAKeyTwiceIsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	assert.Equal(t, "type", p.Field)
 }
+
+// The bearer scheme's name is case-insensitive (RFC 9110): the hostile
+// pass of issue 27 was refused with `bearer <token>`.
+func TestTheBearerSchemeIsCaseInsensitive(t *testing.T) {
+	for header, want := range map[string]string{
+		"Bearer dev-admin-token": "dev-admin-token", "bearer dev-admin-token": "dev-admin-token", "BEARER  dev-admin-token ": "dev-admin-token",
+		"Basic dev-admin-token": "", "Bearer": "", "": "", "Bearerdev-admin-token": "",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/v1/offers", nil)
+		r.Header.Set("Authorization", header)
+		token, ok := bearerToken(r)
+		assert.Equal(t, want != "", ok, header)
+		assert.Equal(t, want, token, header)
+	}
+	srv, _ := newTestServer(t)
+	resp, _ := call(t, srv, "GET", "/v1/offers", "", "", "Authorization", "bearer "+fixtures.AdminToken)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}

@@ -19,8 +19,7 @@ import (
 // partner authenticates a partner API request by its bearer token.
 func (s *Server) partner(next func(http.ResponseWriter, *http.Request, auth.Agent)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		token = strings.TrimSpace(token)
+		token, ok := bearerToken(r)
 		if !ok || token == "" || len(token) > 512 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="marketplace"`)
 			s.refuseFailedAuthentication(w, r, "unauthenticated", "An 'Authorization: Bearer <agent token>' header is required.")
@@ -203,4 +202,14 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, a auth.Agen
 		return
 	}
 	writeJSON(w, http.StatusOK, customerView(c))
+}
+
+// bearerToken is the credentials of an `Authorization: Bearer <token>`
+// header; the scheme's name is case-insensitive (RFC 9110 section 11.1).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }

@@ -81,14 +81,14 @@ func (s *Server) publisherToken(next func(http.ResponseWriter, *http.Request, st
 			saasError(w, http.StatusNotFound, "NotFound", "This deployment does not serve Microsoft's dialect.")
 			return
 		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, ok := bearerToken(r)
 		var claims accesstoken.Claims
-		err := errors.New("no bearer token")
-		if ok {
-			claims, err = s.Tokens.Verify(r.Context(), strings.TrimSpace(token), s.Tokens.APIAudience())
+		err := fmt.Errorf("%w: no bearer token, or one too long", accesstoken.ErrInvalid)
+		if ok && token != "" && len(token) <= 8192 {
+			claims, err = s.Tokens.Verify(r.Context(), token, s.Tokens.APIAudience())
 		}
 		if err != nil {
-			if !errors.Is(err, accesstoken.ErrInvalid) && ok {
+			if !errors.Is(err, accesstoken.ErrInvalid) {
 				s.writeError(w, r, err)
 				return
 			}
