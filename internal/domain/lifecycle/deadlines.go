@@ -71,7 +71,8 @@ func PassDeadline(s State, at, now time.Time, rules Rules) (Step, error) {
 		sub.ActionNeeded = false
 		st.event(KindActivationDeadline, ActorSystem, now, map[string]any{"purchasedAt": sub.PurchasedAt, "deadline": at, "charged": 0})
 		st.toPartner(NotifyActivationDeadline)
-		st.toPublisher(NotifyCancelled)
+		op := st.recordOperation(ActionUnsubscribe, SourceMarketplace, "", now)
+		st.notifyOperation(NotifyCancelled, RecipientPublisher, sub.PublisherID, op)
 
 	case sub.Status == StatusPendingCancellation:
 		pc := *state.PendingCancellation

@@ -242,6 +242,8 @@ var table = map[string]func(t *testing.T){
 		assert.Equal(t, StatusCancelled, b.status())
 		assert.Equal(t, []string{KindActivationDeadline}, kinds(steps[0]))
 		assert.Equal(t, []string{"partner:" + NotifyActivationDeadline, "publisher:" + NotifyCancelled}, notified(steps[0]))
+		assert.Equal(t, ActionUnsubscribe, steps[0].Notifications[1].Payload["operation"].(map[string]any)["action"],
+			"the publisher's notification is an operation, which Microsoft's webhook needs")
 		assert.Empty(t, b.ledger())
 	},
 	"L09": func(t *testing.T) {
