@@ -528,3 +528,38 @@ func Decimal(minor int64) string {
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
+
+// UsageScale is one unit of metered usage: quantities are counted in
+// millionths of a unit (metering.Quantity), exactly.
+const UsageScale = 1_000_000
+
+// UsageOverage is what a billing period's metered usage costs beyond what
+// the period includes: the units beyond (in millionths) and their amount at
+// unitPrice minor units per unit, rounded half up to the minor unit once,
+// on the period's total (not per event: a thousand small events cost what
+// one event of their sum costs).
+func UsageOverage(used, included, unitPrice int64) (beyond, amount int64) {
+	beyond = max(used-included, 0)
+	if beyond == 0 || unitPrice == 0 {
+		return beyond, 0
+	}
+	num := new(big.Int).Mul(big.NewInt(beyond), big.NewInt(unitPrice))
+	num.Mul(num, big.NewInt(2))
+	num.Add(num, big.NewInt(UsageScale))
+	num.Quo(num, big.NewInt(2*UsageScale))
+	if !num.IsInt64() {
+		overflow("usage priced", beyond, unitPrice)
+	}
+	return beyond, num.Int64()
+}
+
+// IncludedFor is a billing period's included quantity for a subscription
+// billed from activeFrom: whole when billing covered the whole period,
+// prorated (Prorate, half up to the millionth) over a first period that
+// began before it.
+func IncludedFor(included int64, periodStart, periodEnd, activeFrom time.Time) int64 {
+	if !activeFrom.After(periodStart) {
+		return included
+	}
+	return Prorate(included, periodStart, periodEnd, activeFrom)
+}

@@ -289,3 +289,24 @@ func TestGoldenChangeOfPlanMidInstallment(t *testing.T) {
 	assert.Empty(t, lines)
 	assert.Zero(t, perLicence)
 }
+
+// Metered usage beyond the included quantity, priced once on the
+// period's total, half up to the cent (issue 28's rule, stated in
+// docs/billing.md when usage is charged).
+func TestGoldenUsageBeyondTheIncludedQuantity(t *testing.T) {
+	const unit = UsageScale
+	// 1 234.5 units used, 1 000 included, 0.05 a unit: 234.5 x 5 = 1172.5 → 1173.
+	beyond, amount := UsageOverage(1234*unit+unit/2, 1000*unit, 5)
+	assert.Equal(t, int64(234*unit+unit/2), beyond)
+	assert.Equal(t, int64(1173), amount)
+	// Within the included quantity: nothing.
+	beyond, amount = UsageOverage(999*unit, 1000*unit, 5)
+	assert.Zero(t, beyond)
+	assert.Zero(t, amount)
+	// A millionth of a unit at 0.01: 0.000001 cent, rounds to nothing.
+	_, amount = UsageOverage(1000*unit+1, 1000*unit, 1)
+	assert.Zero(t, amount)
+	// Billing began on the 11th of a 30-day period: 20/30 of 1 000 included.
+	assert.Equal(t, int64(666_666_667), IncludedFor(1000*unit, day(2026, 11, 1, 0), day(2026, 12, 1, 0), day(2026, 11, 11, 0)))
+	assert.Equal(t, int64(1000*unit), IncludedFor(1000*unit, day(2026, 11, 1, 0), day(2026, 12, 1, 0), day(2026, 11, 1, 0)))
+}
