@@ -8,12 +8,13 @@ package saaswire
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
@@ -51,13 +52,9 @@ func SubscriptionID(uuid string) (string, bool) {
 
 // IdentityUUID is the stable UUID that stands for one of the product's
 // customers or partners where Microsoft has an Entra ID tenant or object
-// (version 8, from a hash of kind and id).
+// (a name-based UUID of kind and id, SHA-256, version 8).
 func IdentityUUID(kind, id string) string {
-	sum := sha256.Sum256([]byte(kind + "\n" + id))
-	sum[6] = sum[6]&0x0f | 0x80
-	sum[8] = sum[8]&0x3f | 0x80
-	h := hex.EncodeToString(sum[:16])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return uuid.NewHash(sha256.New(), uuid.NameSpaceURL, []byte(kind+"\n"+id), 8).String()
 }
 
 // Subscription is Microsoft's Subscription.
