@@ -140,5 +140,11 @@ func stepOf(t Transition) store.Step {
 		step.Subscription.PendingChange = &store.PendingChange{OperationID: pc.Operation.ID, Action: pc.Operation.Action, PlanID: pc.Operation.PlanID,
 			Quantity: pc.Operation.Quantity, RequestedAt: pc.Operation.RequestedAt, Deadline: pc.Deadline, Actor: pc.Actor}
 	}
+	if m := t.Metering; m != nil {
+		step.Subscription.Metering = &store.Metering{Dimensions: m.Dimensions}
+		if p := m.Period; p != nil {
+			step.Subscription.Metering.Period = &store.UsagePeriod{Start: p.Start, End: p.End, Dimensions: p.Dimensions}
+		}
+	}
 	return step
 }

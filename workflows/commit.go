@@ -52,7 +52,7 @@ func (w *subscriptionRun) transition(ctx workflow.Context, step lifecycle.Step) 
 // when local (falling back to the activity if that attempt fails), then
 // publishes the new state to operators (search attributes, details). It
 // never gives up: a database outage delays a step (operators see it
-// waiting, see waitForCommit), it never fails the subscription.
+// waiting, see waitForDatabase), it never fails the subscription.
 func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transition, local bool) error {
 	var a *activities.Activities
 	committed := false
@@ -82,7 +82,7 @@ func (w *subscriptionRun) commitStep(ctx workflow.Context, t activities.Transiti
 				InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: CommitRetryMax,
 			},
 		})
-		if err := w.waitForCommit(ctx, workflow.ExecuteActivity(actx, a.CommitTransition, t)); err != nil {
+		if err := w.waitForDatabase(ctx, workflow.ExecuteActivity(actx, a.CommitTransition, t), nil); err != nil {
 			return err
 		}
 	default:
@@ -146,11 +146,12 @@ func (w *subscriptionRun) statusWaitsForEvents() bool {
 	return w.generation.statusAfterEvents && w.events.Len() > 0
 }
 
-// waitForCommit waits for a step's commit. One that takes longer than
-// CommitStallAfter marks the workflow WaitingOn="database" (searchable in
-// the Web UI, where the pending activity shows the last error and the next
-// attempt) until it lands.
-func (w *subscriptionRun) waitForCommit(ctx workflow.Context, commit workflow.Future) error {
+// waitForDatabase waits for an activity of the database (a step's commit,
+// a claim of usage) and puts its result in result (nil: none wanted). One
+// that takes longer than CommitStallAfter marks the workflow
+// WaitingOn="database" (searchable in the Web UI, where the pending
+// activity shows the last error and the next attempt) until it lands.
+func (w *subscriptionRun) waitForDatabase(ctx workflow.Context, commit workflow.Future, result any) error {
 	tctx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
 	stalled := false
@@ -158,7 +159,7 @@ func (w *subscriptionRun) waitForCommit(ctx workflow.Context, commit workflow.Fu
 	done := false
 	for !done {
 		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(commit, func(f workflow.Future) { err, done = f.Get(ctx, nil), true })
+		sel.AddFuture(commit, func(f workflow.Future) { err, done = f.Get(ctx, result), true })
 		if !stalled {
 			sel.AddFuture(workflow.NewTimer(tctx, CommitStallAfter), func(workflow.Future) {
 				stalled = true

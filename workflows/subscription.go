@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/cspmarket/orchestrator/activities"
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
@@ -129,7 +130,8 @@ func (w *subscriptionRun) setup(ctx workflow.Context) error {
 }
 
 func (w *subscriptionRun) run(ctx workflow.Context) (Subscription, error) {
-	for !w.state.Subscription.Status.Terminal() {
+	// A cancelled or expired subscription closes its usage before it ends.
+	for !lifecycle.Ended(w.state) {
 		if w.renewed || (w.generation.timers && workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			return w.result(), w.continueAsNew(ctx)
 		}
@@ -315,7 +317,7 @@ func (w *subscriptionRun) changeResult(pending bool) ChangeResult {
 // onDeadlines takes every deadline that has come, one durable step each,
 // earliest first.
 func (w *subscriptionRun) onDeadlines(ctx workflow.Context) error {
-	for !w.state.Subscription.Status.Terminal() && !w.renewed {
+	for !lifecycle.Ended(w.state) && !w.renewed {
 		at, ok := lifecycle.NextDeadline(w.state)
 		if !ok || workflow.Now(ctx).Before(at) {
 			return nil
@@ -332,11 +334,34 @@ func (w *subscriptionRun) onDeadline(ctx workflow.Context, at time.Time) error {
 		return err
 	}
 	defer w.steps.Unlock()
+	if claim, due := lifecycle.UsageDue(w.state, workflow.Now(ctx).UTC()); due {
+		return w.closeUsage(ctx, claim)
+	}
 	step, err := lifecycle.PassDeadline(w.state, at, workflow.Now(ctx).UTC(), w.rules)
 	if err != nil {
 		return stepError(err)
 	}
 	w.renewed = step.Renewed
+	return w.commit(ctx, step, false)
+}
+
+// closeUsage takes the usage a close is due for from the store (an
+// activity in the history, retried until the database answers), then
+// commits the close the rules make of it.
+func (w *subscriptionRun) closeUsage(ctx workflow.Context, claim lifecycle.UsageClaim) error {
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: CommitRetryMax,
+		},
+	})
+	var claimed []activities.ClaimedUsage
+	f := workflow.ExecuteActivity(actx, a.ClaimUsage, payload.UsageClaimOf(w.state.Subscription.ID, claim))
+	if err := w.waitForDatabase(ctx, f, &claimed); err != nil {
+		return err
+	}
+	step := lifecycle.CloseUsage(w.state, claim, activities.ClaimedRules(claimed), workflow.Now(ctx).UTC())
 	return w.commit(ctx, step, false)
 }
 

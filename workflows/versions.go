@@ -28,6 +28,7 @@ const (
 	generationStatusAfterEvents = 3 // a step leaves the status to the ISV events waiting behind it
 	generationExactLines        = 4 // lifecycle.Rules.ExactLines and NoOpChangesRecordNothing (issue 25)
 	generationPlanChanges       = 5 // lifecycle.Rules.PlanChanges: changes of plan, and changes that wait for the publisher (issue 27)
+	generationMetering          = 6 // lifecycle.Rules.Metering: usage closed and charged per billing period (issue 28)
 	// generationMarkerNewest is the newest generation a marker may say;
 	// later ones come by workflow type only.
 	generationMarkerNewest = generationStatusAfterEvents
@@ -37,8 +38,10 @@ const (
 // says its generation (GetVersion would record a marker and a visibility
 // write per run). A run continuing as new takes the newest.
 const (
-	// SubscriptionWorkflowType runs generationPlanChanges.
-	SubscriptionWorkflowType = "SubscriptionGeneration5"
+	// SubscriptionWorkflowType runs generationMetering.
+	SubscriptionWorkflowType = "SubscriptionGeneration6"
+	// subscriptionWorkflowGeneration5: runs started before generation 6.
+	subscriptionWorkflowGeneration5 = "SubscriptionGeneration5"
 	// subscriptionWorkflowGeneration4: runs started before generation 5.
 	subscriptionWorkflowGeneration4 = "SubscriptionGeneration4"
 	// subscriptionWorkflowGeneration3: runs started before generation 4.
@@ -53,6 +56,8 @@ const (
 func generationOfType(workflowType string) (workflow.Version, bool) {
 	switch workflowType {
 	case SubscriptionWorkflowType:
+		return generationMetering, true
+	case subscriptionWorkflowGeneration5:
 		return generationPlanChanges, true
 	case subscriptionWorkflowGeneration4:
 		return generationExactLines, true
@@ -65,7 +70,7 @@ func generationOfType(workflowType string) (workflow.Version, bool) {
 // RegisterSubscriptionWorkflow registers SubscriptionWorkflow under every
 // type its runs may have (a worker's, a replayer's, a test's registry).
 func RegisterSubscriptionWorkflow(r worker.WorkflowRegistry) {
-	for _, name := range []string{SubscriptionWorkflowType, subscriptionWorkflowGeneration4, subscriptionWorkflowGeneration3, subscriptionWorkflowByMarker} {
+	for _, name := range []string{SubscriptionWorkflowType, subscriptionWorkflowGeneration5, subscriptionWorkflowGeneration4, subscriptionWorkflowGeneration3, subscriptionWorkflowByMarker} {
 		r.RegisterWorkflowWithOptions(SubscriptionWorkflow, workflow.RegisterOptions{Name: name})
 	}
 }
@@ -109,7 +114,7 @@ func (w *subscriptionRun) versions(ctx workflow.Context) {
 		w.generation = generation{timers: true, durableCommit: true, statusOnChange: true,
 			localCommit: g >= generationLocalCommit, statusAfterEvents: g >= generationStatusAfterEvents}
 		w.rules = lifecycle.Rules{LotWindows: true, ExactLines: g >= generationExactLines, NoOpChangesRecordNothing: g >= generationExactLines,
-			PlanChanges: g >= generationPlanChanges}
+			PlanChanges: g >= generationPlanChanges, Metering: g >= generationMetering}
 	} else {
 		w.generation.timers = workflow.GetVersion(ctx, versionLifecycleTimers, workflow.DefaultVersion, 1) >= 1
 		w.generation.durableCommit = workflow.GetVersion(ctx, versionDurableCommit, workflow.DefaultVersion, 1) >= 1

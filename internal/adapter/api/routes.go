@@ -32,6 +32,7 @@ func (s *Server) routes() []Route {
 		{"GET", subscription + "/activation-link", "bearer", s.partner(s.activationLink)},
 		{"GET", subscription + "/events", "bearer", s.partner(s.listEvents)},
 		{"GET", subscription + "/charges", "bearer", s.partner(s.listCharges)},
+		{"GET", subscription + "/usage", "bearer", s.partner(s.subscriptionUsage)},
 		{"GET", customer + "/invoices", "bearer", s.partner(s.listInvoices)},
 		{"GET", customer + "/unbilled", "bearer", s.partner(s.listUnbilled)},
 		{"GET", "/v1/invoices/{invoiceId}", "bearer", s.partner(s.getInvoice)},
@@ -42,6 +43,7 @@ func (s *Server) routes() []Route {
 		{"PUT", "/isv/v1/notification-endpoint", "signature", s.isv(s.putPublisherEndpoint)},
 		{"GET", "/isv/v1/notifications", "signature", s.isv(s.listPublisherNotifications)},
 		{"POST", "/isv/v1/webhook", "signature", s.isv(s.webhook)},
+		{"POST", "/isv/v1/usage", "signature", s.isv(s.nativeUsage)},
 	}
 }
 

@@ -50,6 +50,10 @@ func (s *Server) saasRoutes() *http.ServeMux {
 		{"GET " + sub + "/operations", s.saasOperations},
 		{"GET " + sub + "/operations/{operationId}", s.saasOperation},
 		{"PATCH " + sub + "/operations/{operationId}", s.saasAnswer},
+		// Microsoft's metering API (metering.go).
+		{"POST /api/usageEvent", s.usageEvent},
+		{"POST /api/batchUsageEvent", s.batchUsageEvent},
+		{"GET /api/usageEvents", s.usageEvents},
 	} {
 		mux.HandleFunc(rt.pattern, s.publisherToken(rt.handler))
 	}

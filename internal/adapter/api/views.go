@@ -8,6 +8,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
 )
 
 // What the store keeps, as the API shows it (the wire types, which the
@@ -64,7 +65,16 @@ func notificationEvent(n store.Notification) wire.Event {
 func chargeView(c store.Line) wire.Charge {
 	return wire.Charge{ID: billing.LineID(c.Key), Reason: c.Reason, UnitPrice: c.UnitPrice, PostedAt: c.PostedAt, InvoiceID: c.InvoiceID,
 		Kind: c.Kind, Amount: c.Amount, Currency: c.Currency, Quantity: c.Quantity, PeriodStart: c.PeriodStart, PeriodEnd: c.PeriodEnd,
-		Description: c.Description, CreatedAt: c.CreatedAt}
+		Description: c.Description, CreatedAt: c.CreatedAt, Dimension: c.Dimension, Usage: usageUnits(c.Charge)}
+}
+
+// usageUnits is a usage line's units beyond, as a number; nil for others.
+func usageUnits(c billing.Charge) *float64 {
+	if c.Reason != billing.ReasonUsage {
+		return nil
+	}
+	u := metering.Quantity(c.Usage).Float()
+	return &u
 }
 
 func invoiceLineView(l store.InvoiceLine) wire.InvoiceLine {

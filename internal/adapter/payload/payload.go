@@ -13,6 +13,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
 )
 
 // Subscription is a subscription as payloads carry it (and as the state
@@ -66,6 +67,8 @@ type Plan struct {
 	CancellationRequiresPublisher bool     `json:"cancellationRequiresPublisher"`
 	ChangesRequirePublisher       bool     `json:"changesRequirePublisher,omitempty"`
 	ChangeApprovalWindow          string   `json:"changeApprovalWindow,omitempty"`
+	// Dimensions are what a metered plan meters (issue 28).
+	Dimensions []metering.Dimension `json:"dimensions,omitempty"`
 }
 
 // Settings are the lifecycle's delays, fixed at purchase.
@@ -139,6 +142,47 @@ type Carried struct {
 	// ExactLines: the term in progress has exact ledger lines; it keeps
 	// them to its end whatever run continues it.
 	ExactLines bool `json:"exactLines,omitempty"`
+	// Meter is a metered subscription's usage periods (issue 28).
+	Meter *Meter `json:"meter,omitempty"`
+}
+
+// Meter is a metered subscription's usage periods as payloads carry them.
+type Meter struct {
+	Periods []UsagePeriod `json:"periods,omitempty"`
+	Open    bool          `json:"open,omitempty"`
+	DueAt   time.Time     `json:"dueAt,omitzero"`
+	Through time.Time     `json:"through,omitzero"`
+}
+
+// UsagePeriod is one usage period as payloads carry it.
+type UsagePeriod struct {
+	Start      time.Time            `json:"start"`
+	End        time.Time            `json:"end"`
+	Dimensions []metering.Dimension `json:"dimensions"`
+}
+
+// MeterOf is the meter as payloads carry it; nil for none.
+func MeterOf(m *lifecycle.Meter) *Meter {
+	if m == nil {
+		return nil
+	}
+	p := &Meter{Open: m.Open, DueAt: m.DueAt, Through: m.Through}
+	for _, u := range m.Periods {
+		p.Periods = append(p.Periods, UsagePeriod(u))
+	}
+	return p
+}
+
+// Rules is the meter as the rules know it; nil for none.
+func (p *Meter) Rules() *lifecycle.Meter {
+	if p == nil {
+		return nil
+	}
+	m := &lifecycle.Meter{Open: p.Open, DueAt: p.DueAt, Through: p.Through}
+	for _, u := range p.Periods {
+		m.Periods = append(m.Periods, lifecycle.UsagePeriod(u))
+	}
+	return m
 }
 
 // PendingCancellation is a cancellation waiting for the ISV's approval.
@@ -258,6 +302,7 @@ func (in PurchaseInput) State() lifecycle.State {
 			s.PendingCancellation = &p
 		}
 		s.PendingChange = c.PendingChange.Rules()
+		s.Meter = c.Meter.Rules()
 	}
 	return s
 }
@@ -275,6 +320,7 @@ func CarriedOf(s lifecycle.State) *Carried {
 		c.PendingCancellation = &p
 	}
 	c.PendingChange = PendingChangeOf(s.PendingChange)
+	c.Meter = MeterOf(s.Meter)
 	return c
 }
 

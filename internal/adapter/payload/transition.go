@@ -5,6 +5,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
 )
 
 // Transition is one step of the workflow to make durable, the input of
@@ -36,6 +37,15 @@ type Transition struct {
 	// (activities.StepFence); "" for steps of runs that commit only by
 	// scheduled activities.
 	Fence string `json:"fence,omitempty"`
+	// Metering is a metered subscription's dimensions and the usage
+	// period it counts in after the step (issue 28).
+	Metering *Metering `json:"metering,omitempty"`
+}
+
+// Metering is what a step tells the store of a metered subscription.
+type Metering struct {
+	Dimensions []metering.Dimension `json:"dimensions,omitempty"`
+	Period     *UsagePeriod         `json:"period,omitempty"`
 }
 
 // AuditEvent is one line the step adds to the audit trail.
@@ -92,6 +102,13 @@ func TransitionOf(step lifecycle.Step, in PurchaseInput) Transition {
 		t.Operations = append(t.Operations, Operation(op))
 	}
 	t.PendingChange = PendingChangeOf(s.PendingChange)
+	if m := s.Meter; m != nil {
+		t.Metering = &Metering{Dimensions: s.Plan.Dimensions}
+		if m.Open && len(m.Periods) > 0 {
+			p := UsagePeriod(m.Periods[len(m.Periods)-1])
+			t.Metering.Period = &p
+		}
+	}
 	return t
 }
 
@@ -116,4 +133,45 @@ type InvoicingResult struct {
 	// AlreadyRun is set when the scheduled run found the month's run
 	// started before (by the schedule or on demand).
 	AlreadyRun bool `json:"alreadyRun,omitempty"`
+}
+
+// UsageClaim is the ClaimUsage activity's input: the close's claim of a
+// subscription's usage (lifecycle.UsageClaim).
+type UsageClaim struct {
+	SubscriptionID string        `json:"subscriptionId"`
+	Key            string        `json:"key"`
+	Through        time.Time     `json:"through,omitzero"`
+	Periods        []UsageBounds `json:"periods,omitempty"`
+}
+
+// UsageBounds are one usage period's bounds.
+type UsageBounds struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// ClaimedUsage is one period's and dimension's usage a claim found.
+type ClaimedUsage struct {
+	Period    int               `json:"period"`
+	Dimension string            `json:"dimension"`
+	Before    metering.Quantity `json:"before"`
+	Claimed   metering.Quantity `json:"claimed"`
+}
+
+// UsageClaimOf is the rules' claim as the activity takes it.
+func UsageClaimOf(subscriptionID string, c lifecycle.UsageClaim) UsageClaim {
+	out := UsageClaim{SubscriptionID: subscriptionID, Key: c.Key, Through: c.Through}
+	for _, b := range c.Periods {
+		out.Periods = append(out.Periods, UsageBounds(b))
+	}
+	return out
+}
+
+// Rules is the claim as the rules know it.
+func (c UsageClaim) Rules() lifecycle.UsageClaim {
+	out := lifecycle.UsageClaim{Key: c.Key, Through: c.Through}
+	for _, b := range c.Periods {
+		out.Periods = append(out.Periods, lifecycle.UsageBounds(b))
+	}
+	return out
 }

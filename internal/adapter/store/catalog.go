@@ -34,6 +34,8 @@ func (s *Store) SyncCatalog(ctx context.Context, c catalog.Catalog) error {
 					Set("billing_frequencies = EXCLUDED.billing_frequencies, unit_price = EXCLUDED.unit_price, currency = EXCLUDED.currency").
 					Set("min_quantity = EXCLUDED.min_quantity, max_quantity = EXCLUDED.max_quantity").
 					Set("cancellation_window = EXCLUDED.cancellation_window, cancellation_requires_publisher = EXCLUDED.cancellation_requires_publisher").
+					Set("changes_require_publisher = EXCLUDED.changes_require_publisher, change_approval_window = EXCLUDED.change_approval_window").
+					Set("flat_rate = EXCLUDED.flat_rate, dimensions = EXCLUDED.dimensions").
 					Exec(ctx); err != nil {
 					return err
 				}

@@ -138,6 +138,10 @@ type planRow struct {
 	CancellationRequiresPublisher bool   `bun:"cancellation_requires_publisher,notnull"`
 	ChangesRequirePublisher       bool   `bun:"changes_require_publisher,notnull"`
 	ChangeApprovalWindow          string `bun:"change_approval_window,notnull"`
+	FlatRate                      bool   `bun:"flat_rate,notnull"`
+	// Dimensions are a metered plan's (JSON of []catalog.Dimension), ""
+	// for none.
+	Dimensions string `bun:"dimensions,notnull"`
 }
 
 func (r offerRow) offer(plans []catalog.Plan) catalog.Offer {
@@ -145,13 +149,17 @@ func (r offerRow) offer(plans []catalog.Plan) catalog.Offer {
 }
 
 func (r planRow) plan() catalog.Plan {
-	return catalog.Plan{
+	p := catalog.Plan{
 		ID: r.ID, Name: r.Name, TermDuration: r.TermDuration,
 		BillingFrequencies: strings.Split(r.BillingFrequencies, ","), UnitPrice: r.UnitPrice,
 		Currency: r.Currency, MinQuantity: r.MinQuantity, MaxQuantity: r.MaxQuantity,
 		CancellationWindow: r.CancellationWindow, CancellationRequiresPublisher: r.CancellationRequiresPublisher,
-		ChangesRequirePublisher: r.ChangesRequirePublisher, ChangeApprovalWindow: r.ChangeApprovalWindow,
+		ChangesRequirePublisher: r.ChangesRequirePublisher, ChangeApprovalWindow: r.ChangeApprovalWindow, FlatRate: r.FlatRate,
 	}
+	if r.Dimensions != "" {
+		_ = json.Unmarshal([]byte(r.Dimensions), &p.Dimensions)
+	}
+	return p
 }
 
 // planRowOf is the row of an offer's plan at its position in the offer.
@@ -161,8 +169,18 @@ func planRowOf(offerID string, position int, p catalog.Plan) planRow {
 		BillingFrequencies: strings.Join(p.BillingFrequencies, ","), UnitPrice: p.UnitPrice,
 		Currency: p.Currency, MinQuantity: p.MinQuantity, MaxQuantity: p.MaxQuantity,
 		CancellationWindow: p.CancellationWindow, CancellationRequiresPublisher: p.CancellationRequiresPublisher,
-		ChangesRequirePublisher: p.ChangesRequirePublisher, ChangeApprovalWindow: p.ChangeApprovalWindow,
+		ChangesRequirePublisher: p.ChangesRequirePublisher, ChangeApprovalWindow: p.ChangeApprovalWindow, FlatRate: p.FlatRate,
+		Dimensions: dimensionsJSON(p.Dimensions),
 	}
+}
+
+// dimensionsJSON is a plan's dimensions as the plans table keeps them.
+func dimensionsJSON(dims []catalog.Dimension) string {
+	if len(dims) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(dims) // plain values: never fails
+	return string(b)
 }
 
 // subscriptionRow is the queryable projection of one subscription workflow.
@@ -213,6 +231,9 @@ type subscriptionRow struct {
 	// PendingChange is the change that waits for the publisher (JSON of
 	// pendingChangeModel), "" for none.
 	PendingChange string `bun:"pending_change,notnull"`
+	// Metering is a metered subscription's dimensions and open usage
+	// period (JSON of Metering), "" for a plan of licences only.
+	Metering string `bun:"metering,notnull"`
 }
 
 // pendingChangeModel is the JSON of subscriptionRow.PendingChange.
@@ -286,6 +307,9 @@ type Subscription struct {
 	Fence string
 	// PendingChange is the change that waits for the publisher, if any.
 	PendingChange *PendingChange
+	// Metering is a metered subscription's dimensions and open usage
+	// period; nil for a plan of licences only.
+	Metering *Metering
 }
 
 func (r subscriptionRow) subscription() Subscription {
@@ -310,6 +334,12 @@ func (r subscriptionRow) subscription() Subscription {
 		if json.Unmarshal([]byte(r.PendingChange), &m) == nil {
 			s.PendingChange = &PendingChange{OperationID: m.OperationID, Action: m.Action, PlanID: m.PlanID, Quantity: m.Quantity,
 				RequestedAt: m.RequestedAt.UTC(), Deadline: m.Deadline.UTC(), Actor: m.Actor}
+		}
+	}
+	if r.Metering != "" {
+		var m meteringModel
+		if json.Unmarshal([]byte(r.Metering), &m) == nil {
+			s.Metering = m.metering()
 		}
 	}
 	return s
@@ -345,6 +375,13 @@ func subscriptionRowOf(s Subscription) (subscriptionRow, error) {
 		}
 		r.PendingChange = string(b)
 	}
+	if m := s.Metering; m != nil {
+		b, err := json.Marshal(meteringModelOf(*m))
+		if err != nil {
+			return r, err
+		}
+		r.Metering = string(b)
+	}
 	return r, nil
 }
 
@@ -354,6 +391,7 @@ var mutableSubscriptionColumns = []string{
 	"plan_id", "nickname", "quantity", "status", "action_needed", "auto_renew", "billing_frequency", "next_billing_frequency",
 	"term_duration", "reseller_partner_id", "unit_price", "currency", "activated_at", "billing_started_at",
 	"term_start", "term_end", "cancellation_window_ends_at", "version", "updated_at", "lots", "fence", "pending_change",
+	"metering",
 }
 
 // authorizationCodeRow identifies a purchase to its ISV. Only the hash of
@@ -502,6 +540,9 @@ type chargeRow struct {
 	// StepVersion and Fence say which step and task attempt wrote the line.
 	StepVersion int64  `bun:"step_version,notnull"`
 	Fence       string `bun:"fence,notnull"`
+	// Dimension and Usage are a usage line's (billing.Charge).
+	Dimension string `bun:"dimension,notnull"`
+	Usage     int64  `bun:"usage_units,notnull"`
 }
 
 // Line is one line of the ledger: billing's charge or credit as recorded,
@@ -520,7 +561,7 @@ func (r chargeRow) line() Line {
 	return Line{Charge: billing.Charge{
 		Key: r.Key, SubscriptionID: r.SubscriptionID, PartnerID: r.PartnerID, Kind: r.Kind, Amount: r.Amount, Currency: r.Currency,
 		Quantity: r.Quantity, PeriodStart: r.PeriodStart.UTC(), PeriodEnd: r.PeriodEnd.UTC(), Description: r.Description,
-		Reason: r.Reason, UnitPrice: r.UnitPrice, PostedAt: r.PostedAt.UTC(),
+		Reason: r.Reason, UnitPrice: r.UnitPrice, PostedAt: r.PostedAt.UTC(), Dimension: r.Dimension, Usage: r.Usage,
 	}, CustomerID: r.CustomerID, InvoiceID: r.InvoiceID, CreatedAt: r.CreatedAt.UTC(), StepVersion: r.StepVersion, Fence: r.Fence}
 }
 
@@ -529,7 +570,7 @@ func chargeRowOf(c billing.Charge, customerID string, version int64, fence strin
 	c = c.Complete()
 	return chargeRow{Key: c.Key, SubscriptionID: c.SubscriptionID, PartnerID: c.PartnerID, CustomerID: customerID, Kind: c.Kind, Amount: c.Amount,
 		Currency: c.Currency, Quantity: c.Quantity, PeriodStart: utc(c.PeriodStart), PeriodEnd: utc(c.PeriodEnd), Description: c.Description,
-		Reason: c.Reason, UnitPrice: c.UnitPrice, PostedAt: utc(c.PostedAt), StepVersion: version, Fence: fence}
+		Reason: c.Reason, UnitPrice: c.UnitPrice, PostedAt: utc(c.PostedAt), StepVersion: version, Fence: fence, Dimension: c.Dimension, Usage: c.Usage}
 }
 
 // invoiceRow is an issued invoice: one per partner, customer, currency and

@@ -45,6 +45,10 @@ type Charge struct {
 	PeriodEnd   time.Time `json:"periodEnd"`
 	Description string    `json:"description"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// Dimension and Usage are a usage line's: the dimension, and the
+	// units beyond the included quantity it charges.
+	Dimension string   `json:"dimension,omitempty"`
+	Usage     *float64 `json:"usage,omitempty"`
 }
 
 // InvoiceLine is a line of an invoice, or of the unbilled view.
@@ -98,4 +102,31 @@ type UnbilledTotal struct {
 type Page[T any] struct {
 	Items         []T    `json:"items"`
 	NextPageToken string `json:"nextPageToken,omitempty"`
+}
+
+// Usage is a metered subscription's period so far
+// (GET …/subscriptions/{id}/usage): per dimension, what the period
+// includes, what was used, what is beyond and what that costs at the
+// close, in the plan's currency. Quantities are units, to six decimals.
+type Usage struct {
+	SubscriptionID string `json:"subscriptionId"`
+	// PeriodStart and PeriodEnd are the period counting now; null while
+	// the subscription counts none (not active).
+	PeriodStart *time.Time       `json:"periodStart"`
+	PeriodEnd   *time.Time       `json:"periodEnd"`
+	Currency    string           `json:"currency"`
+	Dimensions  []UsageDimension `json:"dimensions"`
+}
+
+// UsageDimension is one dimension of a period so far.
+type UsageDimension struct {
+	ID            string  `json:"id"`
+	Name          string  `json:"name"`
+	UnitOfMeasure string  `json:"unitOfMeasure"`
+	UnitPrice     int64   `json:"unitPrice"`
+	Included      float64 `json:"included"`
+	Used          float64 `json:"used"`
+	Beyond        float64 `json:"beyond"`
+	// Amount is what the usage beyond costs if the period closed now.
+	Amount int64 `json:"amount"`
 }

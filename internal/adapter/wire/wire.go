@@ -77,3 +77,33 @@ type RefundableBatch struct {
 	Quantity     int       `json:"quantity"`
 	AllowedUntil time.Time `json:"allowedUntil"`
 }
+
+// UsageBatch is POST /isv/v1/usage: 1 to 25 usage events of the
+// publisher's subscriptions (issue 28).
+type UsageBatch struct {
+	Events []UsageEvent `json:"events"`
+}
+
+// UsageEvent is one usage event of the native dialect.
+type UsageEvent struct {
+	SubscriptionID     string   `json:"subscriptionId"`
+	Dimension          string   `json:"dimension"`
+	Quantity           *float64 `json:"quantity"`
+	EffectiveStartTime string   `json:"effectiveStartTime"`
+}
+
+// UsageBatchResult answers a batch: a result per event, in order.
+type UsageBatchResult struct {
+	Results []UsageResult `json:"results"`
+}
+
+// UsageResult is what happened to one event: Accepted (EventID the event
+// made), Duplicate (EventID the event accepted first), or refused with
+// metering's status and why. ID is the submission's, as the submission
+// log lists it.
+type UsageResult struct {
+	ID      string `json:"id,omitempty"`
+	Status  string `json:"status"`
+	EventID string `json:"eventId,omitempty"`
+	Message string `json:"message,omitempty"`
+}

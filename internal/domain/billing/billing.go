@@ -102,6 +102,11 @@ type Charge struct {
 	// (workflow time, UTC): the line belongs to that month's invoice, or
 	// to the next one if that month was invoiced before it was recorded.
 	PostedAt time.Time `json:"postedAt,omitzero"`
+	// Dimension and Usage are a usage line's (ReasonUsage): the metered
+	// dimension and the units charged beyond the included quantity, in
+	// millionths (UsageScale); UnitPrice is then one unit's price.
+	Dimension string `json:"dimension,omitempty"`
+	Usage     int64  `json:"usage,omitempty"`
 }
 
 // Kinds of ledger lines.
@@ -117,6 +122,7 @@ const (
 	ReasonLicencesRemoved = "licences_removed" // licences removed inside their lot's window, credited
 	ReasonRefund          = "refund"           // a cancellation inside the window credits the term
 	ReasonPlanChanged     = "plan_changed"     // the rest of the installment, credited at the old plan's price and charged at the new one's
+	ReasonUsage           = "usage"            // metered usage beyond a billing period's included quantity
 )
 
 // ReasonOf is the reason of a line from its key, for lines recorded before
@@ -562,4 +568,62 @@ func IncludedFor(included int64, periodStart, periodEnd, activeFrom time.Time) i
 		return included
 	}
 	return Prorate(included, periodStart, periodEnd, activeFrom)
+}
+
+// IncludedUntil is the share of a period's included quantity that belongs
+// to its part before until (the rest, Prorate's, belongs to what follows):
+// a period cut by a change of plan keeps what it had up to the change.
+func IncludedUntil(included int64, periodStart, periodEnd, until time.Time) int64 {
+	return included - Prorate(included, periodStart, periodEnd, until)
+}
+
+// UsagePriced is one dimension's usage of one period as a close finds it:
+// what earlier closes charged for (Before), what this close takes
+// (Claimed, late usage included), the period's included quantity, all in
+// millionths of a unit, and one unit's price.
+type UsagePriced struct {
+	PeriodStart, PeriodEnd time.Time
+	Dimension              string
+	Before, Claimed        int64
+	Included               int64
+	UnitPrice              int64
+}
+
+// UsageCharge is the ledger line of one dimension's usage at a close: what
+// the period's usage beyond its included quantity costs now that Claimed
+// has come, less what it cost before (UsageOverage of each total), so the
+// lines of a period always add up to its whole usage priced once, however
+// late some of it came. No line (false) when that adds nothing. The key is
+// the close's step: one line per period and dimension per close.
+func UsageCharge(sub Subject, currency string, u UsagePriced, at time.Time) (Charge, bool) {
+	beforeBeyond, beforeAmount := UsageOverage(u.Before, u.Included, u.UnitPrice)
+	beyond, amount := UsageOverage(u.Before+u.Claimed, u.Included, u.UnitPrice)
+	if amount-beforeAmount <= 0 {
+		return Charge{}, false
+	}
+	units := beyond - beforeBeyond
+	return Charge{
+		Key:            fmt.Sprintf("%s/usage/%s/%s-v%d", sub.SubscriptionID, u.Dimension, u.PeriodStart.UTC().Format("20060102T150405Z"), sub.Version),
+		SubscriptionID: sub.SubscriptionID,
+		PartnerID:      sub.PartnerID,
+		Kind:           ChargeKind,
+		Amount:         amount - beforeAmount,
+		Currency:       currency,
+		PeriodStart:    u.PeriodStart,
+		PeriodEnd:      u.PeriodEnd,
+		Description: fmt.Sprintf("%s of %s %s beyond the period's included %s, %s to %s", unitsString(units), sub.OfferID, u.Dimension,
+			unitsString(u.Included), u.PeriodStart.UTC().Format(time.RFC3339), u.PeriodEnd.UTC().Format(time.RFC3339)),
+		Reason:    ReasonUsage,
+		UnitPrice: u.UnitPrice,
+		PostedAt:  at,
+		Dimension: u.Dimension,
+		Usage:     units,
+	}, true
+}
+
+// unitsString writes millionths of a unit as a decimal, trailing zeros cut.
+func unitsString(q int64) string {
+	s := fmt.Sprintf("%d.%06d", q/UsageScale, q%UsageScale)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
 }

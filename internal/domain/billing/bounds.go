@@ -16,6 +16,10 @@ const (
 	// MaxUnitPrice is the highest price per licence per term, in minor
 	// units (100 million in a currency of two decimals).
 	MaxUnitPrice int64 = 10_000_000_000
+	// MaxUsageUnitPrice is the highest price of one metered unit: a
+	// year of hourly events of the largest quantity (metering.MaxQuantity)
+	// priced at it stays ten times below int64's range.
+	MaxUsageUnitPrice int64 = 100_000
 	// MaxQuantity is the most licences a plan may allow.
 	MaxQuantity = 1_000_000
 )

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
 	"github.com/cspmarket/orchestrator/internal/domain/period"
 )
 
@@ -57,7 +58,30 @@ type Plan struct {
 	// ChangeApprovalWindow is how long a change waits for that answer
 	// (ISO-8601); "" is the operator's cancellation approval timeout.
 	ChangeApprovalWindow string `json:"changeApprovalWindow,omitempty"`
+	// FlatRate: one price per subscription, no licence count (the
+	// quantity is always 1); a metered plan is usually one.
+	FlatRate bool `json:"flatRate,omitempty"`
+	// Dimensions are what the plan meters (issue 28): usage beyond each
+	// one's included quantity is charged at the end of every billing
+	// period.
+	Dimensions []Dimension `json:"dimensions,omitempty"`
 }
+
+// Dimension is one thing a plan meters, as the catalog declares it.
+type Dimension struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	UnitOfMeasure string `json:"unitOfMeasure"`
+	// UnitPrice is one unit's price beyond the included quantity, in
+	// minor units of the plan's currency.
+	UnitPrice int64 `json:"unitPrice"`
+	// IncludedQuantity is included in each billing period (units, up to
+	// six decimals).
+	IncludedQuantity float64 `json:"includedQuantity"`
+}
+
+// Metered reports whether the plan meters anything.
+func (p Plan) Metered() bool { return len(p.Dimensions) > 0 }
 
 // DefaultCancellationWindow applies when a plan names none.
 const DefaultCancellationWindow = "PT72H"
@@ -76,7 +100,19 @@ func (p Plan) Snapshot() lifecycle.Plan {
 		CancellationRequiresPublisher: p.CancellationRequiresPublisher,
 		ChangesRequirePublisher:       p.ChangesRequirePublisher,
 		ChangeApprovalWindow:          p.ChangeApprovalWindow,
+		Dimensions:                    p.meteringDimensions(),
 	}
+}
+
+// meteringDimensions are the plan's dimensions as the rules count them
+// (quantities in exact millionths; Validate refused any that do not fit).
+func (p Plan) meteringDimensions() []metering.Dimension {
+	var dims []metering.Dimension
+	for _, d := range p.Dimensions {
+		included, _ := metering.IncludedQuantityOf(d.IncludedQuantity)
+		dims = append(dims, metering.Dimension{ID: d.ID, Name: d.Name, UnitOfMeasure: d.UnitOfMeasure, UnitPrice: d.UnitPrice, IncludedQuantity: included})
+	}
+	return dims
 }
 
 // Plan returns the offer's plan with that id.
@@ -205,7 +241,36 @@ func (c Catalog) Validate() error {
 			if p.MinQuantity < 1 || p.MaxQuantity < p.MinQuantity {
 				errs = append(errs, fmt.Errorf("%s: want 1 <= minQuantity <= maxQuantity", where))
 			}
+			if p.FlatRate && (p.MinQuantity != 1 || p.MaxQuantity != 1) {
+				errs = append(errs, fmt.Errorf("%s: a flat-rate plan has no licence count: want minQuantity and maxQuantity 1", where))
+			}
+			errs = append(errs, validateDimensions(where, p.Dimensions)...)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateDimensions checks a plan's dimensions: ids Microsoft's metering
+// API can name, each once, prices within billing's bounds and included
+// quantities exact to the millionth.
+func validateDimensions(where string, dims []Dimension) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, d := range dims {
+		at := fmt.Sprintf("%s dimension %q", where, d.ID)
+		if !ValidID(d.ID) || seen[d.ID] {
+			errs = append(errs, fmt.Errorf("%s: bad or repeated id", at))
+		}
+		seen[d.ID] = true
+		if strings.TrimSpace(d.Name) == "" || strings.TrimSpace(d.UnitOfMeasure) == "" {
+			errs = append(errs, fmt.Errorf("%s: name and unitOfMeasure are required", at))
+		}
+		if d.UnitPrice < 0 || d.UnitPrice > billing.MaxUsageUnitPrice {
+			errs = append(errs, fmt.Errorf("%s: unitPrice must be 0 to %d minor units", at, billing.MaxUsageUnitPrice))
+		}
+		if _, ok := metering.IncludedQuantityOf(d.IncludedQuantity); !ok {
+			errs = append(errs, fmt.Errorf("%s: includedQuantity must be 0 or more, at most %d, with at most six decimals", at, metering.MaxQuantity/metering.QuantityScale))
+		}
+	}
+	return errs
 }

@@ -58,3 +58,38 @@ func TestLoadFillsDefaultWindow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultCancellationWindow, c.Offers[0].Plans[0].CancellationWindow)
 }
+
+func TestMeteredPlansAreValidatedAndSnapshotExactly(t *testing.T) {
+	plan := func(extra string) string {
+		return `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":1,"flatRate":true` + extra + `}]}]}`
+	}
+	dim := func(d string) string { return `,"dimensions":[` + d + `]` }
+	for name, doc := range map[string]string{
+		"flat rate with a licence count": `{"publishers":[{"id":"x"}],"offers":[{"id":"o","publisherId":"x","plans":[{"id":"p","termDuration":"P1M","billingFrequencies":["monthly"],"unitPrice":1,"currency":"USD","minQuantity":1,"maxQuantity":5,"flatRate":true}]}]}`,
+		"repeated dimension":             plan(dim(`{"id":"a","name":"A","unitOfMeasure":"u","unitPrice":1,"includedQuantity":0},{"id":"a","name":"A","unitOfMeasure":"u","unitPrice":1,"includedQuantity":0}`)),
+		"bad dimension id":               plan(dim(`{"id":"A B","name":"A","unitOfMeasure":"u","unitPrice":1,"includedQuantity":0}`)),
+		"no unit of measure":             plan(dim(`{"id":"a","name":"A","unitOfMeasure":"","unitPrice":1,"includedQuantity":0}`)),
+		"negative price":                 plan(dim(`{"id":"a","name":"A","unitOfMeasure":"u","unitPrice":-1,"includedQuantity":0}`)),
+		"price beyond the bound":         plan(dim(`{"id":"a","name":"A","unitOfMeasure":"u","unitPrice":100001,"includedQuantity":0}`)),
+		"negative included":              plan(dim(`{"id":"a","name":"A","unitOfMeasure":"u","unitPrice":1,"includedQuantity":-1}`)),
+		"seven decimals included":        plan(dim(`{"id":"a","name":"A","unitOfMeasure":"u","unitPrice":1,"includedQuantity":0.0000001}`)),
+	} {
+		_, err := Parse([]byte(doc))
+		assert.Error(t, err, name)
+	}
+	c, err := Parse([]byte(plan(dim(`{"id":"a","name":"A","unitOfMeasure":"u","unitPrice":7,"includedQuantity":12.000001}`))))
+	require.NoError(t, err)
+	snap := c.Offers[0].Plans[0].Snapshot()
+	require.Len(t, snap.Dimensions, 1)
+	assert.Equal(t, int64(12_000_001), int64(snap.Dimensions[0].IncludedQuantity), "kept in exact millionths")
+	assert.Equal(t, int64(7), snap.Dimensions[0].UnitPrice)
+
+	var metered, fastMetered bool
+	for _, o := range Dev().Offers {
+		for _, p := range o.Plans {
+			metered = metered || (!o.LicenseBased && p.FlatRate && len(p.Dimensions) == 3 && p.TermDuration == "P1M")
+			fastMetered = fastMetered || (p.Metered() && p.TermDuration == "PT5M")
+		}
+	}
+	assert.True(t, metered && fastMetered, "the dev catalog sells a metered flat-rate offer, and a fast one whose periods close in minutes")
+}

@@ -221,5 +221,8 @@ func ApplyChange(s State, c Change, now time.Time, rules Rules) (Step, error) {
 			st.notifyOperation(NotifyChanged, RecipientPublisher, sub.PublisherID, op)
 		}
 	}
+	if err := st.meter(now, rules); err != nil {
+		return Step{}, err
+	}
 	return st, nil
 }

@@ -5,14 +5,18 @@ import (
 )
 
 // NextDeadline is the earliest moment the subscription must act on its
-// own: the activation deadline, the end of a cancellation's wait for the
-// ISV, the next installment, the renewal notice or the end of the term.
+// own: a close of its usage (UsageDue, before anything else due then), the
+// activation deadline, the end of a cancellation's wait for the ISV, the
+// next installment, the renewal notice or the end of the term.
 func NextDeadline(s State) (time.Time, bool) {
 	var next time.Time
 	consider := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
+	}
+	if m := s.Meter; m != nil && !m.DueAt.IsZero() {
+		consider(m.DueAt) // UsageDue: the close comes first
 	}
 	sub := s.Subscription
 	switch sub.Status {
@@ -108,6 +112,9 @@ func PassDeadline(s State, at, now time.Time, rules Rules) (Step, error) {
 		}
 		st.event(KindRenewalNotice, ActorSystem, now, map[string]any{"termEnd": sub.TermEnd, "autoRenew": sub.AutoRenew})
 		st.toPartner(kind)
+	}
+	if err := st.meter(now, rules); err != nil {
+		return Step{}, err
 	}
 	return st, nil
 }

@@ -107,6 +107,9 @@ func TakeEvent(s State, e ISVEvent, now time.Time, rules Rules) (Step, error) {
 		return rejected(st, e, fmt.Sprintf("a %s subscription cannot take %s", from, e.Type), now), nil
 	}
 	st.dropPendingChange(now)
+	if err := st.meter(now, rules); err != nil {
+		return Step{}, err
+	}
 	st.Events = append([]AuditEvent{{Kind: KindISVEventApplied, Actor: actorPublisherPrefix + e.PublisherID, At: now, Detail: map[string]any{
 		"eventId": e.ID, "type": e.Type, "from": string(from), "to": string(sub.Status),
 	}}}, st.Events...)

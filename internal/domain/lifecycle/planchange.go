@@ -254,6 +254,7 @@ func (st *Step) changePlan(plan Plan, now time.Time, changed map[string]any) err
 		return err
 	}
 	changed["fromPlanId"], changed["fromUnitPrice"] = sub.PlanID, sub.UnitPrice
+	st.cutUsagePeriod(now)
 	s.Plan = plan
 	sub.PlanID, sub.UnitPrice = plan.ID, plan.UnitPrice
 	to, err := s.schedule()

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
 	"github.com/cspmarket/orchestrator/internal/domain/period"
 )
 
@@ -53,6 +54,9 @@ type Plan struct {
 	// ChangeApprovalWindow is how long a change waits for that answer
 	// (ISO-8601); "" is the operator's CancellationApprovalTimeout.
 	ChangeApprovalWindow string
+	// Dimensions are what the plan meters (Rules.Metering); none for a
+	// plan of licences only.
+	Dimensions []metering.Dimension
 }
 
 // OffersBillingFrequency reports whether the plan can be billed at f.
@@ -137,6 +141,9 @@ type State struct {
 	// the webhook's durable deduplication stops most repeats, this the
 	// ones that slip past it.
 	RecentEventIDs []string
+	// Meter is a metered subscription's usage periods (Rules.Metering);
+	// nil for one whose plan never metered.
+	Meter *Meter
 }
 
 // Rules are the behaviour changes a subscription's workflow generation
@@ -158,11 +165,15 @@ type Rules struct {
 	// of quantity on a plan that says so) waits for the publisher's
 	// answer (issue 27). Without: a change of plan is refused.
 	PlanChanges bool
+	// Metering: plans with dimensions count usage, charged beyond the
+	// included quantity at the end of each billing period (issue 28).
+	// Without: dimensions are ignored.
+	Metering bool
 }
 
 // Newest are the rules of subscriptions started now.
 func Newest() Rules {
-	return Rules{LotWindows: true, ExactLines: true, NoOpChangesRecordNothing: true, PlanChanges: true}
+	return Rules{LotWindows: true, ExactLines: true, NoOpChangesRecordNothing: true, PlanChanges: true, Metering: true}
 }
 
 // rememberedEventIDsMax bounds RecentEventIDs.

@@ -107,6 +107,7 @@ const (
 	KindChangeRejected        = "change.rejected"
 	KindChangeLapsed          = "change.lapsed"
 	KindChangeFailed          = "change.failed" // accepted, but the subscription could no longer take it
+	KindUsageClosed           = "usage.closed"  // usage accepted so far charged beyond the included quantity (CloseUsage)
 )
 
 // ExactLinesDetail, true in the detail of a term's KindBillingStarted or
@@ -130,6 +131,25 @@ func WithoutMoney(detail map[string]any) map[string]any {
 	}
 	for _, k := range moneyDetails {
 		delete(out, k)
+	}
+	// A usage close lists its lines, each with its price.
+	switch lines := out["lines"].(type) {
+	case []map[string]any:
+		stripped := make([]map[string]any, len(lines))
+		for i, l := range lines {
+			stripped[i] = WithoutMoney(l)
+		}
+		out["lines"] = stripped
+	case []any:
+		stripped := make([]any, len(lines))
+		for i, l := range lines {
+			if m, ok := l.(map[string]any); ok {
+				stripped[i] = WithoutMoney(m)
+			} else {
+				stripped[i] = l
+			}
+		}
+		out["lines"] = stripped
 	}
 	return out
 }

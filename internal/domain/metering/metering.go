@@ -46,6 +46,17 @@ func QuantityOf(v float64) (Quantity, bool) {
 	return q, q > 0
 }
 
+// IncludedQuantityOf is a plan's included quantity as a Quantity: zero or
+// more, at most MaxQuantity, and exact to the millionth (a catalog that
+// says more decimals is refused rather than rounded).
+func IncludedQuantityOf(v float64) (Quantity, bool) {
+	if v == 0 {
+		return 0, true
+	}
+	q, ok := QuantityOf(v)
+	return q, ok && math.Abs(q.Float()-v) < 1e-9*math.Max(1, v)
+}
+
 // Float is the quantity as Microsoft's APIs write it.
 func (q Quantity) Float() float64 { return float64(q) / float64(QuantityScale) }
 

@@ -32,6 +32,7 @@ type Registry struct {
 	webhooks      *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	ledgerLines   *prometheus.CounterVec
+	usageEvents   *prometheus.CounterVec
 }
 
 // New makes a registry with the Go runtime's and the process's collectors.
@@ -62,8 +63,11 @@ func New() *Registry {
 	r.ledgerLines = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "marketplace_ledger_lines_total", Help: "Ledger lines recorded, by reason (installment, licences_added, licences_removed, refund).",
 	}, []string{"reason"})
+	r.usageEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "marketplace_usage_events_total", Help: "Usage events posted by ISVs, by status: Accepted, Duplicate, or why they were refused (Expired, ResourceNotActive, InvalidDimension, ...).",
+	}, []string{"status"})
 	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.purchases, r.activations, r.cancellations,
-		r.webhooks, r.notifications, r.ledgerLines, r.sdk,
+		r.webhooks, r.notifications, r.ledgerLines, r.usageEvents, r.sdk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
@@ -128,6 +132,18 @@ type routeKey struct{}
 type requestNotes struct {
 	route   string
 	problem string
+	usage   map[string]int
+}
+
+// NoteUsage records what happened to one usage event the request posted
+// (metering's status), counted when the request is answered.
+func NoteUsage(ctx context.Context, status string) {
+	if n, ok := ctx.Value(routeKey{}).(*requestNotes); ok {
+		if n.usage == nil {
+			n.usage = map[string]int{}
+		}
+		n.usage[status]++
+	}
 }
 
 // NoteRoute records the route pattern that served the request (the
@@ -182,6 +198,9 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 			}
 			status := strconv.Itoa(code)
 			r.httpRequests.WithLabelValues(route, method, status).Inc()
+			for usage, n := range notes.usage {
+				r.usageEvents.WithLabelValues(usage).Add(float64(n))
+			}
 			r.httpDuration.WithLabelValues(route, method, status[:1]+"xx").Observe(time.Since(start).Seconds())
 			if route == WebhookRoute {
 				switch {

@@ -274,8 +274,9 @@ func (p *product) patchUntilConfirmed(sub subscriptionJSON, body map[string]any,
 // older ones, which stay as they are (they stand for running workflows).
 // "generation-by-type" are the runs of SubscriptionGeneration3;
 // "generation-4" those of SubscriptionGeneration4 (exact lines);
-// "generation-5" those of SubscriptionGeneration5 (plan changes).
-const historyGeneration = "generation-5"
+// "generation-5" those of SubscriptionGeneration5 (plan changes);
+// "generation-6" those of SubscriptionGeneration6 (metering).
+const historyGeneration = "generation-6"
 
 // recordHistory writes a workflow's history to
 // RECORD_HISTORIES/<name>.<historyGeneration>.json when that variable names

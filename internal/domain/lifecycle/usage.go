@@ -1,0 +1,281 @@
+package lifecycle
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
+)
+
+// Metered usage (issue 28, docs/billing.md "Metered usage"). The store
+// accepts usage events on its own (one per subscription, dimension and
+// hour, durable when answered, while no worker runs too); the rules here
+// decide when what was accepted is charged, and how much:
+//
+//   - Usage counts in usage periods: the billing periods (installment
+//     periods) of the term, each with its plan's dimensions and included
+//     quantities. A period that begins after its billing period did (a
+//     reinstatement after a suspension that crossed a boundary, a change
+//     of plan) has the included quantity prorated to what remains; one a
+//     change of plan cuts keeps the share up to the change.
+//   - A close charges what was accepted and not charged yet: at each
+//     period's end (events of later hours wait for the next), and at once
+//     when the subscription stops counting (suspended, cancellation
+//     waiting, cancelled, expired). An event belongs to the period its
+//     effective start time falls in, even when it came late (Microsoft
+//     takes events up to 24 hours old): its period's usage is then priced
+//     again whole, and the next close's line for that period charges the
+//     difference (billing.UsageCharge).
+//   - A close is its own step, after the step that made it due: the shell
+//     claims the usage from the store first (UsageDue, ClaimUsage) and
+//     hands the rules what it claimed (CloseUsage).
+
+// Meter is what a metered subscription's rules remember of its usage.
+type Meter struct {
+	// Periods are the usage periods late usage may still arrive for,
+	// oldest first; while Open, the last counts usage now.
+	Periods []UsagePeriod
+	Open    bool
+	// DueAt is when the next close is due (zero: none), and Through the
+	// effective times it takes usage up to (zero: all of it).
+	DueAt, Through time.Time
+}
+
+// UsagePeriod is one period usage counts and is priced in.
+type UsagePeriod struct {
+	Start, End time.Time
+	// Dimensions are the plan's, with this period's included quantities.
+	Dimensions []metering.Dimension
+}
+
+// keptPeriodsMax bounds Meter.Periods. Only plans with periods under an
+// hour (the demo's) ever reach it: usage late for a period no longer kept
+// counts in the oldest kept one.
+const keptPeriodsMax = 48
+
+// lateUsageHorizon is how long after its end a period can still receive
+// late usage: Microsoft's 24 hours, and the hour an event is rounded to.
+const lateUsageHorizon = metering.Window + time.Hour
+
+func (m *Meter) last() *UsagePeriod { return &m.Periods[len(m.Periods)-1] }
+
+// clone is a copy the step may change without touching the state before.
+func (m *Meter) clone() *Meter {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	c.Periods = slices.Clone(m.Periods)
+	return &c
+}
+
+// UsageClaim is what a close takes from the store: every accepted event of
+// the subscription not charged yet whose effective start is before Through
+// (zero: every one), marked with Key, summed per period and dimension.
+type UsageClaim struct {
+	Key     string
+	Through time.Time
+	// Periods are the bounds usage is summed in: an event counts in the
+	// last period that starts at or before its effective start, or the
+	// first when none does.
+	Periods []UsageBounds
+}
+
+// UsageBounds are one period's bounds.
+type UsageBounds struct{ Start, End time.Time }
+
+// ClaimedUsage is one period's and dimension's usage a claim found: what
+// earlier claims took (Before) and what this one took (Claimed).
+type ClaimedUsage struct {
+	Period          int // index in UsageClaim.Periods
+	Dimension       string
+	Before, Claimed metering.Quantity
+}
+
+// UsageDue is the claim of the close due at now, if one is.
+func UsageDue(s State, now time.Time) (UsageClaim, bool) {
+	m := s.Meter
+	if m == nil || m.DueAt.IsZero() || now.Before(m.DueAt) {
+		return UsageClaim{}, false
+	}
+	c := UsageClaim{Key: fmt.Sprintf("%s/usage/v%d", s.Subscription.ID, s.Subscription.Version+1), Through: m.Through}
+	for _, p := range m.Periods {
+		c.Periods = append(c.Periods, UsageBounds{Start: p.Start, End: p.End})
+	}
+	return c, true
+}
+
+// Ended reports whether the subscription has nothing left to do: it is
+// cancelled or expired, and no close of its usage is due.
+func Ended(s State) bool {
+	return s.Subscription.Status.Terminal() && (s.Meter == nil || s.Meter.DueAt.IsZero())
+}
+
+// CloseUsage is the close UsageDue asked for, with what the claim found: a
+// ledger line per period and dimension whose usage beyond the included
+// quantity grew (billing.UsageCharge), and an audit line of every sum, so
+// the ledger check can price them again.
+func CloseUsage(s State, claim UsageClaim, claimed []ClaimedUsage, now time.Time) Step {
+	st := next(s)
+	state := &st.State
+	m := state.Meter.clone()
+	state.Meter = m
+	claimed = slices.Clone(claimed)
+	sort.Slice(claimed, func(i, j int) bool {
+		if claimed[i].Period != claimed[j].Period {
+			return claimed[i].Period < claimed[j].Period
+		}
+		return claimed[i].Dimension < claimed[j].Dimension
+	})
+	var lines []map[string]any
+	var total int64
+	for _, c := range claimed {
+		if c.Period < 0 || c.Period >= len(claim.Periods) || c.Claimed <= 0 {
+			continue
+		}
+		bounds := claim.Periods[c.Period]
+		dim := usageDimension(*state, bounds, c.Dimension)
+		priced := billing.UsagePriced{
+			PeriodStart: bounds.Start, PeriodEnd: bounds.End, Dimension: c.Dimension,
+			Before: int64(c.Before), Claimed: int64(c.Claimed), Included: int64(dim.IncludedQuantity), UnitPrice: dim.UnitPrice,
+		}
+		line := map[string]any{
+			"periodStart": bounds.Start, "periodEnd": bounds.End, "dimension": c.Dimension,
+			"before": int64(c.Before), "claimed": int64(c.Claimed), "included": int64(dim.IncludedQuantity), "unitPrice": dim.UnitPrice,
+		}
+		if charge, ok := billing.UsageCharge(state.subject(), state.Plan.Currency, priced, now); ok {
+			st.Charges = append(st.Charges, charge) // not a term's line: usage is never refunded
+			line["chargeKey"], line["amount"] = charge.Key, charge.Amount
+			total = billing.Add(total, charge.Amount)
+		}
+		lines = append(lines, line)
+	}
+	detail := map[string]any{"claimKey": claim.Key, "lines": lines, "amount": total, "currency": state.Plan.Currency}
+	if !claim.Through.IsZero() {
+		detail["through"] = claim.Through
+	}
+	st.event(KindUsageClosed, ActorSystem, now, detail)
+	m.DueAt, m.Through = time.Time{}, time.Time{}
+	if m.Open {
+		if end := m.last().End; end.After(now) {
+			m.DueAt, m.Through = end, end
+		} else {
+			m.Open = false // the period ended: the next installment or the term's end opens the next
+		}
+	}
+	m.prune(now)
+	return st
+}
+
+// usageDimension is the dimension usage of a period is priced by: the
+// period's own, or for usage of a dimension the period did not have (a
+// late event of a plan changed since), the plan's with nothing included;
+// an unknown one is priced at nothing, and the audit line still shows it.
+func usageDimension(s State, bounds UsageBounds, id string) metering.Dimension {
+	for _, p := range s.Meter.Periods {
+		if p.Start.Equal(bounds.Start) && p.End.Equal(bounds.End) {
+			if d, ok := metering.Lookup(p.Dimensions, id); ok {
+				return d
+			}
+		}
+	}
+	d, _ := metering.Lookup(s.Plan.Dimensions, id)
+	d.IncludedQuantity = 0
+	return d
+}
+
+// prune forgets periods no late usage can arrive for any more (the last
+// is always kept: it is open, or the one a late event most likely names).
+func (m *Meter) prune(now time.Time) {
+	keep := 0
+	for keep < len(m.Periods)-1 && (!m.Periods[keep].End.After(now.Add(-lateUsageHorizon)) || len(m.Periods)-keep > keptPeriodsMax) {
+		keep++
+	}
+	m.Periods = slices.Clone(m.Periods[keep:])
+}
+
+// meter brings the usage periods in line with the step's end: a
+// subscription that stopped counting (no longer active) has its usage
+// closed now; an active one counts in the billing period now runs in,
+// opened when it is not (activation, installment, renewal,
+// reinstatement, a change of plan).
+func (st *Step) meter(now time.Time, rules Rules) error {
+	s := &st.State
+	if !rules.Metering || (s.Meter == nil && len(s.Plan.Dimensions) == 0) {
+		return nil
+	}
+	m := s.Meter.clone()
+	if m == nil {
+		m = &Meter{}
+	}
+	s.Meter = m
+	sub := s.Subscription
+	if sub.Status != StatusActive || sub.TermStart == nil || len(s.Plan.Dimensions) == 0 {
+		if m.Open {
+			m.Open = false
+			m.DueAt, m.Through = now, time.Time{}
+		}
+		return nil
+	}
+	sched, err := s.schedule()
+	if err != nil {
+		return err
+	}
+	start, end := sched.Period(*sub.TermStart, *sub.TermEnd, max(s.NextInstallment-1, 0))
+	if !end.After(now) {
+		return nil // the next installment, or the term's end, opens the next period
+	}
+	switch {
+	case m.Open && m.last().End.Equal(end):
+		return nil
+	case !m.Open && len(m.Periods) > 0 && m.last().End.Equal(end) && slices.EqualFunc(m.last().Dimensions, s.Plan.Dimensions, sameDimension):
+		m.Open = true // reinstated inside the period it stopped in
+	default:
+		from := start
+		if now.After(from) {
+			from = now
+		}
+		if len(m.Periods) > 0 && m.last().End.After(from) {
+			from = m.last().End // never two periods over the same time
+		}
+		dims := slices.Clone(s.Plan.Dimensions)
+		for i := range dims {
+			dims[i].IncludedQuantity = metering.Quantity(billing.IncludedFor(int64(dims[i].IncludedQuantity), start, end, from))
+		}
+		m.Periods = append(m.Periods, UsagePeriod{Start: from, End: end, Dimensions: dims})
+		m.Open = true
+	}
+	m.DueAt, m.Through = end, end
+	return nil
+}
+
+// sameDimension compares dimensions but for the included quantity (a
+// period's may be prorated).
+func sameDimension(a, b metering.Dimension) bool {
+	a.IncludedQuantity, b.IncludedQuantity = 0, 0
+	return a == b
+}
+
+// cutUsagePeriod ends the open period at now before the plan changes: it
+// keeps its share of the included quantity up to now, and the new plan's
+// period (meter) begins there.
+func (st *Step) cutUsagePeriod(now time.Time) {
+	m := st.State.Meter.clone()
+	if m == nil || !m.Open {
+		return
+	}
+	st.State.Meter = m
+	p := m.last()
+	dims := slices.Clone(p.Dimensions)
+	for i := range dims {
+		dims[i].IncludedQuantity = metering.Quantity(billing.IncludedUntil(int64(dims[i].IncludedQuantity), p.Start, p.End, now))
+	}
+	p.Dimensions, p.End = dims, now
+	// Closed now when the new plan meters nothing; a plan that meters
+	// opens its period at once (meter) and the close comes at its end.
+	m.Open = false
+	m.DueAt, m.Through = now, time.Time{}
+}
