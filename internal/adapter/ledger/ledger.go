@@ -87,7 +87,11 @@ func VerifySubscription(ctx context.Context, s *store.Store, sub store.Subscript
 	if err != nil {
 		return nil, 0, err
 	}
-	want, problems := expectedLines(sub, events)
+	want, problems, claimed := expectedLines(sub, events)
+	usageDiffs, err := verifyUsage(ctx, s, sub, claimed)
+	if err != nil {
+		return nil, 0, err
+	}
 	got := map[string]store.Line{}
 	for _, c := range charges {
 		got[c.Key] = c
@@ -96,6 +100,7 @@ func VerifySubscription(ctx context.Context, s *store.Store, sub store.Subscript
 	for _, p := range problems {
 		diffs = append(diffs, fmt.Sprintf("subscription %s: %s", sub.ID, p))
 	}
+	diffs = append(diffs, usageDiffs...)
 	seen := map[string]bool{}
 	for _, w := range want {
 		seen[w.key] = true
@@ -138,6 +143,22 @@ type detail struct {
 	ExactLines           bool       `json:"exactLines"`
 	To                   string     `json:"to"`
 	Status               string     `json:"status"`
+	// A usage close's (lifecycle.KindUsageClosed).
+	ClaimKey string      `json:"claimKey"`
+	Lines    []usageLine `json:"lines"`
+}
+
+// usageLine is one period's and dimension's usage a close priced.
+type usageLine struct {
+	PeriodStart time.Time `json:"periodStart"`
+	PeriodEnd   time.Time `json:"periodEnd"`
+	Dimension   string    `json:"dimension"`
+	Before      int64     `json:"before"`
+	Claimed     int64     `json:"claimed"`
+	Included    int64     `json:"included"`
+	UnitPrice   int64     `json:"unitPrice"`
+	ChargeKey   string    `json:"chargeKey"`
+	Amount      int64     `json:"amount"`
 }
 
 // replay is the money state of a subscription as its audit trail tells it.
@@ -159,9 +180,13 @@ type replay struct {
 	termLines []line
 	lines     []line
 	problems  []string
+	// usage is what the closes claimed, per claim key and dimension, and
+	// per period and dimension (the next close's Before).
+	claimed     map[string]map[string]int64
+	periodUsage map[string]int64
 }
 
-func expectedLines(sub store.Subscription, rows []store.AuditLine) ([]line, []string) {
+func expectedLines(sub store.Subscription, rows []store.AuditLine) ([]line, []string, map[string]map[string]int64) {
 	events := workflowEvents(rows)
 	r := &replay{sub: sub, status: lifecycle.StatusPendingFulfillment, quantity: sub.Quantity, frequency: sub.BillingFrequency, unitPrice: sub.UnitPrice}
 	for _, e := range events {
@@ -175,7 +200,7 @@ func expectedLines(sub store.Subscription, rows []store.AuditLine) ([]line, []st
 	if !r.status.Terminal() && r.quantity != sub.Quantity {
 		r.problems = append(r.problems, fmt.Sprintf("the audit trail ends at %d licences, the subscription has %d", r.quantity, sub.Quantity))
 	}
-	return r.lines, r.problems
+	return r.lines, r.problems, r.claimed
 }
 
 func (r *replay) schedule() (billing.Schedule, bool) {
@@ -194,6 +219,8 @@ func (r *replay) add(l line) {
 
 func (r *replay) apply(e event, d detail) {
 	switch e.row.Kind {
+	case lifecycle.KindUsageClosed:
+		r.closeUsage(d)
 	case lifecycle.KindPurchased:
 		if d.Quantity != nil {
 			r.quantity = *d.Quantity
@@ -443,4 +470,75 @@ func workflowEvents(rows []store.AuditLine) []event {
 		return out[i].position < out[j].position
 	})
 	return out
+}
+
+// closeUsage replays a usage close: each line's Before is what the closes
+// before it claimed for its period and dimension, and its amount is the
+// period's usage priced again, less what it cost before (billing's
+// arithmetic, shared with the workflow); the claims are checked against
+// the usage events the store marked (VerifySubscription).
+func (r *replay) closeUsage(d detail) {
+	if r.claimed == nil {
+		r.claimed, r.periodUsage = map[string]map[string]int64{}, map[string]int64{}
+	}
+	byDimension := map[string]int64{}
+	r.claimed[d.ClaimKey] = byDimension
+	for _, u := range d.Lines {
+		period := u.PeriodStart.UTC().Format(time.RFC3339Nano) + "/" + u.Dimension
+		if u.Before != r.periodUsage[period] {
+			r.problems = append(r.problems, fmt.Sprintf("usage close %s: %s of the period from %s had %d before, the earlier closes claimed %d",
+				d.ClaimKey, u.Dimension, u.PeriodStart.Format(time.RFC3339), u.Before, r.periodUsage[period]))
+		}
+		r.periodUsage[period] += u.Claimed
+		byDimension[u.Dimension] += u.Claimed
+		_, before := billing.UsageOverage(u.Before, u.Included, u.UnitPrice)
+		_, after := billing.UsageOverage(u.Before+u.Claimed, u.Included, u.UnitPrice)
+		if after-before > 0 {
+			if u.ChargeKey == "" {
+				r.problems = append(r.problems, fmt.Sprintf("usage close %s: %s costs %d more and has no line", d.ClaimKey, u.Dimension, after-before))
+				continue
+			}
+			r.lines = append(r.lines, line{key: u.ChargeKey, kind: billing.ChargeKind, amount: after - before, unitPrice: u.UnitPrice, unitKnown: true})
+		}
+	}
+}
+
+// verifyUsage compares what the closes claimed with the usage events the
+// store marked, and finds accepted usage no close will ever take (a
+// subscription that ended with events unclaimed).
+func verifyUsage(ctx context.Context, s *store.Store, sub store.Subscription, claimed map[string]map[string]int64) ([]string, error) {
+	events, keys, err := s.SubscriptionUsage(ctx, sub.ID)
+	if err != nil {
+		return nil, err
+	}
+	marked := map[string]map[string]int64{}
+	var diffs []string
+	for _, e := range events {
+		key, ok := keys[e.ID]
+		if !ok {
+			if sub.Status.Terminal() {
+				diffs = append(diffs, fmt.Sprintf("subscription %s: usage event %s (%s %s) was accepted and never charged", sub.ID, e.ID, e.Dimension, e.Quantity))
+			}
+			continue
+		}
+		if marked[key] == nil {
+			marked[key] = map[string]int64{}
+		}
+		marked[key][e.Dimension] += int64(e.Quantity)
+	}
+	for key, dims := range marked {
+		for dim, q := range dims {
+			if claimed[key][dim] != q {
+				diffs = append(diffs, fmt.Sprintf("subscription %s: close %s claimed %d of %s, its audit line says %d", sub.ID, key, q, dim, claimed[key][dim]))
+			}
+		}
+	}
+	for key, dims := range claimed {
+		for dim, q := range dims {
+			if marked[key][dim] != q {
+				diffs = append(diffs, fmt.Sprintf("subscription %s: close %s's audit line says %d of %s, the usage events it marked add to %d", sub.ID, key, q, dim, marked[key][dim]))
+			}
+		}
+	}
+	return diffs, nil
 }

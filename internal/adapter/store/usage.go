@@ -244,8 +244,12 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, u UsageSubmission, sub
 	if u.PlanID != "" && u.PlanID != sub.PlanID {
 		return refuse(metering.BadArgument, fmt.Sprintf("planId %q is not the subscription's plan (%s).", u.PlanID, sub.PlanID), "")
 	}
+	var since time.Time
+	if sub.BillingStartedAt != nil {
+		since = *sub.BillingStartedAt
+	}
 	q, status := metering.Check(metering.Event{Dimension: u.Dimension, Quantity: u.Quantity, EffectiveStart: u.EffectiveStart},
-		sub.Status == lifecycle.StatusActive, dims, now)
+		metering.Subscription{Active: sub.Status == lifecycle.StatusActive, Since: since, Dimensions: dims}, now)
 	if status != metering.Accepted {
 		return refuse(status, usageRefusalMessage(status, sub), "")
 	}
@@ -275,6 +279,9 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, u UsageSubmission, sub
 func usageRefusalMessage(status string, sub *Subscription) string {
 	switch status {
 	case metering.ResourceNotActive:
+		if sub.Status == lifecycle.StatusActive {
+			return "The subscription was not active at effectiveStartTime: its usage counts from " + sub.BillingStartedAt.Format(time.RFC3339) + "."
+		}
 		return fmt.Sprintf("The subscription is %s: only an active subscription takes usage.", sub.Status)
 	case metering.InvalidDimension:
 		return fmt.Sprintf("Plan %s meters no such dimension.", sub.PlanID)

@@ -90,15 +90,25 @@ type Event struct {
 	EffectiveStart time.Time
 }
 
-// Check says whether an event can be accepted at now for a subscription
-// whose plan meters dims, and if not, why (a status other than Accepted).
-// Duplicates are the store's to find (one row per subscription,
-// dimension and hour); the rest is here.
-func Check(e Event, active bool, dims []Dimension, now time.Time) (Quantity, string) {
-	if !active {
+// Subscription is what acceptance needs of the subscription an event is
+// for: whether it is active now, since when it counts usage (its billing
+// started), and what its plan meters.
+type Subscription struct {
+	Active     bool
+	Since      time.Time
+	Dimensions []Dimension
+}
+
+// Check says whether an event can be accepted at now for sub, and if not,
+// why (a status other than Accepted). Duplicates are the store's to find
+// (one row per subscription, dimension and hour); the rest is here. An
+// event effective before the subscription counted usage is refused as
+// ResourceNotActive: it was not active then.
+func Check(e Event, sub Subscription, now time.Time) (Quantity, string) {
+	if !sub.Active {
 		return 0, ResourceNotActive
 	}
-	if _, ok := Lookup(dims, e.Dimension); !ok {
+	if _, ok := Lookup(sub.Dimensions, e.Dimension); !ok {
 		return 0, InvalidDimension
 	}
 	q, ok := QuantityOf(e.Quantity)
@@ -107,6 +117,9 @@ func Check(e Event, active bool, dims []Dimension, now time.Time) (Quantity, str
 	}
 	if e.EffectiveStart.After(now) || now.Sub(e.EffectiveStart) > Window {
 		return 0, Expired
+	}
+	if e.EffectiveStart.Before(sub.Since) {
+		return 0, ResourceNotActive
 	}
 	return q, Accepted
 }

@@ -17,23 +17,26 @@ func TestAnEventIsCheckedAsMicrosoftChecksIt(t *testing.T) {
 		e      Event
 		active bool
 		want   string
+		since  time.Time
 	}{
-		"accepted":             {Event{"api-calls", 2.5, now.Add(-time.Hour)}, true, Accepted},
-		"not active":           {Event{"api-calls", 1, now.Add(-time.Hour)}, false, ResourceNotActive},
-		"unknown dimension":    {Event{"storage", 1, now.Add(-time.Hour)}, true, InvalidDimension},
-		"zero":                 {Event{"api-calls", 0, now.Add(-time.Hour)}, true, InvalidQuantity},
-		"negative":             {Event{"api-calls", -1, now.Add(-time.Hour)}, true, InvalidQuantity},
-		"not a number":         {Event{"api-calls", math.NaN(), now.Add(-time.Hour)}, true, InvalidQuantity},
-		"infinite":             {Event{"api-calls", math.Inf(1), now.Add(-time.Hour)}, true, InvalidQuantity},
-		"too large":            {Event{"api-calls", 2e9, now.Add(-time.Hour)}, true, InvalidQuantity},
-		"below a millionth":    {Event{"api-calls", 4e-7, now.Add(-time.Hour)}, true, InvalidQuantity},
-		"older than 24 h":      {Event{"api-calls", 1, now.Add(-Window - time.Second)}, true, Expired},
-		"exactly 24 h old":     {Event{"api-calls", 1, now.Add(-Window)}, true, Accepted},
-		"in the future":        {Event{"api-calls", 1, now.Add(time.Second)}, true, Expired},
-		"now":                  {Event{"api-calls", 1, now}, true, Accepted},
-		"inactive before else": {Event{"storage", -1, now.Add(time.Hour)}, false, ResourceNotActive},
+		"accepted":             {Event{"api-calls", 2.5, now.Add(-time.Hour)}, true, Accepted, time.Time{}},
+		"not active":           {Event{"api-calls", 1, now.Add(-time.Hour)}, false, ResourceNotActive, time.Time{}},
+		"unknown dimension":    {Event{"storage", 1, now.Add(-time.Hour)}, true, InvalidDimension, time.Time{}},
+		"zero":                 {Event{"api-calls", 0, now.Add(-time.Hour)}, true, InvalidQuantity, time.Time{}},
+		"negative":             {Event{"api-calls", -1, now.Add(-time.Hour)}, true, InvalidQuantity, time.Time{}},
+		"not a number":         {Event{"api-calls", math.NaN(), now.Add(-time.Hour)}, true, InvalidQuantity, time.Time{}},
+		"infinite":             {Event{"api-calls", math.Inf(1), now.Add(-time.Hour)}, true, InvalidQuantity, time.Time{}},
+		"too large":            {Event{"api-calls", 2e9, now.Add(-time.Hour)}, true, InvalidQuantity, time.Time{}},
+		"below a millionth":    {Event{"api-calls", 4e-7, now.Add(-time.Hour)}, true, InvalidQuantity, time.Time{}},
+		"older than 24 h":      {Event{"api-calls", 1, now.Add(-Window - time.Second)}, true, Expired, time.Time{}},
+		"exactly 24 h old":     {Event{"api-calls", 1, now.Add(-Window)}, true, Accepted, time.Time{}},
+		"in the future":        {Event{"api-calls", 1, now.Add(time.Second)}, true, Expired, time.Time{}},
+		"now":                  {Event{"api-calls", 1, now}, true, Accepted, time.Time{}},
+		"inactive before else": {Event{"storage", -1, now.Add(time.Hour)}, false, ResourceNotActive, time.Time{}},
+		"before it was active": {Event{"api-calls", 1, now.Add(-3*time.Hour - time.Second)}, true, ResourceNotActive, now.Add(-3 * time.Hour)},
+		"as it became active":  {Event{"api-calls", 1, now.Add(-3 * time.Hour)}, true, Accepted, now.Add(-3 * time.Hour)},
 	} {
-		_, got := Check(c.e, c.active, dims, now)
+		_, got := Check(c.e, Subscription{Active: c.active, Since: c.since, Dimensions: dims}, now)
 		assert.Equal(t, c.want, got, name)
 	}
 }

@@ -27,6 +27,7 @@ type chargeJSON struct {
 	UnitPrice int64   `json:"unitPrice"`
 	Amount    int64   `json:"amount"`
 	InvoiceID *string `json:"invoiceId"`
+	Dimension string  `json:"dimension"`
 }
 
 type invoiceJSON struct {

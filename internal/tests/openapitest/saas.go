@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -19,6 +20,12 @@ func SaaSSpec() string {
 	return filepath.Join(filepath.Dir(self), "..", "..", "..", "..", "shared", "data", "saasapi.v2.json")
 }
 
+// MeteringSpec is the path of Microsoft's marketplace metering API,
+// unchanged (../shared/data/meteringapi.v1.json beside the repository).
+func MeteringSpec() string {
+	return filepath.Join(filepath.Dir(SaaSSpec()), "meteringapi.v1.json")
+}
+
 var (
 	saasOnce     sync.Once
 	saasCompiler *jsonschema.Compiler
@@ -26,26 +33,35 @@ var (
 )
 
 // ValidateSaaS checks a JSON body against a component schema of
-// Microsoft's spec, such as "Subscription" or "SaaSOperation".
+// Microsoft's spec, such as "Subscription" or "SaaSOperation"; schemas of
+// the metering API are named "metering:UsageEventOkResponse".
 func ValidateSaaS(schemaName string, body []byte) error {
 	saasOnce.Do(func() {
-		b, err := os.ReadFile(SaaSSpec())
-		if err != nil {
-			saasErr = err
-			return
-		}
-		var doc any
-		if saasErr = json.Unmarshal(b, &doc); saasErr != nil {
-			return
-		}
 		saasCompiler = jsonschema.NewCompiler()
 		saasCompiler.AssertFormat()
-		saasErr = saasCompiler.AddResource("https://marketplaceapi.microsoft.com/saasapi.v2.json", doc)
+		for url, path := range map[string]string{saasURL: SaaSSpec(), meteringURL: MeteringSpec()} {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				saasErr = err
+				return
+			}
+			var doc any
+			if saasErr = json.Unmarshal(b, &doc); saasErr != nil {
+				return
+			}
+			if saasErr = saasCompiler.AddResource(url, doc); saasErr != nil {
+				return
+			}
+		}
 	})
 	if saasErr != nil {
 		return saasErr
 	}
-	s, err := saasCompiler.Compile("https://marketplaceapi.microsoft.com/saasapi.v2.json#/components/schemas/" + schemaName)
+	url := saasURL
+	if name, ok := strings.CutPrefix(schemaName, "metering:"); ok {
+		url, schemaName = meteringURL, name
+	}
+	s, err := saasCompiler.Compile(url + "#/components/schemas/" + schemaName)
 	if err != nil {
 		return err
 	}
@@ -55,3 +71,8 @@ func ValidateSaaS(schemaName string, body []byte) error {
 	}
 	return s.Validate(v)
 }
+
+const (
+	saasURL     = "https://marketplaceapi.microsoft.com/saasapi.v2.json"
+	meteringURL = "https://marketplaceapi.microsoft.com/meteringapi.v1.json"
+)
