@@ -310,3 +310,37 @@ func TestGoldenUsageBeyondTheIncludedQuantity(t *testing.T) {
 	assert.Equal(t, int64(666_666_667), IncludedFor(1000*unit, day(2026, 11, 1, 0), day(2026, 12, 1, 0), day(2026, 11, 11, 0)))
 	assert.Equal(t, int64(1000*unit), IncludedFor(1000*unit, day(2026, 11, 1, 0), day(2026, 12, 1, 0), day(2026, 11, 1, 0)))
 }
+
+// A period's usage lines add up to its whole usage priced once, however
+// it arrives: 90 of 100 included at the close (no line), 30 late (the
+// next close's line: 20 beyond at 0.25 = 5.00), 0.000001 later still
+// (0.25 x 20.000001 = 5.00000025: nothing more, half up).
+func TestGoldenUsageChargedLateAddsUpToTheWholePeriod(t *testing.T) {
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	end := start.AddDate(0, 1, 0)
+	sub := Subject{SubscriptionID: "sub_1", PartnerID: "p", OfferID: "o", Version: 7}
+	u := UsagePriced{PeriodStart: start, PeriodEnd: end, Dimension: "api-calls", Included: 100 * UsageScale, UnitPrice: 25}
+	u.Claimed = 90 * UsageScale
+	_, ok := UsageCharge(sub, "USD", u, end)
+	assert.False(t, ok, "within the included quantity: no line")
+	u.Before, u.Claimed = 90*UsageScale, 30*UsageScale
+	c, ok := UsageCharge(sub, "USD", u, end.Add(time.Hour))
+	require.True(t, ok)
+	assert.Equal(t, int64(500), c.Amount)
+	assert.Equal(t, int64(20*UsageScale), c.Usage)
+	assert.Equal(t, ReasonUsage, c.Reason)
+	assert.Equal(t, start, c.PeriodStart, "the line names the period the usage belongs to")
+	u.Before, u.Claimed = 120*UsageScale, 1
+	_, ok = UsageCharge(sub, "USD", u, end.Add(2*time.Hour))
+	assert.False(t, ok, "a millionth more costs nothing more")
+	_, whole := UsageOverage(120*UsageScale+1, 100*UsageScale, 25)
+	assert.Equal(t, whole, c.Amount)
+
+	// The included quantity split by a change of plan ten days into a
+	// 30-day period: a third before, two thirds after, exactly.
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	dec := nov.AddDate(0, 0, 30)
+	cut := nov.AddDate(0, 0, 10)
+	assert.Equal(t, int64(33_333_333), IncludedUntil(100*UsageScale, nov, dec, cut))
+	assert.Equal(t, int64(66_666_667), IncludedFor(100*UsageScale, nov, dec, cut))
+}
