@@ -13,6 +13,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/platform/httpaccept"
 )
@@ -127,6 +128,10 @@ func negotiate(accept string) string {
 var csvHeader = []string{
 	"partner_id", "customer_id", "invoice_id", "invoice_number", "charge_id", "subscription_id", "offer_id", "plan_id",
 	"publisher_id", "reseller_partner_id", "kind", "reason", "quantity", "unit_price", "period_start", "period_end", "amount", "currency",
+	// A usage line's dimension and units beyond the included quantity
+	// (issue 28); empty for other lines. Last, so readers of the columns
+	// before keep them where they were.
+	"dimension", "usage",
 }
 
 func writeInvoiceCSV(w http.ResponseWriter, inv store.Invoice, lines []store.InvoiceLine) {
@@ -142,10 +147,18 @@ func writeInvoiceCSV(w http.ResponseWriter, inv store.Invoice, lines []store.Inv
 			csvText(l.SubscriptionID), csvText(l.OfferID), csvText(l.PlanID), csvText(l.PublisherID), csvText(l.ResellerPartnerID),
 			l.Kind, l.Reason, strconv.Itoa(l.Quantity),
 			strconv.FormatInt(l.UnitPrice, 10), l.PeriodStart.UTC().Format(time.RFC3339), l.PeriodEnd.UTC().Format(time.RFC3339),
-			strconv.FormatInt(l.Amount, 10), l.Currency,
+			strconv.FormatInt(l.Amount, 10), l.Currency, csvText(l.Dimension), usageCell(l),
 		})
 	}
 	cw.Flush()
+}
+
+// usageCell is a usage line's units beyond, as a decimal; "" for others.
+func usageCell(l store.InvoiceLine) string {
+	if l.Reason != billing.ReasonUsage {
+		return ""
+	}
+	return metering.Quantity(l.Usage).String()
 }
 
 // csvText keeps a text cell from being read as a formula by a spreadsheet

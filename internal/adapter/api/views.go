@@ -82,6 +82,7 @@ func invoiceLineView(l store.InvoiceLine) wire.InvoiceLine {
 		ChargeID: billing.LineID(l.ChargeKey), SubscriptionID: l.SubscriptionID, OfferID: l.OfferID, PlanID: l.PlanID,
 		PublisherID: l.PublisherID, ResellerPartnerID: l.ResellerPartnerID, Kind: l.Kind, Reason: l.Reason, Quantity: l.Quantity,
 		UnitPrice: l.UnitPrice, PeriodStart: l.PeriodStart, PeriodEnd: l.PeriodEnd, Amount: l.Amount, Currency: l.Currency, PostedAt: l.PostedAt,
+		Dimension: l.Dimension, Usage: usageUnits(billing.Charge{Reason: l.Reason, Usage: l.Usage}),
 	}
 }
 

@@ -164,6 +164,7 @@ func uninvoicedLines(db bun.IDB, partnerID, customerID string) *bun.SelectQuery 
 	return db.NewSelect().TableExpr("charges AS c").Join("JOIN subscriptions AS s ON s.id = c.subscription_id").
 		ColumnExpr("c.key AS charge_key, c.subscription_id, s.offer_id, s.plan_id, s.publisher_id, s.reseller_partner_id").
 		ColumnExpr("c.kind, c.reason, c.quantity, c.unit_price, c.period_start, c.period_end, c.amount, c.currency, c.posted_at").
+		ColumnExpr("c.dimension, c.usage_units").
 		Where("c.partner_id = ?", partnerID).Where("c.customer_id = ?", customerID).Where("c.invoice_id IS NULL")
 }
 

@@ -629,6 +629,9 @@ type invoiceLineRow struct {
 	Amount            int64     `bun:"amount,notnull"`
 	Currency          string    `bun:"currency,notnull"`
 	PostedAt          time.Time `bun:"posted_at,notnull"`
+	// Dimension and Usage are a usage line's (billing.Charge).
+	Dimension string `bun:"dimension,notnull"`
+	Usage     int64  `bun:"usage_units,notnull"`
 }
 
 // InvoiceLine is a ledger line as it was invoiced (or, unbilled, as it
@@ -644,6 +647,10 @@ type InvoiceLine struct {
 	Amount                                                                     int64
 	Currency                                                                   string
 	PostedAt                                                                   time.Time
+	// Dimension and Usage are a usage line's: the dimension and the units
+	// beyond the included quantity, in millionths.
+	Dimension string
+	Usage     int64
 }
 
 // Signed is the line's amount as it counts in a total: credits negative.
@@ -652,7 +659,8 @@ func (l InvoiceLine) Signed() int64 { return billing.Signed(l.Kind, l.Amount) }
 func (r invoiceLineRow) line() InvoiceLine {
 	return InvoiceLine{InvoiceID: r.InvoiceID, Position: r.Position, ChargeKey: r.ChargeKey, SubscriptionID: r.SubscriptionID, OfferID: r.OfferID, PlanID: r.PlanID,
 		PublisherID: r.PublisherID, ResellerPartnerID: r.ResellerPartnerID, Kind: r.Kind, Reason: r.Reason, Quantity: r.Quantity,
-		UnitPrice: r.UnitPrice, PeriodStart: r.PeriodStart.UTC(), PeriodEnd: r.PeriodEnd.UTC(), Amount: r.Amount, Currency: r.Currency, PostedAt: r.PostedAt.UTC()}
+		UnitPrice: r.UnitPrice, PeriodStart: r.PeriodStart.UTC(), PeriodEnd: r.PeriodEnd.UTC(), Amount: r.Amount, Currency: r.Currency, PostedAt: r.PostedAt.UTC(),
+		Dimension: r.Dimension, Usage: r.Usage}
 }
 
 // notificationRow is one message of the outbox, to a partner or an ISV.

@@ -68,6 +68,9 @@ type InvoiceLine struct {
 	Amount            int64     `json:"amount"`
 	Currency          string    `json:"currency"`
 	PostedAt          time.Time `json:"postedAt"`
+	// Dimension and Usage are a usage line's (Charge).
+	Dimension string   `json:"dimension,omitempty"`
+	Usage     *float64 `json:"usage,omitempty"`
 }
 
 // Invoice is an issued invoice; lines only when one invoice is read.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/ledger"
+	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/saaswire"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
@@ -222,6 +223,43 @@ func meteringConformance(t *testing.T, p *product) string {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusBadRequest, after.StatusCode())
 	assert.Equal(t, "ResourceNotActive", *after.JSON400.Code, "a cancelled subscription takes no usage")
+
+	// The month's invoice carries the usage lines (dimension and units
+	// beyond), in JSON and in the reconciliation CSV.
+	month := time.Now().UTC().Format("2006-01")
+	ictx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	issued, err := orchestrator.RunInvoicing(ictx, p.app.Client, month, true, time.Now())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, issued.Issued, 1)
+	r = p.do(http.MethodGet, "/v1/customers/"+customer+"/invoices", "dev-admin-token", nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var invoices struct{ Items []invoiceJSON }
+	r.json(t, &invoices)
+	require.Len(t, invoices.Items, 1)
+	r = p.do(http.MethodGet, "/v1/invoices/"+invoices.Items[0].ID, "dev-admin-token", nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	r.conforms(t, "Invoice")
+	var inv struct {
+		Lines []struct {
+			Reason, Dimension string
+			Usage             *float64
+			Amount            int64
+		}
+	}
+	r.json(t, &inv)
+	invoiced := map[string]float64{}
+	for _, l := range inv.Lines {
+		if l.Reason == billing.ReasonUsage {
+			require.NotNil(t, l.Usage)
+			invoiced[l.Dimension] = *l.Usage
+		}
+	}
+	assert.Equal(t, map[string]float64{"api-calls": 30.5, "storage-gb": 4.25, "messages": 10}, invoiced)
+	r = p.do(http.MethodGet, "/v1/invoices/"+invoices.Items[0].ID, "dev-admin-token", nil, "Accept", "text/csv")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), ",dimension,usage\r\n")
+	assert.Contains(t, string(r.body), ",763,USD,api-calls,30.500000\r\n")
 
 	report, err := ledger.Verify(ctx, p.app.Store)
 	require.NoError(t, err)

@@ -2,6 +2,10 @@ DROP TABLE usage_refusals;
 --bun:split
 DROP TABLE usage_events;
 --bun:split
+ALTER TABLE invoice_lines DROP COLUMN usage_units;
+--bun:split
+ALTER TABLE invoice_lines DROP COLUMN dimension;
+--bun:split
 ALTER TABLE charges DROP COLUMN usage_units;
 --bun:split
 ALTER TABLE charges DROP COLUMN dimension;

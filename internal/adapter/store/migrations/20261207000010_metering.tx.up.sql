@@ -16,6 +16,10 @@ ALTER TABLE charges ADD COLUMN dimension TEXT NOT NULL DEFAULT '';
 --bun:split
 ALTER TABLE charges ADD COLUMN usage_units BIGINT NOT NULL DEFAULT 0;
 --bun:split
+ALTER TABLE invoice_lines ADD COLUMN dimension TEXT NOT NULL DEFAULT '';
+--bun:split
+ALTER TABLE invoice_lines ADD COLUMN usage_units BIGINT NOT NULL DEFAULT 0;
+--bun:split
 -- Usage events accepted: one per subscription, dimension and hour of its
 -- effective start (Microsoft's rule), durable when answered. A close of
 -- the subscription's usage claims the events not charged yet (claim_key,
