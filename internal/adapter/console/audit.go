@@ -123,6 +123,10 @@ func facts(lang string, l wire.Event) string {
 	case "billing.installment_charged":
 		add(amount("amount"))
 		licences()
+	case "usage.closed":
+		if _, ok := d["amount"]; ok {
+			add(amount("amount"))
+		}
 	case "changed":
 		for _, key := range []string{"nickname", "quantity", "autoRenew", "resellerPartnerId", "billingFrequency", "nextBillingFrequency"} {
 			v, ok := d[key]

@@ -50,7 +50,7 @@ func TestTheAuditTrailReadsAsWords(t *testing.T) {
 	assert.Equal(t, "Place de marché", fr[2].Who)
 	for _, kind := range []string{"purchased", "isv_event.received", "isv_event.applied", "isv_event.rejected", "billing.started", "billing.installment_charged",
 		"billing.installment_skipped", "changed", "cancellation.requested", "cancellation.lapsed", "cancelled", "activation_deadline.passed",
-		"renewal.notice_sent", "renewed", "expired"} {
+		"renewal.notice_sent", "renewed", "expired", "usage.closed"} {
 		assert.Contains(t, catalog["en"], "audit.kind."+kind, "every kind the workflow writes has words")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
@@ -43,9 +44,51 @@ type subscriptionPage struct {
 	PendingPlan string
 	Audit       []auditRow
 	Charges     []ledgerLine
-	FieldError  map[string]string
-	Link        *wire.PublisherLink
+	// Usage is a metered subscription's period so far, a bar per
+	// dimension; nil for a plan of licences only.
+	Usage      *usageCard
+	FieldError map[string]string
+	Link       *wire.PublisherLink
 }
+
+// usageCard is the period so far as the page draws it.
+type usageCard struct {
+	PeriodStart, PeriodEnd *time.Time
+	Bars                   []usageBar
+}
+
+// usageBar is one dimension: how much of the bar the included quantity
+// and the usage take (percent of the larger), and the figures.
+type usageBar struct {
+	Name, Unit                   string
+	Included, Used, Beyond, Cost string
+	IncludedPercent, UsedPercent int
+	BeyondPercent, WithinPercent int
+	Over                         bool
+}
+
+func usageCardOf(u wire.Usage) *usageCard {
+	card := &usageCard{PeriodStart: u.PeriodStart, PeriodEnd: u.PeriodEnd}
+	for _, d := range u.Dimensions {
+		scale := max(d.Included, d.Used)
+		percent := func(v float64) int {
+			if scale <= 0 {
+				return 0
+			}
+			return int(v / scale * 100)
+		}
+		within := min(d.Used, d.Included)
+		card.Bars = append(card.Bars, usageBar{Name: d.Name, Unit: d.UnitOfMeasure,
+			Included: units(d.Included), Used: units(d.Used), Beyond: units(d.Beyond), Cost: money(d.Amount, u.Currency),
+			IncludedPercent: percent(d.Included), UsedPercent: percent(d.Used), WithinPercent: percent(within),
+			BeyondPercent: percent(d.Used) - percent(within), Over: d.Beyond > 0})
+	}
+	return card
+}
+
+// units writes a quantity of usage for people: up to six decimals, none
+// trailing.
+func units(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func subscriptionPath(customerID, id string) string {
 	return "/v1/customers/" + url.PathEscape(customerID) + "/subscriptions/" + url.PathEscape(id)
@@ -91,6 +134,10 @@ func (c *Console) load(r *http.Request, s *session) (*subscriptionPage, apiAnswe
 			_ = ch.decode(&charges)
 		}
 		p.Charges = charges.Items
+		var usage wire.Usage
+		if u := c.call(r.Context(), s, http.MethodGet, base+"/usage", nil); u.Status == http.StatusOK && u.decode(&usage) == nil && len(usage.Dimensions) > 0 {
+			p.Usage = usageCardOf(usage)
+		}
 	}
 	if p.Sub.ActionNeeded {
 		if l := c.call(r.Context(), s, http.MethodGet, base+"/activation-link", nil); l.Status == http.StatusOK {

@@ -369,3 +369,41 @@ func TestConsolePlanChangeWaitsForTheISVInABrowser(t *testing.T) {
 	assert.Equal(t, "fast-plus", p.get(customer, sub.ID).PlanID)
 	screenshot(t, ctx, "subscription-plan-changed")
 }
+
+// A metered subscription's page shows the period so far, a bar per
+// dimension: within the included quantity, and beyond it with its cost.
+func TestConsoleShowsUsageOfTheMeteredPeriodInABrowser(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "")
+	customer := p.customer("Metered Northwind")
+	sub := p.activeSubscription(customer, "contoso-api", "api-standard", 1)
+	now := time.Now().UTC()
+	r := p.isv("/isv/v1/usage", "isv-demo", []byte("dev-isv-secret"), time.Now(), map[string]any{"events": []map[string]any{
+		{"subscriptionId": sub.ID, "dimension": "api-calls", "quantity": 130.5, "effectiveStartTime": now.Format(time.RFC3339Nano)},
+		{"subscriptionId": sub.ID, "dimension": "storage-gb", "quantity": 4, "effectiveStartTime": now.Format(time.RFC3339Nano)},
+	}})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var answer struct{ Results []struct{ Status string } }
+	r.json(t, &answer)
+	require.Len(t, answer.Results, 2)
+	for _, res := range answer.Results {
+		require.Equal(t, "Accepted", res.Status)
+	}
+	page := p.base + "/customers/" + customer + "/subscriptions/" + sub.ID
+	ctx := newBrowser(t, nil)
+	signInWith(t, ctx, p.base, "dev-admin-token")
+	do(t, ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#usage`)))
+	usage := run(t, ctx, chromedp.Text(chromedp.CSS(`#usage`)))
+	assert.Contains(t, usage, "API calls")
+	assert.Contains(t, usage, "used 130.5 / included 100 · beyond 30.5 = 7.63 USD")
+	assert.Contains(t, usage, "used 4 / included 10")
+	assert.Equal(t, 3, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#usage svg").length`)), "a chart per dimension")
+	assert.Equal(t, 1, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#usage svg rect[fill='#c77700']").length`)), "one dimension is beyond")
+	screenshot(t, ctx, "subscription-usage")
+
+	// A sales agent, who may not see money, gets no usage card.
+	sales := newBrowser(t, nil)
+	signInWith(t, sales, p.base, "dev-sales-token")
+	do(t, sales, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	assert.False(t, run(t, sales, chromedp.Evaluate[bool](`document.querySelector("#usage") !== null`)))
+}
