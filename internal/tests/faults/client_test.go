@@ -19,6 +19,7 @@ type tally struct {
 	forgedRefused, forgedAccepted                          atomic.Int64
 	duplicateWebhooks, staleWebhooks, storms, malformed    atomic.Int64
 	kills, temporalRestarts, stalls, terminations          atomic.Int64
+	usageBatches, usageDuplicates                          atomic.Int64
 }
 
 // apiClient is a partner's or an ISV's HTTP client that retries what a

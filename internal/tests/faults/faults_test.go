@@ -255,6 +255,11 @@ func (c *cluster) terminateConnections(t *testing.T, url string) {
 type lifecycle struct {
 	key, id   string
 	cancelled bool
+	// metered: a subscription of the metered offer, whose usage was
+	// posted in batches through the faults (usage: what was accepted, per
+	// dimension, once each however often it was sent).
+	metered bool
+	usage   map[string]float64
 }
 
 // run drives sz.lifecycles lifecycles while faults runs, then checks.
@@ -311,6 +316,10 @@ func (c *cluster) drive(t *testing.T, customerID string, lc *lifecycle, i int) {
 	// Spread the lifecycles over the faults' script.
 	time.Sleep(time.Duration(mrand.IntN(3000)) * time.Millisecond)
 	base := "/v1/customers/" + customerID + "/subscriptions"
+	if i%4 == 3 {
+		c.driveMetered(t, base, lc)
+		return
+	}
 	r := cl.partner(http.MethodPost, base, map[string]any{"offerId": "contoso-crm", "planId": "monthly", "quantity": 3}, "Idempotency-Key", lc.key)
 	require.Contains(t, []int{http.StatusCreated, http.StatusAccepted}, r.status, string(r.body))
 	var bought struct{ ID string }
@@ -400,6 +409,109 @@ func (c *cluster) drive(t *testing.T, customerID string, lc *lifecycle, i int) {
 	}
 }
 
+// meteredUsage is what driveMetered posts: api-calls beyond the 100
+// included, storage within its 10, messages beyond its 50.
+var meteredUsage = map[string]float64{"api-calls": 130.5, "storage-gb": 7.25, "messages": 61}
+
+// driveMetered runs a metered lifecycle: bought, activated, its usage
+// posted in one batch sent three times at once and once more (an ISV
+// retrying what it is not sure landed) while the faults run, then
+// cancelled inside its window, which closes and charges its usage.
+func (c *cluster) driveMetered(t *testing.T, base string, lc *lifecycle) {
+	cl := c.client
+	lc.metered, lc.usage = true, meteredUsage
+	r := cl.partner(http.MethodPost, base, map[string]any{"offerId": "contoso-api", "planId": "api-standard", "quantity": 1}, "Idempotency-Key", lc.key)
+	require.Contains(t, []int{http.StatusCreated, http.StatusAccepted}, r.status, string(r.body))
+	var bought struct{ ID string }
+	r.decode(t, &bought)
+	lc.id = bought.ID
+	path := base + "/" + lc.id
+	for {
+		r := cl.isv("/isv/v1/webhook", map[string]any{"id": lc.id + "/activated", "type": rules.EventActivated, "subscriptionId": lc.id}, "dev-isv-secret", time.Now())
+		if r.status == http.StatusNotFound {
+			time.Sleep(300 * time.Millisecond) // the purchase answered 202 and is not recorded yet
+			continue
+		}
+		require.Contains(t, []int{http.StatusAccepted, http.StatusOK}, r.status, string(r.body))
+		break
+	}
+	c.waitStatus(t, path, rules.StatusActive)
+	at := time.Now().UTC()
+	var events []map[string]any
+	for dim, q := range meteredUsage {
+		events = append(events, map[string]any{"subscriptionId": lc.id, "dimension": dim, "quantity": q, "effectiveStartTime": at.Format(time.RFC3339Nano)})
+	}
+	batch := map[string]any{"events": events}
+	var sends sync.WaitGroup
+	for range 3 {
+		sends.Add(1)
+		go func() {
+			defer sends.Done()
+			c.postUsage(t, batch)
+		}()
+	}
+	sends.Wait()
+	c.postUsage(t, batch)
+	c.tally.usageBatches.Add(4)
+	r = cl.partner(http.MethodPatch, path, map[string]any{"status": "cancelled"}, "Idempotency-Key", lc.key+"-cancel")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	lc.cancelled = true
+}
+
+// postUsage sends a batch of usage until it is answered: every event is
+// then Accepted or a Duplicate of the one accepted (a send that landed
+// before its answer was lost).
+func (c *cluster) postUsage(t *testing.T, batch map[string]any) {
+	r := c.client.isv("/isv/v1/usage", batch, "dev-isv-secret", time.Now())
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var answer struct{ Results []struct{ Status string } }
+	r.decode(t, &answer)
+	for _, res := range answer.Results {
+		require.Contains(t, []string{"Accepted", "Duplicate"}, res.Status)
+		if res.Status == "Duplicate" {
+			c.tally.usageDuplicates.Add(1)
+		}
+	}
+}
+
+// usageProblems checks a metered subscription's usage lines: once it is
+// cancelled, each dimension's usage was charged once, beyond its included
+// quantity, to the cent.
+func usageProblems(t *testing.T, cl *apiClient, customerID string, lc *lifecycle) []string {
+	included := map[string][2]int64{"api-calls": {100, 25}, "storage-gb": {10, 100}, "messages": {50, 5}} // units, unit price
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		r := cl.partner(http.MethodGet, "/v1/customers/"+customerID+"/subscriptions/"+lc.id+"/charges", nil)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		var charges struct {
+			Items []struct {
+				Reason, Dimension string
+				Amount            int64
+			}
+		}
+		r.decode(t, &charges)
+		got := map[string][]int64{}
+		for _, ch := range charges.Items {
+			if ch.Reason == billing.ReasonUsage {
+				got[ch.Dimension] = append(got[ch.Dimension], ch.Amount)
+			}
+		}
+		var problems []string
+		for dim, q := range lc.usage {
+			_, want := billing.UsageOverage(int64(q*billing.UsageScale), included[dim][0]*billing.UsageScale, included[dim][1])
+			switch {
+			case want == 0 && len(got[dim]) == 0:
+			case len(got[dim]) != 1 || got[dim][0] != want:
+				problems = append(problems, fmt.Sprintf("usage of %s charged %v, want one line of %d", dim, got[dim], want))
+			}
+		}
+		if len(problems) == 0 || time.Now().After(deadline) {
+			return problems
+		}
+		time.Sleep(500 * time.Millisecond) // the close comes just after the cancellation's step
+	}
+}
+
 type subscriptionJSON struct {
 	workflows.Subscription
 	ETag string `json:"etag"`
@@ -483,6 +595,13 @@ func (c *cluster) check(t *testing.T, customerID string, lifecycles []*lifecycle
 			status = rules.StatusCancelled
 		}
 		sub := c.waitStatus(t, "/v1/customers/"+customerID+"/subscriptions/"+lc.id, status)
+		if lc.metered {
+			if problems := usageProblems(t, cl, customerID, lc); len(problems) > 0 {
+				wrong++
+				t.Errorf("subscription %s: %s", lc.id, strings.Join(problems, "; "))
+			}
+			continue
+		}
 		if problems := ledgerProblems(t, cl, customerID, sub); len(problems) > 0 {
 			wrong++
 			t.Errorf("subscription %s: %s", lc.id, strings.Join(problems, "; "))
@@ -519,10 +638,10 @@ func (c *cluster) check(t *testing.T, customerID string, lifecycles []*lifecycle
 	tl := c.tally
 	t.Logf("figures: lifecycles=%d lost=%d duplicated=%d extra=%d wrong_ledgers=%d failed_workflows=%d internal_errors=%d "+
 		"kills=%d temporal_restarts=%d db_stalls=%d db_terminations=%d duplicate_webhooks=%d stale_or_forged_refused=%d forged_accepted=%d "+
-		"storms=%d malformed=%d requests=%d transport_errors=%d unavailable_503=%d",
+		"storms=%d malformed=%d usage_batches=%d usage_duplicates=%d requests=%d transport_errors=%d unavailable_503=%d",
 		len(lifecycles), lost, duplicated, extra, wrong, failed, tl.internalErrors.Load(),
 		tl.kills.Load(), tl.temporalRestarts.Load(), tl.stalls.Load(), tl.terminations.Load(), tl.duplicateWebhooks.Load(),
-		tl.forgedRefused.Load(), tl.forgedAccepted.Load(), tl.storms.Load(), tl.malformed.Load(), tl.requests.Load(),
+		tl.forgedRefused.Load(), tl.forgedAccepted.Load(), tl.storms.Load(), tl.malformed.Load(), tl.usageBatches.Load(), tl.usageDuplicates.Load(), tl.requests.Load(),
 		tl.transportErrors.Load(), tl.unavailable.Load())
 	require.Zero(t, lost, "lost purchases")
 	require.Zero(t, duplicated+extra, "duplicated purchases")

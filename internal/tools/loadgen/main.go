@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/saaswire"
 	"github.com/cspmarket/orchestrator/internal/tools/loadgen/load"
 )
 
@@ -61,6 +62,7 @@ func run() error {
 	regular := flag.Bool("baseline-regular", false, "also run the baseline with regular activities")
 	shape := flag.String("baseline-shape", "bare", "the baseline's -shape: bare (start, two signals, complete) or product (the Temporal floor of one subscription)")
 	jsonOut := flag.Bool("json", false, "print the figures as one JSON object too")
+	usage := flag.String("usage", "", "after the lifecycles, post usage of these dimensions (comma-separated, e.g. api-calls,storage-gb,messages) for every subscription, in batches of 25 through Microsoft's batchUsageEvent; use a metered plan (-offer contoso-api -plan api-standard)")
 	listExisting := flag.Int("list-existing", 0, "only time this many list-subscriptions reads over the partner's existing customers (no purchases)")
 	flag.Parse()
 	cfg.Secret = []byte(*secret)
@@ -206,6 +208,35 @@ func run() error {
 		}
 		fmt.Printf("list subscriptions (%d reads over %d customers): p50 %s p99 %s\n", len(lat), len(customers), ms(p(lat, 50)), ms(p(lat, 99)))
 		out["listP50Ms"], out["listP99Ms"] = msf(p(lat, 50)), msf(p(lat, 99))
+	}
+	if *usage != "" && !interrupted {
+		var subs []string
+		for _, ids := range res.SubscriptionsByCustomer {
+			for _, id := range ids {
+				if u, ok := saaswire.SubscriptionUUID(id); ok {
+					subs = append(subs, u)
+				}
+			}
+		}
+		before, self := load.CPUOf(watched), load.SelfCPU()
+		ur, err := load.RunUsage(ctx, cfg, subs, strings.Split(*usage, ","))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("usage: %d events in %d batches of up to 25 in %.1f s: %.0f events/s; batch p50 %s p99 %s; statuses %v; %d failed batches\n",
+			ur.Events, ur.Batches, ur.Elapsed.Seconds(), ur.EventRate(), ms(p(ur.Batch, 50)), ms(p(ur.Batch, 99)), ur.Statuses, ur.Errors)
+		for _, e := range ur.Samples {
+			fmt.Println("usage error:", e)
+		}
+		out["usageEventsPerSec"], out["usageBatchP50Ms"], out["usageBatchP99Ms"] = ur.EventRate(), msf(p(ur.Batch, 50)), msf(p(ur.Batch, 99))
+		if ur.Events > 0 && len(watched) > 0 {
+			perEvent := (load.CPUOf(watched) - before + load.SelfCPU() - self) / time.Duration(ur.Events)
+			fmt.Printf("CPU per usage event: %s\n", perEvent)
+			out["usageCPUMicrosPerEvent"] = perEvent.Microseconds()
+		}
+		if ur.Errors > 0 {
+			return fmt.Errorf("%d usage batches failed", ur.Errors)
+		}
 	}
 	if *jsonOut {
 		b, _ := json.Marshal(out)
