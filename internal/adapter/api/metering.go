@@ -26,19 +26,26 @@ import (
 // maxUsageListed bounds one answer of the usage listings.
 const maxUsageListed = 1000
 
+// maxUsageIDLength bounds the ids an event names (resource, dimension,
+// plan): the submission log keeps them, and no id of ours is longer.
+const maxUsageIDLength = 128
+
 // usageSubmission is a posted event as the store takes it; the problem
 // (a metering status and why) of one that cannot even be named.
 func usageSubmission(publisherID, source, requestID string, e saaswire.UsageEvent) (store.UsageSubmission, string, string) {
 	u := store.UsageSubmission{PublisherID: publisherID, ResourceID: e.ResourceID, PlanID: e.PlanID, Dimension: e.Dimension,
 		Source: source, RequestID: requestID}
 	switch {
+	case !fields.CleanText(e.ResourceID) || len(e.ResourceID) > maxUsageIDLength:
+		// Never logged: the submission log keeps what it can name.
+		return u, metering.BadArgument, "resourceId holds control characters or is too long."
 	case e.ResourceURI != "" && e.ResourceID == "":
 		return u, metering.BadArgument, "resourceUri names a managed application's resource; a SaaS subscription is named by resourceId."
 	case e.Quantity == nil:
 		return u, metering.InvalidQuantity, "quantity is required."
-	case !fields.CleanText(e.Dimension) || len(e.Dimension) > 128:
+	case !fields.CleanText(e.Dimension) || len(e.Dimension) > maxUsageIDLength:
 		return u, metering.BadArgument, "dimension holds control characters or is too long."
-	case e.PlanID != "" && (!fields.CleanText(e.PlanID) || len(e.PlanID) > 128):
+	case e.PlanID != "" && (!fields.CleanText(e.PlanID) || len(e.PlanID) > maxUsageIDLength):
 		return u, metering.BadArgument, "planId holds control characters or is too long."
 	}
 	u.Quantity = *e.Quantity
@@ -294,7 +301,7 @@ func (s *Server) nativeUsage(w http.ResponseWriter, r *http.Request, publisherID
 	problems := make([][2]string, len(req.Events))
 	for i, e := range req.Events {
 		subs[i], problems[i][0], problems[i][1] = usageSubmission(publisherID, "native", requestID(r), saaswire.UsageEvent{
-			Quantity: e.Quantity, Dimension: e.Dimension, EffectiveStartTime: e.EffectiveStartTime})
+			ResourceID: e.SubscriptionID, Quantity: e.Quantity, Dimension: e.Dimension, EffectiveStartTime: e.EffectiveStartTime})
 		subs[i].ResourceID, subs[i].SubscriptionID = e.SubscriptionID, e.SubscriptionID
 	}
 	results, err := s.acceptUsage(r, subs, problems)

@@ -261,6 +261,14 @@ func meteringConformance(t *testing.T, p *product) string {
 	assert.Contains(t, string(r.body), ",dimension,usage\r\n")
 	assert.Contains(t, string(r.body), ",763,USD,api-calls,30.500000\r\n")
 
+	// Operators see what happened to the events, by status.
+	r = p.do(http.MethodGet, "/metrics", "", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	for _, line := range []string{`marketplace_usage_events_total{status="Accepted"} 3`, `marketplace_usage_events_total{status="Duplicate"} 2`,
+		`marketplace_usage_events_total{status="ResourceNotActive"} 3`} {
+		assert.Contains(t, string(r.body), line)
+	}
+
 	report, err := ledger.Verify(ctx, p.app.Store)
 	require.NoError(t, err)
 	assert.Empty(t, report.Differences)

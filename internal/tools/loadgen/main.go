@@ -54,6 +54,7 @@ func run() error {
 	secret := flag.String("secret", "dev-isv-secret", "the ISV's webhook secret")
 	flag.StringVar(&cfg.Offer, "offer", "contoso-crm", "offer")
 	flag.StringVar(&cfg.Plan, "plan", "monthly", "plan")
+	flag.IntVar(&cfg.Quantity, "quantity", 0, "every purchase's licence count (0: 1 to 5 in turn; 1 for a flat-rate plan)")
 	flag.StringVar(&cfg.Dialect, "dialect", "native", "how the ISV activates: native (two signed webhooks) or microsoft (resolve and activate at /api/saas)")
 	pids := flag.String("pid", "", "product processes to watch for RSS, comma-separated (default: the one listening on -url's port)")
 	list := flag.Int("list", 0, "after the run, time this many list-subscriptions reads over the run's customers")

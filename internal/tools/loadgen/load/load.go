@@ -58,6 +58,16 @@ type Config struct {
 	// (Microsoft's resolve and activate at /api/saas, with a token of
 	// /oauth2/token).
 	Dialect string
+	// Quantity is every purchase's licence count; 0 varies it from 1 to 5.
+	Quantity int
+}
+
+// quantity is purchase k's licence count.
+func (c Config) quantity(k int) int {
+	if c.Quantity > 0 {
+		return c.Quantity
+	}
+	return 1 + k%5
 }
 
 // Result is what a run measured.
@@ -241,7 +251,7 @@ func (d *driver) lifecycle(ctx context.Context, customer string, k int, t0 time.
 		} `json:"publisherLink"`
 	}
 	status, body, err := d.call(ctx, http.MethodPost, "/v1/customers/"+customer+"/subscriptions",
-		map[string]any{"offerId": d.cfg.Offer, "planId": d.cfg.Plan, "quantity": 1 + k%5},
+		map[string]any{"offerId": d.cfg.Offer, "planId": d.cfg.Plan, "quantity": d.cfg.quantity(k)},
 		"Authorization", "Bearer "+d.cfg.Token, "Idempotency-Key", fmt.Sprintf("loadgen-%s-%d", d.cfg.Tag, k))
 	if err != nil {
 		return "", 0, 0, err
