@@ -112,6 +112,19 @@ var mutants = []mutant{
 		"return invalid(path, \"is given twice; send each field once\")", "return nil", []string{"./internal/adapter/api"}},
 	{"amounts wrap on overflow", "internal/domain/billing/bounds.go",
 		"	if p/b != a ||", "	if false && p/b != a ||", []string{"./internal/domain/billing"}},
+	// Metered usage (issue 28).
+	{"late usage charged again whole", "internal/domain/billing/billing.go",
+		"if amount-beforeAmount <= 0 {", "if amount <= 0 {", []string{"./internal/domain/billing", "./internal/domain/lifecycle"}},
+	{"usage accepted a moment past 24 hours", "internal/domain/metering/metering.go",
+		"now.Sub(e.EffectiveStart) > Window", "now.Sub(e.EffectiveStart) > Window+time.Second", []string{"./internal/domain/metering"}},
+	{"a claim retakes charged usage", "internal/adapter/store/usage.go",
+		`Where("subscription_id = ?", subscriptionID).Where("claim_key IS NULL")`, `Where("subscription_id = ?", subscriptionID)`, []string{"./internal/adapter/store"}},
+	{"an ended subscription stops before its last close", "internal/domain/lifecycle/usage.go",
+		"(s.Meter == nil || s.Meter.DueAt.IsZero())", "true", []string{"./internal/domain/lifecycle", "./workflows"}},
+	{"a plan change keeps the whole included quantity", "internal/domain/lifecycle/usage.go",
+		"metering.Quantity(billing.IncludedUntil(int64(dims[i].IncludedQuantity), p.Start, p.End, now))", "dims[i].IncludedQuantity", []string{"./internal/domain/lifecycle"}},
+	{"a suspended subscription keeps counting", "internal/domain/lifecycle/usage.go",
+		"m.DueAt, m.Through = now, time.Time{}\n\t\t}\n\t\treturn nil", "m.Open = true\n\t\t}\n\t\treturn nil", []string{"./internal/domain/lifecycle", "./workflows"}},
 }
 
 func main() {
