@@ -326,78 +326,21 @@ func (s *Store) ClaimUsage(ctx context.Context, subscriptionID string, claim lif
 		if err := sel.Scan(ctx); err != nil {
 			return fmt.Errorf("sum claimed usage: %w", err)
 		}
-		out = SumClaimed(claim, rowsClaimed(rows))
+		out = lifecycle.SumClaimed(claim, rowsClaimed(rows))
 		return nil
 	})
 	return out, err
 }
 
-// ClaimedEvent is an accepted event as a claim sums it.
-type ClaimedEvent struct {
-	Dimension string
-	Effective time.Time
-	Quantity  metering.Quantity
-	ClaimKey  string
-}
-
-func rowsClaimed(rows []usageEventRow) []ClaimedEvent {
-	out := make([]ClaimedEvent, 0, len(rows))
+func rowsClaimed(rows []usageEventRow) []lifecycle.ClaimedEvent {
+	out := make([]lifecycle.ClaimedEvent, 0, len(rows))
 	for _, r := range rows {
-		e := ClaimedEvent{Dimension: r.Dimension, Effective: time.UnixMicro(r.EffectiveUnix).UTC(), Quantity: metering.Quantity(r.Quantity)}
+		e := lifecycle.ClaimedEvent{Dimension: r.Dimension, Effective: time.UnixMicro(r.EffectiveUnix).UTC(), Quantity: metering.Quantity(r.Quantity)}
 		if r.ClaimKey != nil {
 			e.ClaimKey = *r.ClaimKey
 		}
 		out = append(out, e)
 	}
-	return out
-}
-
-// SumClaimed sums claimed events per period and dimension as
-// lifecycle.UsageClaim says: an event counts in the last period starting
-// at or before its effective start (the first when none does); Before
-// sums the events other claims took within the periods' span. Only sums
-// this claim took something of are answered.
-func SumClaimed(claim lifecycle.UsageClaim, events []ClaimedEvent) []lifecycle.ClaimedUsage {
-	type key struct {
-		period    int
-		dimension string
-	}
-	sums := map[key]*lifecycle.ClaimedUsage{}
-	var order []key
-	for _, e := range events {
-		mine := e.ClaimKey == claim.Key
-		if e.ClaimKey == "" || (!mine && (len(claim.Periods) == 0 || e.Effective.Before(claim.Periods[0].Start))) {
-			continue
-		}
-		p := 0
-		for i, b := range claim.Periods {
-			if !b.Start.After(e.Effective) {
-				p = i
-			}
-		}
-		k := key{p, e.Dimension}
-		if sums[k] == nil {
-			sums[k] = &lifecycle.ClaimedUsage{Period: p, Dimension: e.Dimension}
-			order = append(order, k)
-		}
-		if mine {
-			sums[k].Claimed += e.Quantity
-		} else {
-			sums[k].Before += e.Quantity
-		}
-	}
-	out := []lifecycle.ClaimedUsage{}
-	for _, k := range order {
-		if sums[k].Claimed > 0 {
-			out = append(out, *sums[k])
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Period != out[j].Period {
-			return out[i].Period < out[j].Period
-		}
-		return out[i].Dimension < out[j].Dimension
-	})
 	return out
 }
 

@@ -95,6 +95,64 @@ type ClaimedUsage struct {
 	Before, Claimed metering.Quantity
 }
 
+// ClaimedEvent is an accepted event as a claim sums it: ClaimKey is the
+// claim that took it ("" for none yet).
+type ClaimedEvent struct {
+	Dimension string
+	Effective time.Time
+	Quantity  metering.Quantity
+	ClaimKey  string
+}
+
+// SumClaimed sums claimed events per period and dimension as
+// UsageClaim says: an event counts in the last period starting
+// at or before its effective start (the first when none does); Before
+// sums the events other claims took within the periods' span. Only sums
+// this claim took something of are answered.
+func SumClaimed(claim UsageClaim, events []ClaimedEvent) []ClaimedUsage {
+	type key struct {
+		period    int
+		dimension string
+	}
+	sums := map[key]*ClaimedUsage{}
+	var order []key
+	for _, e := range events {
+		mine := e.ClaimKey == claim.Key
+		if e.ClaimKey == "" || (!mine && (len(claim.Periods) == 0 || e.Effective.Before(claim.Periods[0].Start))) {
+			continue
+		}
+		p := 0
+		for i, b := range claim.Periods {
+			if !b.Start.After(e.Effective) {
+				p = i
+			}
+		}
+		k := key{p, e.Dimension}
+		if sums[k] == nil {
+			sums[k] = &ClaimedUsage{Period: p, Dimension: e.Dimension}
+			order = append(order, k)
+		}
+		if mine {
+			sums[k].Claimed += e.Quantity
+		} else {
+			sums[k].Before += e.Quantity
+		}
+	}
+	out := []ClaimedUsage{}
+	for _, k := range order {
+		if sums[k].Claimed > 0 {
+			out = append(out, *sums[k])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Period != out[j].Period {
+			return out[i].Period < out[j].Period
+		}
+		return out[i].Dimension < out[j].Dimension
+	})
+	return out
+}
+
 // UsageDue is the claim of the close due at now, if one is.
 func UsageDue(s State, now time.Time) (UsageClaim, bool) {
 	m := s.Meter

@@ -58,47 +58,16 @@ func (m *meter) accept(dimension string, effective time.Time, units float64) {
 	m.events = append(m.events, &usageEvent{dimension: dimension, effective: effective, quantity: q})
 }
 
-// claim marks what is not charged yet and sums per period and dimension.
+// claim marks what is not charged yet, and sums as the store does.
 func (m *meter) claim(c UsageClaim) []ClaimedUsage {
+	var events []ClaimedEvent
 	for _, e := range m.events {
 		if e.claimKey == "" && (c.Through.IsZero() || e.effective.Before(c.Through)) {
 			e.claimKey = c.Key
 		}
+		events = append(events, ClaimedEvent{Dimension: e.dimension, Effective: e.effective, Quantity: e.quantity, ClaimKey: e.claimKey})
 	}
-	type key struct {
-		period    int
-		dimension string
-	}
-	sums := map[key]*ClaimedUsage{}
-	var order []key
-	for _, e := range m.events {
-		if e.claimKey == "" || (e.claimKey != c.Key && e.effective.Before(c.Periods[0].Start)) {
-			continue
-		}
-		p := 0
-		for i, b := range c.Periods {
-			if !b.Start.After(e.effective) {
-				p = i
-			}
-		}
-		k := key{p, e.dimension}
-		if sums[k] == nil {
-			sums[k] = &ClaimedUsage{Period: p, Dimension: e.dimension}
-			order = append(order, k)
-		}
-		if e.claimKey == c.Key {
-			sums[k].Claimed += e.quantity
-		} else {
-			sums[k].Before += e.quantity
-		}
-	}
-	var out []ClaimedUsage
-	for _, k := range order {
-		if sums[k].Claimed > 0 {
-			out = append(out, *sums[k])
-		}
-	}
-	return out
+	return SumClaimed(c, events)
 }
 
 // untilMetered takes every deadline due by t0+at as the shell does: a
