@@ -13,8 +13,8 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/billing"
-	"github.com/cspmarket/orchestrator/internal/domain/metering"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
+	"github.com/cspmarket/orchestrator/internal/domain/metering"
 	"github.com/cspmarket/orchestrator/internal/platform/httpaccept"
 )
 
