@@ -64,6 +64,7 @@ func run() error {
 	shape := flag.String("baseline-shape", "bare", "the baseline's -shape: bare (start, two signals, complete) or product (the Temporal floor of one subscription)")
 	jsonOut := flag.Bool("json", false, "print the figures as one JSON object too")
 	usage := flag.String("usage", "", "after the lifecycles, post usage of these dimensions (comma-separated, e.g. api-calls,storage-gb,messages) for every subscription, in batches of 25 through Microsoft's batchUsageEvent; use a metered plan (-offer contoso-api -plan api-standard)")
+	usageQuantity := flag.Float64("usage-quantity", 150, "each usage event's quantity (150 is beyond every dimension's included quantity in the dev catalog)")
 	listExisting := flag.Int("list-existing", 0, "only time this many list-subscriptions reads over the partner's existing customers (no purchases)")
 	flag.Parse()
 	cfg.Secret = []byte(*secret)
@@ -220,7 +221,7 @@ func run() error {
 			}
 		}
 		before, self := load.CPUOf(watched), load.SelfCPU()
-		ur, err := load.RunUsage(ctx, cfg, subs, strings.Split(*usage, ","))
+		ur, err := load.RunUsage(ctx, cfg, subs, strings.Split(*usage, ","), *usageQuantity)
 		if err != nil {
 			return err
 		}

@@ -30,10 +30,10 @@ func (r UsageResult) EventRate() float64 {
 	return float64(r.Events) / r.Elapsed.Seconds()
 }
 
-// RunUsage posts one event per subscription and dimension, effective now,
+// RunUsage posts one event of quantity per subscription and dimension, effective now,
 // in batches of 25 that mix subscriptions (as an ISV's metering job
 // would), through Microsoft's batchUsageEvent with the publisher's token.
-func RunUsage(ctx context.Context, cfg Config, subscriptionUUIDs []string, dimensions []string) (UsageResult, error) {
+func RunUsage(ctx context.Context, cfg Config, subscriptionUUIDs []string, dimensions []string, quantity float64) (UsageResult, error) {
 	cfg.defaults()
 	d := &driver{cfg: cfg}
 	if err := d.publisherToken(ctx); err != nil {
@@ -43,7 +43,7 @@ func RunUsage(ctx context.Context, cfg Config, subscriptionUUIDs []string, dimen
 	var events []map[string]any
 	for _, sub := range subscriptionUUIDs {
 		for _, dim := range dimensions {
-			events = append(events, map[string]any{"resourceId": sub, "dimension": dim, "quantity": 1.5, "effectiveStartTime": at, "planId": cfg.Plan})
+			events = append(events, map[string]any{"resourceId": sub, "dimension": dim, "quantity": quantity, "effectiveStartTime": at, "planId": cfg.Plan})
 		}
 	}
 	var batches [][]map[string]any
