@@ -141,9 +141,12 @@ func stepOf(t Transition) store.Step {
 			Quantity: pc.Operation.Quantity, RequestedAt: pc.Operation.RequestedAt, Deadline: pc.Deadline, Actor: pc.Actor}
 	}
 	if m := t.Metering; m != nil {
-		step.Subscription.Metering = &store.Metering{Dimensions: m.Dimensions}
+		step.Subscription.Metering = &store.Metering{Dimensions: m.Dimensions, Gaps: m.Gaps}
 		if p := m.Period; p != nil {
-			step.Subscription.Metering.Period = &store.UsagePeriod{Start: p.Start, End: p.End, Dimensions: p.Dimensions}
+			step.Subscription.Metering.Period = &store.UsagePeriod{Start: p.Start, End: p.End, PlanID: p.PlanID, Dimensions: p.Dimensions}
+		}
+		for _, p := range m.Periods {
+			step.Subscription.Metering.Periods = append(step.Subscription.Metering.Periods, store.UsagePeriod{Start: p.Start, End: p.End, PlanID: p.PlanID, Dimensions: p.Dimensions})
 		}
 	}
 	return step

@@ -285,12 +285,10 @@ func parseSubmitted(v string) float64 {
 // like every /isv/v1 request), the same rules, an answer per event.
 func (s *Server) nativeUsage(w http.ResponseWriter, r *http.Request, publisherID string, body []byte) {
 	var req wire.UsageBatch
-	if err := refuseDuplicateKeys(body); err != nil {
+	// Strict, as every body of this API: an unknown field (a planId the
+	// native dialect does not take) is refused, not dropped.
+	if err := decodeJSONBytes(body, &req); err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		s.writeError(w, r, jsonProblem(err))
 		return
 	}
 	if len(req.Events) == 0 || len(req.Events) > saaswire.MaxBatch {

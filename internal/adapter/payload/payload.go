@@ -148,16 +148,18 @@ type Carried struct {
 
 // Meter is a metered subscription's usage periods as payloads carry them.
 type Meter struct {
-	Periods []UsagePeriod `json:"periods,omitempty"`
-	Open    bool          `json:"open,omitempty"`
-	DueAt   time.Time     `json:"dueAt,omitzero"`
-	Through time.Time     `json:"through,omitzero"`
+	Periods []UsagePeriod  `json:"periods,omitempty"`
+	Open    bool           `json:"open,omitempty"`
+	DueAt   time.Time      `json:"dueAt,omitzero"`
+	Through time.Time      `json:"through,omitzero"`
+	Gaps    []metering.Gap `json:"gaps,omitempty"`
 }
 
 // UsagePeriod is one usage period as payloads carry it.
 type UsagePeriod struct {
 	Start      time.Time            `json:"start"`
 	End        time.Time            `json:"end"`
+	PlanID     string               `json:"planId,omitempty"`
 	Dimensions []metering.Dimension `json:"dimensions"`
 }
 
@@ -166,7 +168,7 @@ func MeterOf(m *lifecycle.Meter) *Meter {
 	if m == nil {
 		return nil
 	}
-	p := &Meter{Open: m.Open, DueAt: m.DueAt, Through: m.Through}
+	p := &Meter{Open: m.Open, DueAt: m.DueAt, Through: m.Through, Gaps: m.Gaps}
 	for _, u := range m.Periods {
 		p.Periods = append(p.Periods, UsagePeriod(u))
 	}
@@ -178,7 +180,7 @@ func (p *Meter) Rules() *lifecycle.Meter {
 	if p == nil {
 		return nil
 	}
-	m := &lifecycle.Meter{Open: p.Open, DueAt: p.DueAt, Through: p.Through}
+	m := &lifecycle.Meter{Open: p.Open, DueAt: p.DueAt, Through: p.Through, Gaps: p.Gaps}
 	for _, u := range p.Periods {
 		m.Periods = append(m.Periods, lifecycle.UsagePeriod(u))
 	}

@@ -46,6 +46,11 @@ type Transition struct {
 type Metering struct {
 	Dimensions []metering.Dimension `json:"dimensions,omitempty"`
 	Period     *UsagePeriod         `json:"period,omitempty"`
+	// Periods are the periods late usage may still come for, and Gaps
+	// the times the subscription did not count (acceptance checks an
+	// event against the period it falls in, and refuses one in a gap).
+	Periods []UsagePeriod  `json:"periods,omitempty"`
+	Gaps    []metering.Gap `json:"gaps,omitempty"`
 }
 
 // AuditEvent is one line the step adds to the audit trail.
@@ -103,7 +108,10 @@ func TransitionOf(step lifecycle.Step, in PurchaseInput) Transition {
 	}
 	t.PendingChange = PendingChangeOf(s.PendingChange)
 	if m := s.Meter; m != nil {
-		t.Metering = &Metering{Dimensions: s.Plan.Dimensions}
+		t.Metering = &Metering{Dimensions: s.Plan.Dimensions, Gaps: m.Gaps}
+		for _, p := range m.Periods {
+			t.Metering.Periods = append(t.Metering.Periods, UsagePeriod(p))
+		}
 		if m.Open && len(m.Periods) > 0 {
 			p := UsagePeriod(m.Periods[len(m.Periods)-1])
 			t.Metering.Period = &p

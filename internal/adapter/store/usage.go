@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -23,36 +24,60 @@ import (
 type Metering struct {
 	Dimensions []metering.Dimension
 	Period     *UsagePeriod
+	// Periods are the periods late usage may still come for (an event is
+	// checked against the one it falls in), Gaps the times the
+	// subscription did not count (an event in one is refused).
+	Periods []UsagePeriod
+	Gaps    []metering.Gap
 }
 
-// UsagePeriod is a period usage counts in, with its included quantities.
+// UsagePeriod is a period usage counts in, with its plan and included
+// quantities.
 type UsagePeriod struct {
 	Start, End time.Time
+	PlanID     string
 	Dimensions []metering.Dimension
 }
 
-// MeteringOf is what a subscription's row keeps of its rules' meter; nil
-// for a plan that meters nothing and never did.
-func MeteringOf(plan []metering.Dimension, m *lifecycle.Meter) *Metering {
-	if m == nil && len(plan) == 0 {
-		return nil
+// periodAt is the period an event effective at t counts in (the last one
+// starting at or before it); false when none is kept.
+func (m *Metering) periodAt(t time.Time) (UsagePeriod, bool) {
+	var found UsagePeriod
+	ok := false
+	for _, p := range m.Periods {
+		if !p.Start.After(t) {
+			found, ok = p, true
+		}
 	}
-	out := &Metering{Dimensions: plan}
-	if m != nil && m.Open && len(m.Periods) > 0 {
-		p := m.Periods[len(m.Periods)-1]
-		out.Period = &UsagePeriod{Start: p.Start, End: p.End, Dimensions: p.Dimensions}
-	}
-	return out
+	return found, ok
 }
 
 // meteringModel is Metering as the subscriptions table keeps it (JSON).
 type meteringModel struct {
 	Dimensions []dimensionModel `json:"dimensions"`
-	Period     *struct {
-		Start      time.Time        `json:"start"`
-		End        time.Time        `json:"end"`
-		Dimensions []dimensionModel `json:"dimensions"`
-	} `json:"period,omitempty"`
+	Period     *periodModel     `json:"period,omitempty"`
+	Periods    []periodModel    `json:"periods,omitempty"`
+	Gaps       []gapModel       `json:"gaps,omitempty"`
+}
+
+type periodModel struct {
+	Start      time.Time        `json:"start"`
+	End        time.Time        `json:"end"`
+	PlanID     string           `json:"planId,omitempty"`
+	Dimensions []dimensionModel `json:"dimensions"`
+}
+
+type gapModel struct {
+	Start time.Time  `json:"start"`
+	End   *time.Time `json:"end,omitempty"`
+}
+
+func periodModelOf(p UsagePeriod) periodModel {
+	return periodModel{Start: utc(p.Start), End: utc(p.End), PlanID: p.PlanID, Dimensions: dimensionModelsOf(p.Dimensions)}
+}
+
+func (p periodModel) period() UsagePeriod {
+	return UsagePeriod{Start: p.Start.UTC(), End: p.End.UTC(), PlanID: p.PlanID, Dimensions: dimensionsOfModels(p.Dimensions)}
 }
 
 type dimensionModel struct {
@@ -82,11 +107,19 @@ func dimensionsOfModels(dims []dimensionModel) []metering.Dimension {
 func meteringModelOf(m Metering) meteringModel {
 	out := meteringModel{Dimensions: dimensionModelsOf(m.Dimensions)}
 	if p := m.Period; p != nil {
-		out.Period = &struct {
-			Start      time.Time        `json:"start"`
-			End        time.Time        `json:"end"`
-			Dimensions []dimensionModel `json:"dimensions"`
-		}{utc(p.Start), utc(p.End), dimensionModelsOf(p.Dimensions)}
+		pm := periodModelOf(*p)
+		out.Period = &pm
+	}
+	for _, p := range m.Periods {
+		out.Periods = append(out.Periods, periodModelOf(p))
+	}
+	for _, g := range m.Gaps {
+		gm := gapModel{Start: utc(g.Start)}
+		if !g.End.IsZero() {
+			end := utc(g.End)
+			gm.End = &end
+		}
+		out.Gaps = append(out.Gaps, gm)
 	}
 	return out
 }
@@ -94,7 +127,18 @@ func meteringModelOf(m Metering) meteringModel {
 func (m meteringModel) metering() *Metering {
 	out := &Metering{Dimensions: dimensionsOfModels(m.Dimensions)}
 	if p := m.Period; p != nil {
-		out.Period = &UsagePeriod{Start: p.Start.UTC(), End: p.End.UTC(), Dimensions: dimensionsOfModels(p.Dimensions)}
+		period := p.period()
+		out.Period = &period
+	}
+	for _, p := range m.Periods {
+		out.Periods = append(out.Periods, p.period())
+	}
+	for _, g := range m.Gaps {
+		gap := metering.Gap{Start: g.Start.UTC()}
+		if g.End != nil {
+			gap.End = g.End.UTC()
+		}
+		out.Gaps = append(out.Gaps, gap)
 	}
 	return out
 }
@@ -237,24 +281,31 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, u UsageSubmission, sub
 	if sub == nil || sub.PublisherID != u.PublisherID {
 		return refuse(metering.ResourceNotFound, "No subscription to your offers has this resourceId.", "")
 	}
+	// An event is checked against the plan the subscription had when it
+	// was effective (late usage may come after a change of plan).
 	var dims []metering.Dimension
-	if sub.Metering != nil {
-		dims = sub.Metering.Dimensions
+	var gaps []metering.Gap
+	planID := sub.PlanID
+	if m := sub.Metering; m != nil {
+		dims, gaps = m.Dimensions, m.Gaps
+		if p, ok := m.periodAt(u.EffectiveStart); ok {
+			dims, planID = p.Dimensions, cmp.Or(p.PlanID, planID)
+		}
 	}
-	if u.PlanID != "" && u.PlanID != sub.PlanID {
-		return refuse(metering.BadArgument, fmt.Sprintf("planId %q is not the subscription's plan (%s).", u.PlanID, sub.PlanID), "")
+	if u.PlanID != "" && u.PlanID != planID {
+		return refuse(metering.BadArgument, fmt.Sprintf("planId %q is not the plan the subscription had at effectiveStartTime (%s).", u.PlanID, planID), "")
 	}
 	var since time.Time
 	if sub.BillingStartedAt != nil {
 		since = *sub.BillingStartedAt
 	}
 	q, status := metering.Check(metering.Event{Dimension: u.Dimension, Quantity: u.Quantity, EffectiveStart: u.EffectiveStart},
-		metering.Subscription{Active: sub.Status == lifecycle.StatusActive, Since: since, Dimensions: dims}, now)
+		metering.Subscription{Active: sub.Status == lifecycle.StatusActive, Since: since, Dimensions: dims, Gaps: gaps}, now)
 	if status != metering.Accepted {
 		return refuse(status, usageRefusalMessage(status, sub), "")
 	}
 	effective := utc(u.EffectiveStart)
-	row := usageEventRow{ID: uuid.NewString(), SubscriptionID: sub.ID, PublisherID: sub.PublisherID, OfferID: sub.OfferID, PlanID: sub.PlanID,
+	row := usageEventRow{ID: uuid.NewString(), SubscriptionID: sub.ID, PublisherID: sub.PublisherID, OfferID: sub.OfferID, PlanID: planID,
 		Dimension: u.Dimension, HourUnix: metering.Hour(effective).Unix(), EffectiveUnix: effective.UnixMicro(), EffectiveAt: effective,
 		Quantity: int64(q), Source: u.Source, RequestID: u.RequestID, AcceptedAt: utc(now)}
 	res, err := tx.NewInsert().Model(&row).On("CONFLICT (subscription_id, dimension, hour_unix) DO NOTHING").Exec(ctx)

@@ -191,3 +191,47 @@ func BenchmarkMonthEndClaims(b *testing.B) {
 }
 
 func benchOnPostgres() bool { return os.Getenv("BENCH_POSTGRES") == "1" }
+
+// Late usage is checked against the subscription as it was when the
+// event was effective: refused in a time it did not count (suspended),
+// and named by the plan it had then (found by the hostile pass).
+func TestLateUsageIsCheckedAgainstItsTime(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		partner, customer := seedTenant(t, s)
+		sub := purchased("sub_m3", partner, customer, 3)
+		sub.OfferID, sub.PlanID, sub.Quantity, sub.Status, sub.ActionNeeded = "contoso-api", "api-pro", 1, lifecycle.StatusActive, false
+		started := usageNow.Add(-48 * time.Hour)
+		sub.BillingStartedAt, sub.ActivatedAt, sub.TermStart = &started, &started, &started
+		var standard, pro catalog.Plan
+		for _, o := range catalog.Dev().Offers {
+			if p, ok := o.Plan("api-standard"); ok {
+				standard = p
+			}
+			if p, ok := o.Plan("api-pro"); ok {
+				pro = p
+			}
+		}
+		changed := usageNow.Add(-10 * time.Hour)
+		sub.Metering = &store.Metering{Dimensions: pro.Snapshot().Dimensions,
+			Periods: []store.UsagePeriod{
+				{Start: started, End: changed, PlanID: "api-standard", Dimensions: standard.Snapshot().Dimensions},
+				{Start: changed, End: usageNow.Add(20 * 24 * time.Hour), PlanID: "api-pro", Dimensions: pro.Snapshot().Dimensions},
+			},
+			Gaps: []metering.Gap{{Start: usageNow.Add(-6 * time.Hour), End: usageNow.Add(-4 * time.Hour)}}}
+		_, err := s.ApplyStep(ctx, store.Step{Subscription: sub})
+		require.NoError(t, err)
+		post := func(plan string, effective time.Time) store.UsageResult {
+			r, err := s.AcceptUsage(ctx, []store.UsageSubmission{{PublisherID: "isv-demo", SubscriptionID: "sub_m3", PlanID: plan, Dimension: "api-calls", Quantity: 1, EffectiveStart: effective}}, usageNow)
+			require.NoError(t, err)
+			return r[0]
+		}
+		assert.Equal(t, metering.ResourceNotActive, post("api-pro", usageNow.Add(-5*time.Hour)).Status, "effective while suspended")
+		assert.Equal(t, metering.Accepted, post("api-pro", usageNow.Add(-4*time.Hour)).Status, "from the reinstatement")
+		assert.Equal(t, metering.Accepted, post("api-pro", usageNow.Add(-7*time.Hour)).Status, "before the suspension")
+		late := post("api-standard", usageNow.Add(-12*time.Hour))
+		assert.Equal(t, metering.Accepted, late.Status, "late usage of before the change names the plan it had: %s", late.Message)
+		assert.Equal(t, "api-standard", late.Event.PlanID)
+		assert.Equal(t, metering.BadArgument, post("api-pro", usageNow.Add(-13*time.Hour)).Status, "not the plan it had then")
+	})
+}

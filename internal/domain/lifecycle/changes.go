@@ -221,7 +221,7 @@ func ApplyChange(s State, c Change, now time.Time, rules Rules) (Step, error) {
 			st.notifyOperation(NotifyChanged, RecipientPublisher, sub.PublisherID, op)
 		}
 	}
-	if err := st.meter(now, rules); err != nil {
+	if err := st.meter(s.Subscription.Status, now, rules); err != nil {
 		return Step{}, err
 	}
 	return st, nil

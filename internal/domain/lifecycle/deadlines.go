@@ -113,7 +113,7 @@ func PassDeadline(s State, at, now time.Time, rules Rules) (Step, error) {
 		st.event(KindRenewalNotice, ActorSystem, now, map[string]any{"termEnd": sub.TermEnd, "autoRenew": sub.AutoRenew})
 		st.toPartner(kind)
 	}
-	if err := st.meter(now, rules); err != nil {
+	if err := st.meter(s.Subscription.Status, now, rules); err != nil {
 		return Step{}, err
 	}
 	return st, nil

@@ -107,7 +107,7 @@ func TakeEvent(s State, e ISVEvent, now time.Time, rules Rules) (Step, error) {
 		return rejected(st, e, fmt.Sprintf("a %s subscription cannot take %s", from, e.Type), now), nil
 	}
 	st.dropPendingChange(now)
-	if err := st.meter(now, rules); err != nil {
+	if err := st.meter(from, now, rules); err != nil {
 		return Step{}, err
 	}
 	st.Events = append([]AuditEvent{{Kind: KindISVEventApplied, Actor: actorPublisherPrefix + e.PublisherID, At: now, Detail: map[string]any{

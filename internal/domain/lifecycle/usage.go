@@ -42,11 +42,17 @@ type Meter struct {
 	// DueAt is when the next close is due (zero: none), and Through the
 	// effective times it takes usage up to (zero: all of it).
 	DueAt, Through time.Time
+	// Gaps are the times the subscription stopped counting (suspended, a
+	// cancellation waiting) within the late-usage horizon: usage
+	// effective then is refused when it comes late.
+	Gaps []metering.Gap
 }
 
 // UsagePeriod is one period usage counts and is priced in.
 type UsagePeriod struct {
 	Start, End time.Time
+	// PlanID is the plan the subscription had in it: late usage names it.
+	PlanID string
 	// Dimensions are the plan's, with this period's included quantities.
 	Dimensions []metering.Dimension
 }
@@ -69,6 +75,7 @@ func (m *Meter) clone() *Meter {
 	}
 	c := *m
 	c.Periods = slices.Clone(m.Periods)
+	c.Gaps = slices.Clone(m.Gaps)
 	return &c
 }
 
@@ -253,14 +260,28 @@ func (m *Meter) prune(now time.Time) {
 		keep++
 	}
 	m.Periods = slices.Clone(m.Periods[keep:])
+	var gaps []metering.Gap
+	for _, g := range m.Gaps {
+		if g.End.IsZero() || g.End.After(now.Add(-lateUsageHorizon)) {
+			gaps = append(gaps, g)
+		}
+	}
+	m.Gaps = gaps
 }
 
-// meter brings the usage periods in line with the step's end: a
-// subscription that stopped counting (no longer active) has its usage
-// closed now; an active one counts in the billing period now runs in,
-// opened when it is not (activation, installment, renewal,
-// reinstatement, a change of plan).
-func (st *Step) meter(now time.Time, rules Rules) error {
+// meter brings the usage periods in line with the step's end, the
+// subscription having been `was` before it:
+//   - it stopped counting (no longer active): what was accepted is closed
+//     now, every event of it (some may be effective after the period's
+//     end: accepted while the row still said active, they count in the
+//     last period), and the time it does not count is a gap;
+//   - it counts in the billing period now runs in: opened when it is not
+//     (activation, installment, renewal, reinstatement, a change of
+//     plan). A period opened while it went on counting begins with its
+//     billing period, however late the step (a worker's outage does not
+//     shrink an included quantity); one it resumes counting in begins
+//     now, its included quantity prorated.
+func (st *Step) meter(was Status, now time.Time, rules Rules) error {
 	s := &st.State
 	if !rules.Metering || (s.Meter == nil && len(s.Plan.Dimensions) == 0) {
 		return nil
@@ -271,41 +292,47 @@ func (st *Step) meter(now time.Time, rules Rules) error {
 	}
 	s.Meter = m
 	sub := s.Subscription
-	if sub.Status != StatusActive || sub.TermStart == nil || len(s.Plan.Dimensions) == 0 {
-		if m.Open {
+	counting := sub.Status == StatusActive && sub.TermStart != nil && len(s.Plan.Dimensions) > 0
+	if !counting {
+		if m.Open || was == StatusActive {
 			m.Open = false
 			m.DueAt, m.Through = now, time.Time{}
+			m.Gaps = append(slices.Clone(m.Gaps), metering.Gap{Start: now})
 		}
 		return nil
+	}
+	if n := len(m.Gaps); n > 0 && m.Gaps[n-1].End.IsZero() {
+		m.Gaps = slices.Clone(m.Gaps)
+		m.Gaps[n-1].End = now
 	}
 	sched, err := s.schedule()
 	if err != nil {
 		return err
 	}
 	start, end := sched.Period(*sub.TermStart, *sub.TermEnd, max(s.NextInstallment-1, 0))
-	if !end.After(now) {
-		return nil // the next installment, or the term's end, opens the next period
-	}
-	switch {
-	case m.Open && m.last().End.Equal(end):
+	if len(m.Periods) > 0 && m.last().End.Equal(end) {
+		if !m.Open && end.After(now) && was != StatusActive {
+			m.Open = true // resumed inside the period it stopped in
+			m.DueAt, m.Through = end, end
+		}
+		// Otherwise it counts in it already, or the period ended: the next
+		// installment, or the term's end, opens the next one.
 		return nil
-	case !m.Open && len(m.Periods) > 0 && m.last().End.Equal(end) && slices.EqualFunc(m.last().Dimensions, s.Plan.Dimensions, sameDimension):
-		m.Open = true // reinstated inside the period it stopped in
-	default:
-		from := start
-		if now.After(from) {
-			from = now
-		}
-		if len(m.Periods) > 0 && m.last().End.After(from) {
-			from = m.last().End // never two periods over the same time
-		}
-		dims := slices.Clone(s.Plan.Dimensions)
-		for i := range dims {
-			dims[i].IncludedQuantity = metering.Quantity(billing.IncludedFor(int64(dims[i].IncludedQuantity), start, end, from))
-		}
-		m.Periods = append(m.Periods, UsagePeriod{Start: from, End: end, Dimensions: dims})
-		m.Open = true
 	}
+	from := start
+	if was != StatusActive && now.After(from) {
+		from = now
+	}
+	if len(m.Periods) > 0 && m.last().End.After(from) {
+		from = m.last().End // never two periods over the same time
+	}
+	dims := slices.Clone(s.Plan.Dimensions)
+	for i := range dims {
+		dims[i].IncludedQuantity = metering.Quantity(billing.IncludedFor(int64(dims[i].IncludedQuantity), start, end, from))
+	}
+	m.Periods = append(slices.Clone(m.Periods), UsagePeriod{Start: from, End: end, PlanID: s.Plan.ID, Dimensions: dims})
+	m.Open = true
+	// Due at the period's end, or at once when the step came after it.
 	m.DueAt, m.Through = end, end
 	return nil
 }

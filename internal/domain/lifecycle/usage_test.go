@@ -287,6 +287,78 @@ var usageRows = map[string]func(t *testing.T){
 		// 150 used of 133.333333: 16.666667 beyond at 0.20 = 3.33.
 		assert.Equal(t, int64(333), lines[1].Amount)
 	},
+	"L65": func(t *testing.T) {
+		// Found by the hostile pass: usage accepted between the end of a
+		// term that does not renew and the expiry's step (the subscription
+		// was still active) was claimed by no close. The expiry now closes
+		// what was accepted, in the term's last period.
+		e := bought(t, "metered", 1)
+		m := &meter{}
+		e.activate(0)
+		e.changed(hour, Change{AutoRenew: ptr(false)})
+		end := t0.AddDate(0, 1, 0)
+		closed := false
+		for !closed {
+			next, _ := NextDeadline(e.s)
+			claim, due := UsageDue(e.s, next)
+			require.True(t, due || next.Before(end), "the period's close comes first")
+			if due {
+				e.take(CloseUsage(e.s, claim, m.claim(claim), next), nil)
+				closed = true
+				continue
+			}
+			e.take(PassDeadline(e.s, next, next, e.rules))
+		}
+		m.accept("api-calls", end.Add(5*time.Millisecond), 115) // accepted while the row still said active
+		steps := e.untilMetered(m, 40*day)
+		assert.Equal(t, StatusExpired, e.status())
+		lines := usageLines(steps)
+		require.Len(t, lines, 1, "the expiry closes what was accepted")
+		assert.Equal(t, int64(375), lines[0].Amount, "15 beyond at 0.25, in the term's last period")
+
+		// Found by the hostile pass: a renewal (or an installment) taken
+		// late, after a worker outage, opened the new period at the step,
+		// so its included quantity shrank though its fee was whole. The
+		// new period begins when the billing period does.
+		r := bought(t, "metered", 1)
+		r.activate(0)
+		late := t0.AddDate(0, 1, 0).Add(2 * hour) // the worker came back two hours after the term's end
+		for r.s.TermNumber < 2 {
+			next, _ := NextDeadline(r.s)
+			if claim, due := UsageDue(r.s, next); due {
+				r.take(CloseUsage(r.s, claim, nil, late), nil)
+				continue
+			}
+			r.take(PassDeadline(r.s, next, late, r.rules))
+		}
+		p := r.s.Meter.Periods[len(r.s.Meter.Periods)-1]
+		assert.Equal(t, t0.AddDate(0, 1, 0), p.Start, "the new term's first period starts with the term")
+		assert.Equal(t, 100*metering.QuantityScale, p.Dimensions[0].IncludedQuantity, "whole")
+	},
+	"L66": func(t *testing.T) {
+		// Found by the hostile pass: usage effective while the
+		// subscription was suspended was accepted once it was reinstated.
+		// The meter remembers when it did not count (Gaps), so acceptance
+		// refuses such usage, while usage of before the suspension still
+		// counts.
+		b := bought(t, "metered", 1)
+		b.activate(0)
+		b.event(5*day, "s1", EventSuspended)
+		b.untilMetered(&meter{}, 5*day)
+		b.event(5*day+2*hour, "r1", EventReinstated)
+		gaps := b.s.Meter.Gaps
+		require.Len(t, gaps, 1)
+		assert.Equal(t, metering.Gap{Start: t0.Add(5 * day), End: t0.Add(5*day + 2*hour)}, gaps[0])
+		now := t0.Add(5*day + 3*hour)
+		check := func(effective time.Time) string {
+			_, status := metering.Check(metering.Event{Dimension: "api-calls", Quantity: 1, EffectiveStart: effective},
+				metering.Subscription{Active: true, Since: t0, Dimensions: b.s.Plan.Dimensions, Gaps: gaps}, now)
+			return status
+		}
+		assert.Equal(t, metering.ResourceNotActive, check(t0.Add(5*day+hour)), "not counting while suspended")
+		assert.Equal(t, metering.Accepted, check(t0.Add(5*day-time.Minute)), "counting before the suspension")
+		assert.Equal(t, metering.Accepted, check(t0.Add(5*day+2*hour)), "counting again from the reinstatement")
+	},
 	"L64": func(t *testing.T) {
 		// Runs of before metering (generation 5) ignore a plan's dimensions.
 		b := bought(t, "metered", 1)

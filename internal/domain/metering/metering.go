@@ -97,13 +97,25 @@ type Subscription struct {
 	Active     bool
 	Since      time.Time
 	Dimensions []Dimension
+	// Gaps are when it did not count usage since (suspended, a
+	// cancellation waiting): usage effective then is refused.
+	Gaps []Gap
+}
+
+// Gap is a time the subscription did not count usage, from Start to End
+// (zero: it still does not).
+type Gap struct{ Start, End time.Time }
+
+// covers reports whether t is in the gap.
+func (g Gap) covers(t time.Time) bool {
+	return !t.Before(g.Start) && (g.End.IsZero() || t.Before(g.End))
 }
 
 // Check says whether an event can be accepted at now for sub, and if not,
 // why (a status other than Accepted). Duplicates are the store's to find
 // (one row per subscription, dimension and hour); the rest is here. An
-// event effective before the subscription counted usage is refused as
-// ResourceNotActive: it was not active then.
+// event effective before the subscription counted usage, or while it did
+// not (a gap), is refused as ResourceNotActive: it was not active then.
 func Check(e Event, sub Subscription, now time.Time) (Quantity, string) {
 	if !sub.Active {
 		return 0, ResourceNotActive
@@ -120,6 +132,11 @@ func Check(e Event, sub Subscription, now time.Time) (Quantity, string) {
 	}
 	if e.EffectiveStart.Before(sub.Since) {
 		return 0, ResourceNotActive
+	}
+	for _, g := range sub.Gaps {
+		if g.covers(e.EffectiveStart) {
+			return 0, ResourceNotActive
+		}
 	}
 	return q, Accepted
 }
