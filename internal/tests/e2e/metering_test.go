@@ -275,3 +275,42 @@ func meteringConformance(t *testing.T, p *product) string {
 	_ = lifecycle.StatusCancelled
 	return sub.ID
 }
+
+// Usage is durable when answered, also while no worker runs: accepted by
+// the store alone, and charged once a worker closes the subscription's
+// usage.
+func TestUsageWhileNoWorkerRunsIsChargedAfterItStarts(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t, "", "EMBEDDED_WORKER", "false")
+	w := p.startWorker()
+	customer := p.customer("Metered Importers")
+	sub := p.activeSubscription(customer, "contoso-api", "api-standard", 1)
+	w.Stop(context.Background())
+
+	r := p.isv("/isv/v1/usage", "isv-demo", []byte("dev-isv-secret"), time.Now(), map[string]any{"events": []map[string]any{
+		{"subscriptionId": sub.ID, "dimension": "messages", "quantity": 70, "effectiveStartTime": time.Now().UTC().Format(time.RFC3339Nano)},
+	}})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var answer struct{ Results []struct{ Status string } }
+	r.json(t, &answer)
+	require.Equal(t, "Accepted", answer.Results[0].Status, "accepted with every worker stopped")
+
+	w = p.startWorker()
+	defer w.Stop(context.Background())
+	cancelled := p.patch(sub, map[string]any{"status": "cancelled"})
+	require.Equal(t, http.StatusOK, cancelled.status, string(cancelled.body))
+	deadline := time.Now().Add(30 * time.Second)
+	var usage []chargeJSON
+	for len(usage) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		for _, c := range p.charges(sub) {
+			if c.Reason == billing.ReasonUsage {
+				usage = append(usage, c)
+			}
+		}
+	}
+	require.Len(t, usage, 1)
+	assert.Equal(t, "messages", usage[0].Dimension)
+	assert.Equal(t, int64(100), usage[0].Amount, "20 hundred messages beyond at 0.05")
+	p.ledgerHolds(sub.ID)
+}
