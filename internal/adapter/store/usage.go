@@ -290,6 +290,11 @@ func (s *Store) acceptOne(ctx context.Context, tx bun.Tx, u UsageSubmission, sub
 		dims, gaps = m.Dimensions, m.Gaps
 		if p, ok := m.periodAt(u.EffectiveStart); ok {
 			dims, planID = p.Dimensions, cmp.Or(p.PlanID, planID)
+		} else if len(m.Periods) > 0 && sub.Status == lifecycle.StatusActive && sub.BillingStartedAt != nil && !u.EffectiveStart.Before(*sub.BillingStartedAt) {
+			// Older than every period the subscription keeps (only plans
+			// whose periods are shorter than half an hour keep fewer than
+			// Microsoft's 24 hours): no close could price it in its period.
+			return refuse(metering.Expired, "effectiveStartTime is older than the oldest usage period this plan keeps ("+m.Periods[0].Start.Format(time.RFC3339)+").", "")
 		}
 	}
 	if u.PlanID != "" && u.PlanID != planID {

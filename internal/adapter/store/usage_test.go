@@ -233,5 +233,19 @@ func TestLateUsageIsCheckedAgainstItsTime(t *testing.T) {
 		assert.Equal(t, metering.Accepted, late.Status, "late usage of before the change names the plan it had: %s", late.Message)
 		assert.Equal(t, "api-standard", late.Event.PlanID)
 		assert.Equal(t, metering.BadArgument, post("api-pro", usageNow.Add(-13*time.Hour)).Status, "not the plan it had then")
+
+		// A plan of short periods keeps fewer than 24 hours of them: usage
+		// older than the oldest kept is refused, never priced elsewhere.
+		short := sub
+		short.ID = "sub_m4"
+		short.Metering = &store.Metering{Dimensions: pro.Snapshot().Dimensions, Periods: []store.UsagePeriod{
+			{Start: usageNow.Add(-3 * time.Hour), End: usageNow.Add(time.Hour), PlanID: "api-pro", Dimensions: pro.Snapshot().Dimensions}}}
+		_, err = s.ApplyStep(ctx, store.Step{Subscription: short})
+		require.NoError(t, err)
+		for effective, want := range map[time.Duration]string{-5 * time.Hour: metering.Expired, -2 * time.Hour: metering.Accepted} {
+			r, err := s.AcceptUsage(ctx, []store.UsageSubmission{{PublisherID: "isv-demo", SubscriptionID: "sub_m4", Dimension: "api-calls", Quantity: 1, EffectiveStart: usageNow.Add(effective)}}, usageNow)
+			require.NoError(t, err)
+			assert.Equal(t, want, r[0].Status, "effective %s", effective)
+		}
 	})
 }

@@ -57,9 +57,10 @@ type UsagePeriod struct {
 	Dimensions []metering.Dimension
 }
 
-// keptPeriodsMax bounds Meter.Periods. Only plans with periods under an
-// hour (the demo's) ever reach it: usage late for a period no longer kept
-// counts in the oldest kept one.
+// keptPeriodsMax bounds Meter.Periods. Only plans with periods under half
+// an hour (the demo's) ever reach it: acceptance then refuses usage older
+// than the oldest period kept (Expired), since no close could price it in
+// its own period.
 const keptPeriodsMax = 48
 
 // lateUsageHorizon is how long after its end a period can still receive
