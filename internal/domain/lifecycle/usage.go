@@ -338,13 +338,6 @@ func (st *Step) meter(was Status, now time.Time, rules Rules) error {
 	return nil
 }
 
-// sameDimension compares dimensions but for the included quantity (a
-// period's may be prorated).
-func sameDimension(a, b metering.Dimension) bool {
-	a.IncludedQuantity, b.IncludedQuantity = 0, 0
-	return a == b
-}
-
 // cutUsagePeriod ends the open period at now before the plan changes: it
 // keeps its share of the included quantity up to now, and the new plan's
 // period (meter) begins there.
