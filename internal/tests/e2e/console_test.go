@@ -399,6 +399,7 @@ func TestConsoleShowsUsageOfTheMeteredPeriodInABrowser(t *testing.T) {
 	assert.Contains(t, usage, "used 4 / included 10")
 	assert.Equal(t, 3, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#usage svg").length`)), "a chart per dimension")
 	assert.Equal(t, 1, run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#usage svg rect[fill='#c77700']").length`)), "one dimension is beyond")
+	assert.False(t, run(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#quantity") !== null`)), "a flat-rate plan has no licence count to change")
 	screenshot(t, ctx, "subscription-usage")
 
 	// A sales agent, who may not see money, gets no usage card.
