@@ -109,7 +109,7 @@ var mutants = []mutant{
 	{"seeding brings a revoked token back", "internal/adapter/store/tenants.go",
 		"token_hash = EXCLUDED.token_hash\").", "token_hash = EXCLUDED.token_hash, revoked_at = NULL\").", []string{"./internal/adapter/store"}},
 	{"a key given twice keeps the last", "internal/adapter/api/problem.go",
-		"return invalid(path, \"is given twice; send each field once\")", "return nil", []string{"./internal/adapter/api"}},
+		"return invalid(path, \"is given twice; send each field once (names are matched without case)\")", "return nil", []string{"./internal/adapter/api"}},
 	{"amounts wrap on overflow", "internal/domain/billing/bounds.go",
 		"	if p/b != a ||", "	if false && p/b != a ||", []string{"./internal/domain/billing"}},
 	// Metered usage (issue 28).
@@ -124,7 +124,7 @@ var mutants = []mutant{
 	{"a plan change keeps the whole included quantity", "internal/domain/lifecycle/usage.go",
 		"metering.Quantity(billing.IncludedUntil(int64(dims[i].IncludedQuantity), p.Start, p.End, now))", "dims[i].IncludedQuantity", []string{"./internal/domain/lifecycle"}},
 	{"a suspended subscription keeps counting", "internal/domain/lifecycle/usage.go",
-		"m.DueAt, m.Through = now, time.Time{}\n\t\t}\n\t\treturn nil", "m.Open = true\n\t\t}\n\t\treturn nil", []string{"./internal/domain/lifecycle", "./workflows"}},
+		"m.Open = false\n\t\t\tm.DueAt, m.Through = now, time.Time{}\n\t\t\tm.Gaps", "m.Open = true\n\t\t\tm.DueAt, m.Through = now, time.Time{}\n\t\t\tm.Gaps", []string{"./internal/domain/lifecycle", "./workflows"}},
 }
 
 func main() {
