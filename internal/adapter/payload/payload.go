@@ -151,7 +151,6 @@ type Meter struct {
 	Periods []UsagePeriod  `json:"periods,omitempty"`
 	Open    bool           `json:"open,omitempty"`
 	DueAt   time.Time      `json:"dueAt,omitzero"`
-	Through time.Time      `json:"through,omitzero"`
 	Gaps    []metering.Gap `json:"gaps,omitempty"`
 }
 
@@ -168,7 +167,7 @@ func MeterOf(m *lifecycle.Meter) *Meter {
 	if m == nil {
 		return nil
 	}
-	p := &Meter{Open: m.Open, DueAt: m.DueAt, Through: m.Through, Gaps: m.Gaps}
+	p := &Meter{Open: m.Open, DueAt: m.DueAt, Gaps: m.Gaps}
 	for _, u := range m.Periods {
 		p.Periods = append(p.Periods, UsagePeriod(u))
 	}
@@ -180,7 +179,7 @@ func (p *Meter) Rules() *lifecycle.Meter {
 	if p == nil {
 		return nil
 	}
-	m := &lifecycle.Meter{Open: p.Open, DueAt: p.DueAt, Through: p.Through, Gaps: p.Gaps}
+	m := &lifecycle.Meter{Open: p.Open, DueAt: p.DueAt, Gaps: p.Gaps}
 	for _, u := range p.Periods {
 		m.Periods = append(m.Periods, lifecycle.UsagePeriod(u))
 	}

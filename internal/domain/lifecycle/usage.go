@@ -39,9 +39,10 @@ type Meter struct {
 	// oldest first; while Open, the last counts usage now.
 	Periods []UsagePeriod
 	Open    bool
-	// DueAt is when the next close is due (zero: none), and Through the
-	// effective times it takes usage up to (zero: all of it).
-	DueAt, Through time.Time
+	// DueAt is when the next close is due (zero: none). A close while the
+	// period is open (at its end) takes usage effective before the end;
+	// any other (the subscription stopped counting) takes all of it.
+	DueAt time.Time
 	// Gaps are the times the subscription stopped counting (suspended, a
 	// cancellation waiting) within the late-usage horizon: usage
 	// effective then is refused when it comes late.
@@ -167,7 +168,10 @@ func UsageDue(s State, now time.Time) (UsageClaim, bool) {
 	if m == nil || m.DueAt.IsZero() || now.Before(m.DueAt) {
 		return UsageClaim{}, false
 	}
-	c := UsageClaim{Key: fmt.Sprintf("%s/usage/v%d", s.Subscription.ID, s.Subscription.Version+1), Through: m.Through}
+	c := UsageClaim{Key: fmt.Sprintf("%s/usage/v%d", s.Subscription.ID, s.Subscription.Version+1)}
+	if m.Open {
+		c.Through = m.last().End
+	}
 	for _, p := range m.Periods {
 		c.Periods = append(c.Periods, UsageBounds{Start: p.Start, End: p.End})
 	}
@@ -224,10 +228,10 @@ func CloseUsage(s State, claim UsageClaim, claimed []ClaimedUsage, now time.Time
 		detail["through"] = claim.Through
 	}
 	st.event(KindUsageClosed, ActorSystem, now, detail)
-	m.DueAt, m.Through = time.Time{}, time.Time{}
+	m.DueAt = time.Time{}
 	if m.Open {
 		if end := m.last().End; end.After(now) {
-			m.DueAt, m.Through = end, end
+			m.DueAt = end
 		} else {
 			m.Open = false // the period ended: the next installment or the term's end opens the next
 		}
@@ -297,7 +301,7 @@ func (st *Step) meter(was Status, now time.Time, rules Rules) error {
 	if !counting {
 		if m.Open || was == StatusActive {
 			m.Open = false
-			m.DueAt, m.Through = now, time.Time{}
+			m.DueAt = now
 			m.Gaps = append(slices.Clone(m.Gaps), metering.Gap{Start: now})
 		}
 		return nil
@@ -314,7 +318,7 @@ func (st *Step) meter(was Status, now time.Time, rules Rules) error {
 	if len(m.Periods) > 0 && m.last().End.Equal(end) {
 		if !m.Open && end.After(now) && was != StatusActive {
 			m.Open = true // resumed inside the period it stopped in
-			m.DueAt, m.Through = end, end
+			m.DueAt = end
 		}
 		// Otherwise it counts in it already, or the period ended: the next
 		// installment, or the term's end, opens the next one.
@@ -334,7 +338,7 @@ func (st *Step) meter(was Status, now time.Time, rules Rules) error {
 	m.Periods = append(slices.Clone(m.Periods), UsagePeriod{Start: from, End: end, PlanID: s.Plan.ID, Dimensions: dims})
 	m.Open = true
 	// Due at the period's end, or at once when the step came after it.
-	m.DueAt, m.Through = end, end
+	m.DueAt = end
 	return nil
 }
 
@@ -356,5 +360,5 @@ func (st *Step) cutUsagePeriod(now time.Time) {
 	// Closed now when the new plan meters nothing; a plan that meters
 	// opens its period at once (meter) and the close comes at its end.
 	m.Open = false
-	m.DueAt, m.Through = now, time.Time{}
+	m.DueAt = now
 }

@@ -124,7 +124,7 @@ var mutants = []mutant{
 	{"a plan change keeps the whole included quantity", "internal/domain/lifecycle/usage.go",
 		"metering.Quantity(billing.IncludedUntil(int64(dims[i].IncludedQuantity), p.Start, p.End, now))", "dims[i].IncludedQuantity", []string{"./internal/domain/lifecycle"}},
 	{"a suspended subscription keeps counting", "internal/domain/lifecycle/usage.go",
-		"m.Open = false\n\t\t\tm.DueAt, m.Through = now, time.Time{}\n\t\t\tm.Gaps", "m.Open = true\n\t\t\tm.DueAt, m.Through = now, time.Time{}\n\t\t\tm.Gaps", []string{"./internal/domain/lifecycle", "./workflows"}},
+		"m.Open = false\n\t\t\tm.DueAt = now\n\t\t\tm.Gaps", "m.Open = true\n\t\t\tm.DueAt = now\n\t\t\tm.Gaps", []string{"./internal/domain/lifecycle", "./workflows"}},
 }
 
 func main() {
