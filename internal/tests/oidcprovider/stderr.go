@@ -1,0 +1,5 @@
+package oidcprovider
+
+import "os"
+
+var stderr = os.Stderr
