@@ -53,7 +53,7 @@ func (s *Server) patchSubscription(w http.ResponseWriter, r *http.Request, a aut
 		return
 	}
 	req := payload.ChangeRequest{
-		Actor: lifecycle.AgentActor(a.ID), Nickname: body.Nickname, Quantity: body.Quantity, AutoRenew: body.AutoRenew,
+		Actor: actorOf(a), Nickname: body.Nickname, Quantity: body.Quantity, AutoRenew: body.AutoRenew,
 		ResellerPartnerID: body.ResellerPartnerID, BillingFrequency: body.BillingFrequency,
 	}
 	if body.Status != nil {

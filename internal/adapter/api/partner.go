@@ -10,19 +10,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/caller"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
+	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 )
 
-// partner authenticates a partner API request by its bearer token.
+// partner authenticates a partner API request: the caller the console
+// hands in process, or a bearer token, an agent's or (with an identity
+// provider configured) a person's access token.
 func (s *Server) partner(next func(http.ResponseWriter, *http.Request, auth.Agent)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := caller.From(r.Context()); ok {
+			next(w, r, a)
+			return
+		}
 		token, ok := bearerToken(r)
-		if !ok || token == "" || len(token) > 512 {
+		if !ok || token == "" || len(token) > maxAccessTokenLength {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="marketplace"`)
-			s.refuseFailedAuthentication(w, r, "unauthenticated", "An 'Authorization: Bearer <agent token>' header is required.")
+			s.refuseFailedAuthentication(w, r, "unauthenticated", "An 'Authorization: Bearer <agent token or access token>' header is required.")
+			return
+		}
+		if s.Identity != nil && looksLikeJWT(token) {
+			s.personCalls(w, r, token, next)
 			return
 		}
 		row, err := s.Store.AgentByTokenHash(r.Context(), auth.HashToken(token))
@@ -37,6 +49,14 @@ func (s *Server) partner(next func(http.ResponseWriter, *http.Request, auth.Agen
 		}
 		next(w, r, auth.Agent{ID: row.ID, PartnerID: row.PartnerID, Role: auth.Role(row.Role)})
 	}
+}
+
+// actorOf is how the audit trail names the caller.
+func actorOf(a auth.Agent) string {
+	if a.Person {
+		return lifecycle.PersonActor(a.ID)
+	}
+	return lifecycle.AgentActor(a.ID)
 }
 
 // allow answers 403 unless the agent's role grants p.

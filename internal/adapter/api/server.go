@@ -21,6 +21,7 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/accesstoken"
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/identity"
 	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
@@ -52,8 +53,15 @@ type Server struct {
 	// Tokens issues and verifies the access tokens of Microsoft's dialect
 	// (/oauth2/token, /api); nil serves neither.
 	Tokens *accesstoken.Issuer
+	// Identity is the partners' identity provider, whose access tokens
+	// the partner API accepts besides agent tokens; nil accepts agent
+	// tokens only.
+	Identity *identity.Provider
 
 	authFailures *failureLimiter
+	// people remembers the people whose access tokens were seen lately
+	// (no database write at each request).
+	people *peopleSeen
 	// workflows is the one door to the subscription workflows.
 	workflows *orchestrator.Client
 }
@@ -74,6 +82,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.authFailures == nil {
 		s.authFailures = newFailureLimiter(s.AuthFailureLimit, s.Now)
+	}
+	if s.people == nil {
+		s.people = newPeopleSeen()
 	}
 	s.workflows = &orchestrator.Client{Temporal: s.Temporal, Logger: s.Logger}
 	mux := http.NewServeMux()

@@ -186,7 +186,7 @@ func (s *Server) purchase(w http.ResponseWriter, r *http.Request, a auth.Agent) 
 			ResellerPartnerID: reseller, PurchasedAt: now.Truncate(time.Microsecond),
 			PublisherLink: &payload.PublisherLink{URL: publisher.LandingURL},
 		},
-		Plan: payload.Plan(plan.Snapshot()), LicenseBased: offer.LicenseBased, Actor: lifecycle.AgentActor(a.ID),
+		Plan: payload.Plan(plan.Snapshot()), LicenseBased: offer.LicenseBased, Actor: actorOf(a),
 		IdempotencyKey: idemKey, RequestHash: requestHash, AuthorizationCodeHash: codeHash,
 		AuthorizationCodeExpiresAt: now.Add(authcode.TTL),
 		Settings:                   s.Settings,
@@ -435,18 +435,25 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a auth.Agent
 }
 
 // nameActors gives each event the name people know its actor by: the
-// agent's (of the caller's partner only) or the publisher's.
+// agent's or the person's (of the caller's partner only) or the
+// publisher's.
 func (s *Server) nameActors(ctx context.Context, a auth.Agent, items []wire.Event) error {
-	var agents []string
+	var agents, people []string
 	publishers := map[string]string{}
 	for _, e := range items {
 		if id, ok := strings.CutPrefix(e.Actor, "agent:"); ok {
 			agents = append(agents, id)
+		} else if id, ok := strings.CutPrefix(e.Actor, "person:"); ok {
+			people = append(people, id)
 		} else if id, ok := strings.CutPrefix(e.Actor, "publisher:"); ok {
 			publishers[id] = ""
 		}
 	}
 	agentNames, err := s.Store.AgentNames(ctx, a.PartnerID, agents)
+	if err != nil {
+		return err
+	}
+	personNames, err := s.Store.PersonNames(ctx, a.PartnerID, people)
 	if err != nil {
 		return err
 	}
@@ -460,6 +467,8 @@ func (s *Server) nameActors(ctx context.Context, a auth.Agent, items []wire.Even
 	for i, e := range items {
 		if id, ok := strings.CutPrefix(e.Actor, "agent:"); ok {
 			items[i].ActorName = agentNames[id]
+		} else if id, ok := strings.CutPrefix(e.Actor, "person:"); ok {
+			items[i].ActorName = personNames[id]
 		} else if id, ok := strings.CutPrefix(e.Actor, "publisher:"); ok {
 			items[i].ActorName = publishers[id]
 		}

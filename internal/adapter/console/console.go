@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/caller"
+	"github.com/cspmarket/orchestrator/internal/adapter/identity"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/adapter/wire"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
@@ -49,6 +51,16 @@ const (
 	preCSRFCookie          = "console_signin"
 )
 
+// contentSecurityPolicy is every page's: nothing but this site's own
+// scripts, styles and forms (the provider's sign-out page adds the
+// provider's origin to form-action).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// withFormAction is the policy letting forms go to origin too.
+func withFormAction(origin string) string {
+	return strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+origin, 1)
+}
+
 // Console serves the partner console.
 type Console struct {
 	// API is the partner API's handler; the console only talks to it.
@@ -60,6 +72,9 @@ type Console struct {
 	AbsoluteTimeout time.Duration
 	Now             func() time.Time
 	Logger          *slog.Logger
+	// Identity is the partners' identity provider ("Sign in with …");
+	// nil offers the agent token form only.
+	Identity *identity.Provider
 
 	pages map[string]*template.Template
 }
@@ -90,7 +105,7 @@ func (c *Console) Handler() http.Handler {
 		c.AbsoluteTimeout = DefaultAbsoluteTimeout
 	}
 	c.pages = map[string]*template.Template{}
-	for _, page := range []string{"signin", "customers", "subscriptions", "subscription", "purchase", "review", "confirmation", "invoices", "invoice", "error"} {
+	for _, page := range []string{"signin", "signedin", "signout", "customers", "subscriptions", "subscription", "purchase", "review", "confirmation", "invoices", "invoice", "error"} {
 		c.pages[page] = template.Must(template.New("layout.html").Funcs(template.FuncMap{
 			"dict": func(kv ...any) map[string]any {
 				m := map[string]any{}
@@ -107,6 +122,8 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", c.home)
 	mux.HandleFunc("GET /sign-in", c.signInPage)
 	mux.HandleFunc("POST /sign-in", c.signIn)
+	mux.HandleFunc("POST /sign-in/provider", c.beginProviderSignIn)
+	mux.HandleFunc("GET /sign-in/callback", c.providerCallback)
 	mux.HandleFunc("POST /sign-out", c.signedIn(c.signOut))
 	mux.HandleFunc("GET /language", c.setLanguage)
 	mux.HandleFunc("GET /customers", c.signedIn(c.customers))
@@ -128,7 +145,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r, nil) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Frame-Options", "DENY") // frame-ancestors for browsers that predate it
 		h.Set("X-Content-Type-Options", "nosniff")
 		if c.Secure || r.TLS != nil {
@@ -145,12 +162,14 @@ func (c *Console) Handler() http.Handler {
 	})
 }
 
-// session is a signed-in agent.
+// session is a signed-in agent or person.
 type session struct {
 	idHash string
-	token  string
-	csrf   string
-	Agent  auth.Agent
+	// token is an agent's token (used only to check it at sign-in);
+	// idToken a person's ID token, for the provider's sign-out.
+	token, idToken string
+	csrf           string
+	Agent          auth.Agent
 }
 
 // view is what every page template gets.
@@ -240,14 +259,31 @@ func (c *Console) session(r *http.Request, activity bool) *session {
 		_ = c.Store.DeleteConsoleSession(r.Context(), idHash)
 		return nil
 	}
-	agent, err := c.Store.AgentByTokenHash(r.Context(), auth.HashToken(row.Token))
-	if err != nil {
-		return nil // the token was revoked since
+	var who auth.Agent
+	if row.PersonID != "" {
+		// The role and partner the directory gave at sign-in hold for
+		// the session; a person revoked here is signed out at once.
+		person, err := c.Store.PersonByID(r.Context(), row.PersonID)
+		if err != nil || person.RevokedAt != nil {
+			_ = c.Store.DeleteConsoleSession(r.Context(), idHash)
+			return nil
+		}
+		who = auth.Agent{ID: person.ID, PartnerID: row.PartnerID, Role: auth.Role(row.Role), Person: true, Name: person.Name}
+	} else {
+		agent, err := c.Store.AgentByTokenHash(r.Context(), auth.HashToken(row.Secret))
+		if err != nil {
+			return nil // the token was revoked since
+		}
+		who = auth.Agent{ID: agent.ID, PartnerID: agent.PartnerID, Role: auth.Role(agent.Role)}
 	}
 	if activity {
 		_ = c.Store.TouchConsoleSession(r.Context(), idHash, now)
 	}
-	return &session{idHash: idHash, token: row.Token, csrf: row.CSRFToken, Agent: auth.Agent{ID: agent.ID, PartnerID: agent.PartnerID, Role: auth.Role(agent.Role)}}
+	s := &session{idHash: idHash, csrf: row.CSRFToken, Agent: who}
+	if who.Person {
+		s.idToken = row.Secret
+	}
+	return s
 }
 
 // signedInWithout is signedIn for a GET the page makes by itself (its
@@ -299,7 +335,16 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int, errMsg string) {
 	pre := randomToken()
 	http.SetCookie(w, c.cookie(preCSRFCookie, pre, 600))
-	c.render(w, r, status, "signin", nil, map[string]string{"CSRF": pre}, errMsg)
+	data := map[string]any{"CSRF": pre}
+	if c.Identity != nil {
+		data["Provider"] = c.Identity.Name()
+		if origin := c.Identity.LoginOrigin(r.Context()); origin != "" {
+			// The provider's button posts here, which redirects there:
+			// browsers hold the redirect to form-action too.
+			w.Header().Set("Content-Security-Policy", withFormAction(origin))
+		}
+	}
+	c.render(w, r, status, "signin", nil, data, errMsg)
 }
 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
@@ -327,7 +372,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, csrf := randomToken(), randomToken()
-	if err := c.Store.CreateConsoleSession(r.Context(), hashID(id), agent.ID, token, csrf, c.Now()); err != nil {
+	c.endOldSession(r)
+	if err := c.Store.CreateConsoleSession(r.Context(), store.NewConsoleSession{IDHash: hashID(id), AgentID: agent.ID,
+		PartnerID: agent.PartnerID, Role: agent.Role, Secret: token, CSRFToken: csrf}, c.Now()); err != nil {
 		c.Logger.Error("console sign-in", "error", err)
 		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
 		return
@@ -337,9 +384,30 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/customers", http.StatusSeeOther)
 }
 
+// endOldSession ends the session this browser had, if any, before a
+// sign-in gives it a new one: a session id is never carried over a
+// sign-in (no fixation), and no session outlives the next sign-in.
+func (c *Console) endOldSession(r *http.Request) {
+	if ck, err := r.Cookie(sessionCookie); err == nil && len(ck.Value) <= 100 {
+		_ = c.Store.DeleteConsoleSession(r.Context(), hashID(ck.Value))
+	}
+}
+
+// signOut ends the session and, for a person whose provider offers it,
+// their provider's session too: a page posts the provider's sign-out
+// form (RP-Initiated Logout), which comes back to the sign-in page.
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 	_ = c.Store.DeleteConsoleSession(r.Context(), s.idHash)
 	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
+	if s.Agent.Person && c.Identity != nil {
+		if endpoint, form, ok := c.Identity.SignOut(r.Context(), s.idToken); ok {
+			if origin := identity.Origin(endpoint); origin != "" {
+				w.Header().Set("Content-Security-Policy", withFormAction(origin))
+				c.render(w, r, http.StatusOK, "signout", nil, map[string]any{"Endpoint": endpoint, "Form": form, "Provider": c.Identity.Name()}, "")
+				return
+			}
+		}
+	}
 	http.Redirect(w, r, "/sign-in", http.StatusSeeOther)
 }
 
@@ -411,7 +479,12 @@ func (c *Console) callWith(ctx context.Context, s *session, method, path string,
 	if addr, ok := ctx.Value(remoteAddrKey{}).(string); ok {
 		req.RemoteAddr = addr
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	if s.Agent.ID != "" {
+		// Signed in already: the API is handed who it is, in process.
+		req = req.WithContext(caller.With(req.Context(), s.Agent))
+	} else {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -807,27 +807,84 @@ func (r idempotencyRow) held() HeldKey {
 }
 
 // consoleSessionRow is a partner console sign-in. Only the hash of the
-// session id (the cookie) is stored, and the agent token it acts with is
-// sealed: a database leak gives neither a usable cookie nor a token.
+// session id (the cookie) is stored, and the secret it holds (an agent's
+// token, or a person's ID token for the provider's sign-out) is sealed: a
+// database leak gives neither a usable cookie nor a token.
 type consoleSessionRow struct {
 	bun.BaseModel `bun:"table:console_sessions"`
 
-	IDHash      string    `bun:"id_hash,pk"`
-	AgentID     string    `bun:"agent_id,notnull"`
-	SealedToken []byte    `bun:"sealed_token,notnull"`
-	CSRFToken   string    `bun:"csrf_token,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-	LastSeenAt  time.Time `bun:"last_seen_at,notnull"`
+	IDHash   string  `bun:"id_hash,pk"`
+	AgentID  *string `bun:"agent_id"`
+	PersonID *string `bun:"person_id"`
+	// PartnerID and Role are what the directory said at a person's
+	// sign-in (an agent's are read from its row at each request).
+	PartnerID    string    `bun:"partner_id,notnull"`
+	Role         string    `bun:"role,notnull"`
+	SealedSecret []byte    `bun:"sealed_token,notnull"`
+	CSRFToken    string    `bun:"csrf_token,notnull"`
+	CreatedAt    time.Time `bun:"created_at,notnull"`
+	LastSeenAt   time.Time `bun:"last_seen_at,notnull"`
 }
 
-// ConsoleSession is a live session with its token opened.
+// ConsoleSession is a live session with its secret opened: an agent's
+// (AgentID, Secret its token) or a person's (PersonID, PartnerID and Role
+// as at sign-in, Secret the ID token).
 type ConsoleSession struct {
-	IDHash, AgentID, CSRFToken string
-	CreatedAt, LastSeenAt      time.Time
-	Token                      string
+	IDHash, AgentID, PersonID string
+	PartnerID, Role           string
+	CSRFToken                 string
+	CreatedAt, LastSeenAt     time.Time
+	Secret                    string
 }
 
-func (r consoleSessionRow) session(token string) ConsoleSession {
-	return ConsoleSession{IDHash: r.IDHash, AgentID: r.AgentID, CSRFToken: r.CSRFToken, CreatedAt: r.CreatedAt.UTC(),
-		LastSeenAt: r.LastSeenAt.UTC(), Token: token}
+func (r consoleSessionRow) session(secret string) ConsoleSession {
+	s := ConsoleSession{IDHash: r.IDHash, PartnerID: r.PartnerID, Role: r.Role, CSRFToken: r.CSRFToken,
+		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), Secret: secret}
+	if r.AgentID != nil {
+		s.AgentID = *r.AgentID
+	}
+	if r.PersonID != nil {
+		s.PersonID = *r.PersonID
+	}
+	return s
+}
+
+// personRow is someone who signed in with the identity provider.
+type personRow struct {
+	bun.BaseModel `bun:"table:people,alias:people"`
+
+	ID             string     `bun:"id,pk"`
+	PartnerID      string     `bun:"partner_id,notnull"`
+	Issuer         string     `bun:"issuer,notnull"`
+	Subject        string     `bun:"subject,notnull"`
+	Name           string     `bun:"name,notnull"`
+	Email          string     `bun:"email,notnull"`
+	Role           string     `bun:"role,notnull"`
+	CreatedAt      time.Time  `bun:"created_at,notnull"`
+	LastSignedInAt time.Time  `bun:"last_signed_in_at,notnull"`
+	RevokedAt      *time.Time `bun:"revoked_at"`
+}
+
+// Person is someone who signed in with the identity provider, as last
+// seen: the role is the directory's at their last sign-in.
+type Person struct {
+	ID, PartnerID, Issuer, Subject, Name, Email, Role string
+	CreatedAt, LastSignedInAt                         time.Time
+	RevokedAt                                         *time.Time
+}
+
+func (r personRow) person() Person {
+	return Person{ID: r.ID, PartnerID: r.PartnerID, Issuer: r.Issuer, Subject: r.Subject, Name: r.Name, Email: r.Email, Role: r.Role,
+		CreatedAt: r.CreatedAt.UTC(), LastSignedInAt: r.LastSignedInAt.UTC(), RevokedAt: utcPtr(r.RevokedAt)}
+}
+
+// signInRow is a sign-in under way at the identity provider.
+type signInRow struct {
+	bun.BaseModel `bun:"table:console_sign_ins"`
+
+	StateHash      string    `bun:"state_hash,pk"`
+	BrowserHash    string    `bun:"browser_hash,notnull"`
+	Nonce          string    `bun:"nonce,notnull"`
+	SealedVerifier []byte    `bun:"sealed_verifier,notnull"`
+	CreatedAt      time.Time `bun:"created_at,notnull"`
 }

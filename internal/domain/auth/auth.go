@@ -64,11 +64,17 @@ func ParseRole(s string) (Role, error) {
 	return r, nil
 }
 
-// Agent is the authenticated caller of the partner API.
+// Agent is the authenticated caller of the partner API: an agent of an
+// agent token, or a person signed in with the identity provider (Person;
+// ID is then the person's id, Role what the directory gave them).
 type Agent struct {
 	ID        string
 	PartnerID string
 	Role      Role
+	Person    bool
+	// Name is how the console greets them ("" for agent tokens: the
+	// role says it).
+	Name string
 }
 
 // HashToken is what the database keeps of a bearer token. Tokens are

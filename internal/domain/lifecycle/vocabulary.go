@@ -189,3 +189,7 @@ const (
 
 // AgentActor is how the audit trail names a partner's agent.
 func AgentActor(agentID string) string { return "agent:" + agentID }
+
+// PersonActor is how it names a person signed in with the identity
+// provider.
+func PersonActor(personID string) string { return "person:" + personID }

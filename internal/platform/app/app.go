@@ -31,6 +31,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/authcode"
 	"github.com/cspmarket/orchestrator/internal/adapter/console"
 	"github.com/cspmarket/orchestrator/internal/adapter/egress"
+	"github.com/cspmarket/orchestrator/internal/adapter/identity"
 	"github.com/cspmarket/orchestrator/internal/adapter/orchestrator"
 	"github.com/cspmarket/orchestrator/internal/adapter/payload"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
@@ -214,8 +215,16 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		if cfg.NotifyAllowLoopback {
 			logger.Warn("notification endpoints on this host (loopback) are allowed: NOTIFY_ALLOW_LOOPBACK is on, as in the embedded default for the ISV simulator; set NOTIFY_ALLOW_LOOPBACK=false to refuse them")
 		}
+		var idp *identity.Provider
+		if o := cfg.OIDC; o != nil {
+			idp = identity.New(identity.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+				RedirectURL: publicURL + "/sign-in/callback", PostLogoutURL: publicURL + "/sign-in", APIAudience: o.APIAudience,
+				Scopes: o.Scopes, Name: o.ProviderName, Directory: o.Directory})
+			logger.Info("sign-in with an identity provider", "issuer", o.Issuer, "redirectURL", publicURL+"/sign-in/callback")
+		}
+		srv.Identity = idp
 		apiHandler := srv.Handler()
-		partnerConsole := &console.Console{API: apiHandler, Store: a.Store, Secure: cfg.ConsoleSecureCookies, Logger: logger}
+		partnerConsole := &console.Console{API: apiHandler, Store: a.Store, Secure: cfg.ConsoleSecureCookies, Logger: logger, Identity: idp}
 		a.http = &http.Server{Handler: a.withMetrics(console.Mount(apiHandler, partnerConsole.Handler())), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { a.serveErr <- a.http.Serve(l) }()
 	}

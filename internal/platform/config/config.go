@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
 )
 
 // Config is the process configuration.
@@ -86,6 +88,22 @@ type Config struct {
 	// gives. Empty: http:// and the address it listens on (loopback for
 	// an unspecified one).
 	PublicURL string
+	// OIDC is the partners' identity provider (CONTRACT.md "Sign-in with
+	// an identity provider"); nil when OIDC_ISSUER is unset.
+	OIDC *OIDC
+}
+
+// OIDC is the sign-in with an identity provider: OIDC_ISSUER,
+// OIDC_CLIENT_ID, OIDC_CLIENT_SECRET (all three, or none), the claims
+// (OIDC_PARTNER_CLAIM, OIDC_GROUPS_CLAIM, OIDC_ADMIN_GROUP,
+// OIDC_SALES_GROUP), OIDC_PARTNERS (organisation=partner, …), and
+// optionally OIDC_API_AUDIENCE, OIDC_SCOPES and OIDC_PROVIDER_NAME.
+type OIDC struct {
+	Issuer, ClientID, ClientSecret string
+	Directory                      auth.Directory
+	APIAudience                    string
+	Scopes                         []string
+	ProviderName                   string
 }
 
 // LoopbackListener reports whether HTTP_ADDR listens on this host only:
@@ -199,10 +217,48 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			*dst = d
 		}
 	}
+	if c.OIDC, err = oidcFromEnv(getenv); err != nil {
+		return c, err
+	}
 	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite://") {
 		return c, fmt.Errorf("DATABASE_URL=%q: want postgres://… or sqlite://path", c.DatabaseURL)
 	}
 	return c, nil
+}
+
+// oidcFromEnv reads the identity provider's settings: none, or enough to
+// sign anyone in (a partial setting is an error at start, not a sign-in
+// that fails later for everyone).
+func oidcFromEnv(getenv func(string) string) (*OIDC, error) {
+	o := &OIDC{
+		Issuer: strings.TrimRight(strings.TrimSpace(getenv("OIDC_ISSUER")), "/"), ClientID: strings.TrimSpace(getenv("OIDC_CLIENT_ID")),
+		ClientSecret: strings.TrimSpace(getenv("OIDC_CLIENT_SECRET")), APIAudience: strings.TrimSpace(getenv("OIDC_API_AUDIENCE")),
+		ProviderName: strings.TrimSpace(getenv("OIDC_PROVIDER_NAME")),
+		Directory: auth.Directory{PartnerClaim: strings.TrimSpace(getenv("OIDC_PARTNER_CLAIM")), GroupsClaim: strings.TrimSpace(getenv("OIDC_GROUPS_CLAIM")),
+			AdminGroup: strings.TrimSpace(getenv("OIDC_ADMIN_GROUP")), SalesGroup: strings.TrimSpace(getenv("OIDC_SALES_GROUP"))},
+	}
+	o.Scopes = strings.FieldsFunc(getenv("OIDC_SCOPES"), func(r rune) bool { return r == ' ' || r == ',' })
+	if o.Issuer == "" && o.ClientID == "" && o.ClientSecret == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(o.Issuer)
+	switch {
+	case o.Issuer == "" || o.ClientID == "" || o.ClientSecret == "":
+		return nil, fmt.Errorf("OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together: set all three, or none")
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return nil, fmt.Errorf("OIDC_ISSUER=%q: want the provider's issuer URL, https://host[/path]", o.Issuer)
+	case o.Directory.PartnerClaim == "":
+		return nil, fmt.Errorf("OIDC_PARTNER_CLAIM: name the claim that says a person's organisation (Entra ID: tid)")
+	case o.Directory.AdminGroup == "" && o.Directory.SalesGroup == "":
+		return nil, fmt.Errorf("OIDC_ADMIN_GROUP, OIDC_SALES_GROUP: name at least one group, or no one may sign in")
+	}
+	if o.Directory.Partners, err = auth.ParsePartners(getenv("OIDC_PARTNERS")); err != nil {
+		return nil, err
+	}
+	if len(o.Directory.Partners) == 0 {
+		return nil, fmt.Errorf("OIDC_PARTNERS: map at least one organisation to a partner (organisation=partner, …)")
+	}
+	return o, nil
 }
 
 func or(v, def string) string {

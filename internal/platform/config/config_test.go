@@ -97,3 +97,41 @@ func TestAListenerOthersCanReachIsSafeByDefault(t *testing.T) {
 	assert.True(t, c.DevSeed, "told explicitly")
 	assert.False(t, c.ConsoleSecureCookies, "told explicitly")
 }
+
+func TestTheIdentityProvider(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	require.NoError(t, err)
+	assert.Nil(t, c.OIDC, "agent tokens only by default")
+
+	full := map[string]string{"OIDC_ISSUER": "https://login.microsoftonline.com/tid/v2.0/", "OIDC_CLIENT_ID": "app", "OIDC_CLIENT_SECRET": "s",
+		"OIDC_PARTNER_CLAIM": "tid", "OIDC_ADMIN_GROUP": "g-admin", "OIDC_SALES_GROUP": "g-sales", "OIDC_PARTNERS": "tid-1=partner-demo, tid-2=partner-other",
+		"OIDC_SCOPES": "groups, api://app/use"}
+	c, err = FromEnv(env(full))
+	require.NoError(t, err)
+	require.NotNil(t, c.OIDC)
+	assert.Equal(t, "https://login.microsoftonline.com/tid/v2.0", c.OIDC.Issuer)
+	assert.Equal(t, map[string]string{"tid-1": "partner-demo", "tid-2": "partner-other"}, c.OIDC.Directory.Partners)
+	assert.Equal(t, []string{"groups", "api://app/use"}, c.OIDC.Scopes)
+
+	// A partial setting is refused at start, naming what is missing.
+	for name, want := range map[string]string{"OIDC_CLIENT_SECRET": "go together", "OIDC_PARTNER_CLAIM": "OIDC_PARTNER_CLAIM", "OIDC_PARTNERS": "OIDC_PARTNERS"} {
+		partial := map[string]string{}
+		for k, v := range full {
+			partial[k] = v
+		}
+		delete(partial, name)
+		_, err := FromEnv(env(partial))
+		assert.ErrorContains(t, err, want, name)
+	}
+	noGroup := map[string]string{}
+	for k, v := range full {
+		noGroup[k] = v
+	}
+	delete(noGroup, "OIDC_ADMIN_GROUP")
+	delete(noGroup, "OIDC_SALES_GROUP")
+	_, err = FromEnv(env(noGroup))
+	assert.ErrorContains(t, err, "OIDC_ADMIN_GROUP")
+	full["OIDC_ISSUER"] = "login.example.com"
+	_, err = FromEnv(env(full))
+	assert.ErrorContains(t, err, "OIDC_ISSUER")
+}

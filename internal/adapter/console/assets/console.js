@@ -1,5 +1,9 @@
 // Progressive enhancement only: every page works without it.
 (function () {
+  // The provider's sign-out: a form of the ID token, posted at once (it
+  // has its button for a browser without scripts).
+  var out = document.querySelector("form[data-autosubmit]");
+  if (out) { out.submit(); return; }
   // Confirm before a destructive submit (the cancel button).
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-confirm]");
