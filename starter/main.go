@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -64,6 +65,9 @@ func run(args []string) error {
 	if args[0] == "agents" && len(args) > 1 {
 		return agents(os.Stdout, cfg, args[1], args[2:])
 	}
+	if args[0] == "people" && len(args) > 1 {
+		return people(os.Stdout, cfg, args[1], args[2:])
+	}
 	if args[0] == "healthcheck" {
 		return healthcheck(cfg)
 	}
@@ -82,7 +86,7 @@ func run(args []string) error {
 	if args[0] == "temporal" && len(args) > 1 && args[1] == "setup" {
 		return setUpTemporal(os.Stdout, cfg, args[2:])
 	}
-	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, publishers rotate-secret, publishers secrets, publishers revoke-secret, healthcheck, isv-sim, invoices run, ledger verify, temporal setup", args[0])
+	return fmt.Errorf("unknown command %q; commands: serve (default), agents create, agents revoke, people list, people revoke, publishers rotate-secret, publishers secrets, publishers revoke-secret, healthcheck, isv-sim, invoices run, ledger verify, temporal setup", args[0])
 }
 
 // runInvoices invoices a month through Temporal (TEMPORAL_ADDRESS, or the
@@ -390,6 +394,50 @@ func agents(out io.Writer, cfg config.Config, verb string, args []string) error 
 		return nil
 	}
 	return fmt.Errorf("unknown agents command %q: create or revoke", verb)
+}
+
+// people lists the people who signed in with the identity provider, and
+// revokes one: their console sessions end at their next request and
+// their access tokens are refused, whatever their directory says.
+func people(out io.Writer, cfg config.Config, verb string, args []string) error {
+	ctx := context.Background()
+	fs := flag.NewFlagSet("people "+verb, flag.ContinueOnError)
+	id := fs.String("id", "", "person id (revoke)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	switch verb {
+	case "list":
+		all, err := s.People(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPARTNER\tNAME\tEMAIL\tROLE AT LAST SIGN-IN\tLAST SIGN-IN\tREVOKED")
+		for _, p := range all {
+			revoked := ""
+			if p.RevokedAt != nil {
+				revoked = p.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.PartnerID, p.Name, p.Email, p.Role, p.LastSignedInAt.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		if *id == "" {
+			return errors.New("--id is required (people list shows them)")
+		}
+		if err := s.RevokePerson(ctx, *id); err != nil {
+			return fmt.Errorf("revoke %s: %w", *id, err)
+		}
+		fmt.Fprintf(out, "person %s revoked\n", *id)
+		return nil
+	}
+	return fmt.Errorf("unknown people command %q: list or revoke", verb)
 }
 
 // openStore opens and migrates the configured database for a command.

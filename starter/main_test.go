@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -95,4 +96,29 @@ func TestRotateSecretPrintsTheNewSecretOnceAndRevokeStopsTheOldOne(t *testing.T)
 	assert.Error(t, publishers(&out, cfg, "revoke-secret", []string{"--publisher", "isv-demo", "--id", "sec_old"}), "revoked already")
 	assert.Error(t, publishers(&out, cfg, "rotate-secret", []string{"--publisher", "nobody"}))
 	assert.Error(t, publishers(&out, cfg, "rotate-secret", []string{"--publisher", "isv-demo", "--overlap", "-1h"}))
+}
+
+func TestPeopleAreListedAndRevocable(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.FromEnv(func(k string) string { return map[string]string{"DATA_DIR": dir}[k] })
+	require.NoError(t, err)
+	s, err := openStore(cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	require.NoError(t, s.UpsertPartner(ctx, "partner-x", "X"))
+	ada, err := s.RecordPerson(ctx, store.PersonSeen{Issuer: "https://idp", Subject: "u1", PartnerID: "partner-x", Name: "Ada Admin", Email: "ada@x.example", Role: "admin_agent"}, time.Now())
+	require.NoError(t, err)
+
+	var out bytes.Buffer
+	require.NoError(t, people(&out, cfg, "list", nil))
+	assert.Contains(t, out.String(), ada.ID)
+	assert.Contains(t, out.String(), "Ada Admin")
+	out.Reset()
+	require.NoError(t, people(&out, cfg, "revoke", []string{"--id", ada.ID}))
+	got, err := s.PersonByID(ctx, ada.ID)
+	require.NoError(t, err)
+	assert.NotNil(t, got.RevokedAt)
+	assert.Error(t, people(&out, cfg, "revoke", []string{"--id", ada.ID}), "already revoked")
+	assert.Error(t, people(&out, cfg, "revoke", nil), "--id required")
 }

@@ -63,16 +63,16 @@ var errRevoked = errors.New("revoked")
 
 // peopleSeen remembers, for a minute, the people recorded for the access
 // tokens seen: a script calling the API many times a second writes their
-// row once a minute, and a revocation is seen within a minute.
+// row once a minute. A revocation is read at every request, as an agent
+// token's is.
 type peopleSeen struct {
 	mu   sync.Mutex
 	seen map[auth.Person]seenPerson
 }
 
 type seenPerson struct {
-	agent   auth.Agent
-	revoked bool
-	at      time.Time
+	agent auth.Agent
+	at    time.Time
 }
 
 const (
@@ -99,16 +99,23 @@ func (p *peopleSeen) agent(r *http.Request, s *Server, person auth.Person, token
 		if err != nil {
 			return auth.Agent{}, err
 		}
-		hit = seenPerson{agent: auth.Agent{ID: row.ID, PartnerID: row.PartnerID, Role: person.Role, Person: true, Name: row.Name},
-			revoked: row.RevokedAt != nil, at: now}
+		if row.RevokedAt != nil {
+			return auth.Agent{}, errRevoked
+		}
+		hit = seenPerson{agent: auth.Agent{ID: row.ID, PartnerID: row.PartnerID, Role: person.Role, Person: true, Name: row.Name}, at: now}
 		p.mu.Lock()
 		if len(p.seen) >= maxPeopleSeen {
 			clear(p.seen)
 		}
 		p.seen[key] = hit
 		p.mu.Unlock()
+		return hit.agent, nil
 	}
-	if hit.revoked {
+	row, err := s.Store.PersonByID(r.Context(), hit.agent.ID)
+	if err != nil {
+		return auth.Agent{}, err
+	}
+	if row.RevokedAt != nil {
 		return auth.Agent{}, errRevoked
 	}
 	return hit.agent, nil

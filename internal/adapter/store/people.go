@@ -83,3 +83,16 @@ func (s *Store) RevokePerson(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// People are everyone recorded, by partner and name (an operator's list).
+func (s *Store) People(ctx context.Context) ([]Person, error) {
+	var rows []personRow
+	if err := s.db.NewSelect().Model(&rows).Order("partner_id", "name", "id").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]Person, len(rows))
+	for i, r := range rows {
+		out[i] = r.person()
+	}
+	return out, nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
 	"github.com/cspmarket/orchestrator/internal/domain/lifecycle"
 	"github.com/cspmarket/orchestrator/internal/tests/oidcprovider"
 )
@@ -241,6 +242,11 @@ func TestASignInsStateAndCodeWorkOnce(t *testing.T) {
 	status, _ = get(t, a, p.base+"/customers")
 	assert.Equal(t, http.StatusOK, status)
 
+	// Revoked here: the session ends at its next request.
+	require.NoError(t, p.app.Store.RevokePerson(context.Background(), personID(t, p, "Ada Admin")))
+	status, _ = get(t, a, p.base+"/customers")
+	assert.Equal(t, http.StatusSeeOther, status)
+
 	// A new sign-in's state with the used code: the provider refuses
 	// the code, no session comes of it.
 	b := browser()
@@ -272,7 +278,16 @@ func TestASignInsStateAndCodeWorkOnce(t *testing.T) {
 // wrong-issuer tokens are refused (401).
 func TestTheAPIAcceptsTheProvidersAccessTokens(t *testing.T) {
 	t.Parallel()
-	p, op := startWithProvider(t, "")
+	providerAccessTokens(t, "")
+}
+
+func TestTheAPIAcceptsTheProvidersAccessTokensOnPostgres(t *testing.T) {
+	t.Parallel()
+	providerAccessTokens(t, storetest.PostgresDatabase(t))
+}
+
+func providerAccessTokens(t *testing.T, databaseURL string) {
+	p, op := startWithProvider(t, databaseURL)
 	ctx := context.Background()
 	token := func(username string) string {
 		tokens, err := op.Tokens(ctx, username, oidcprovider.DevPassword)
@@ -332,4 +347,23 @@ func TestTheAPIAcceptsTheProvidersAccessTokens(t *testing.T) {
 	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
 	assert.Equal(t, http.StatusUnauthorized, p.do(http.MethodGet, "/v1/customers", forged, nil).status, "forged signature")
 	assert.Equal(t, http.StatusOK, p.do(http.MethodGet, "/v1/customers", "dev-admin-token", nil).status, "agent tokens keep working")
+
+	// Sam is revoked here: his valid token is refused at once.
+	require.Equal(t, http.StatusOK, p.do(http.MethodGet, "/v1/customers", sam, nil).status)
+	require.NoError(t, p.app.Store.RevokePerson(ctx, personID(t, p, "Sam Sales")))
+	assert.Equal(t, http.StatusUnauthorized, p.do(http.MethodGet, "/v1/customers", sam, nil).status)
+}
+
+// personID is the id of the person recorded with this name.
+func personID(t *testing.T, p *product, name string) string {
+	t.Helper()
+	people, err := p.app.Store.People(context.Background())
+	require.NoError(t, err)
+	for _, person := range people {
+		if person.Name == name {
+			return person.ID
+		}
+	}
+	t.Fatalf("no person named %s among %+v", name, people)
+	return ""
 }
