@@ -30,6 +30,7 @@ func (s *Server) personCalls(w http.ResponseWriter, r *http.Request, token strin
 	switch {
 	case errors.Is(err, identity.ErrUnavailable):
 		s.Logger.Warn("identity provider unavailable", "requestId", requestID(r), "error", err)
+		w.Header().Set("Retry-After", "5")
 		writeProblem(w, r, http.StatusServiceUnavailable, "identity_provider_unavailable", "The identity provider does not answer; retry later.")
 		return
 	case errors.Is(err, auth.ErrNoRole), errors.Is(err, auth.ErrUnknownPartner), errors.Is(err, auth.ErrNoSubject):

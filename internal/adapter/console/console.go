@@ -2,9 +2,10 @@
 // API's listener for the Partner Center walk-through of the source
 // document (sign in → Customers → a customer → Subscriptions, Marketplace
 // tab). It adds no business rule: every read and change is a request to
-// the partner API's own handler, in process, with the signed-in agent's
-// token, so validation, roles, tenancy and the workflow's Updates are the
-// API's.
+// the partner API's own handler, in process, as the signed-in agent or
+// person (package caller), so validation, roles, tenancy and the
+// workflow's Updates are the API's. People sign in with an agent token or
+// with their organisation's identity provider (provider.go).
 package console
 
 import (
