@@ -48,6 +48,9 @@ type Config struct {
 	HTTP *http.Client
 	// Now is the clock tokens' expiry is checked against.
 	Now func() time.Time
+	// KeysRefreshedAtMostEvery bounds how often the provider's keys are
+	// fetched again for a token they do not verify; 10 s when zero.
+	KeysRefreshedAtMostEvery time.Duration
 }
 
 // Why a sign-in or a token is refused, besides the directory's reasons
@@ -122,18 +125,26 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	if !p.failedAt.IsZero() && time.Since(p.failedAt) < retryAfter {
 		return nil, p.lastErr
 	}
-	// The key set keeps the context it is made with, for every later
-	// fetch of the keys (when they rotate): never a request's.
-	bg := p.httpContext(context.WithoutCancel(ctx))
-	provider, err := oidc.NewProvider(bg, p.cfg.Issuer)
+	dctx, cancel := context.WithTimeout(p.httpContext(context.WithoutCancel(ctx)), 5*time.Second)
+	defer cancel()
+	provider, err := oidc.NewProvider(dctx, p.cfg.Issuer)
 	if err != nil {
 		p.failedAt, p.lastErr = time.Now(), fmt.Errorf("%w: discovery at %s: %v", ErrUnavailable, p.cfg.Issuer, err)
 		return nil, p.lastErr
 	}
 	var extra struct {
-		EndSession string `json:"end_session_endpoint"`
+		EndSession string   `json:"end_session_endpoint"`
+		JWKS       string   `json:"jwks_uri"`
+		Algorithms []string `json:"id_token_signing_alg_values_supported"`
 	}
-	_ = provider.Claims(&extra)
+	if err := provider.Claims(&extra); err != nil || extra.JWKS == "" {
+		p.failedAt, p.lastErr = time.Now(), fmt.Errorf("%w: discovery at %s names no jwks_uri", ErrUnavailable, p.cfg.Issuer)
+		return nil, p.lastErr
+	}
+	keys := &keySet{url: extra.JWKS, client: p.cfg.HTTP, refreshEvery: cmp.Or(p.cfg.KeysRefreshedAtMostEvery, 10*time.Second)}
+	verifier := func(audience string) *oidc.IDTokenVerifier {
+		return oidc.NewVerifier(p.cfg.Issuer, keys, &oidc.Config{ClientID: audience, Now: p.cfg.Now, SupportedSigningAlgs: extra.Algorithms})
+	}
 	scopes := []string{oidc.ScopeOpenID, "profile", "email"}
 	for _, s := range p.cfg.Scopes {
 		if !slices.Contains(scopes, s) {
@@ -144,8 +155,8 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 		provider: provider,
 		oauth: oauth2.Config{ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, Endpoint: provider.Endpoint(),
 			RedirectURL: p.cfg.RedirectURL, Scopes: scopes},
-		idTokens:     provider.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.cfg.Now}),
-		accessTokens: provider.Verifier(&oidc.Config{ClientID: cmp.Or(p.cfg.APIAudience, p.cfg.ClientID), Now: p.cfg.Now}),
+		idTokens:     verifier(p.cfg.ClientID),
+		accessTokens: verifier(cmp.Or(p.cfg.APIAudience, p.cfg.ClientID)),
 		endSession:   extra.EndSession,
 	}
 	return p.found, nil

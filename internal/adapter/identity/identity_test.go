@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"net/http/cookiejar"
 	"testing"
 	"time"
@@ -25,14 +28,31 @@ const redirect = "http://127.0.0.1:1/sign-in/callback"
 // start runs the real test provider and a Provider of the product for it.
 func start(t *testing.T) (*oidcprovider.Provider, *identity.Provider) {
 	t.Helper()
+	return startWith(t, func(*identity.Config) {})
+}
+
+func startWith(t *testing.T, change func(*identity.Config)) (*oidcprovider.Provider, *identity.Provider) {
+	t.Helper()
 	op, err := oidcprovider.Start("127.0.0.1:0", "console", "console-secret", oidcprovider.DevPeople())
 	require.NoError(t, err)
 	t.Cleanup(op.Close)
 	op.AllowRedirect(redirect, "http://127.0.0.1:1/sign-in")
-	return op, identity.New(identity.Config{Issuer: op.Issuer, ClientID: "console", ClientSecret: "console-secret",
+	cfg := identity.Config{Issuer: op.Issuer, ClientID: "console", ClientSecret: "console-secret",
 		RedirectURL: redirect, PostLogoutURL: "http://127.0.0.1:1/sign-in", Name: "Test provider",
 		Directory: auth.Directory{PartnerClaim: oidcprovider.OrgClaim, AdminGroup: oidcprovider.AdminGroup, SalesGroup: oidcprovider.SalesGroup,
-			Partners: map[string]string{oidcprovider.DemoOrg: "partner-demo", oidcprovider.OtherOrg: "partner-other"}}})
+			Partners: map[string]string{oidcprovider.DemoOrg: "partner-demo", oidcprovider.OtherOrg: "partner-other"}}}
+	change(&cfg)
+	return op, identity.New(cfg)
+}
+
+// countingTransport counts the requests for the provider's keys.
+type countingTransport struct{ keys atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, "keys") {
+		c.keys.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // signIn goes through the provider's login page as username and returns
@@ -156,7 +176,7 @@ func TestAccessTokensAreVerified(t *testing.T) {
 // The provider rotates its keys: tokens signed by the new key are
 // verified (its keys fetched again), and the old key's still are.
 func TestKeysAreFetchedAgainWhenTheyRotate(t *testing.T) {
-	op, p := start(t)
+	op, p := startWith(t, func(c *identity.Config) { c.KeysRefreshedAtMostEvery = 300 * time.Millisecond })
 	ctx := context.Background()
 	before, err := op.Tokens(ctx, "ada", oidcprovider.DevPassword)
 	require.NoError(t, err)
@@ -166,11 +186,39 @@ func TestKeysAreFetchedAgainWhenTheyRotate(t *testing.T) {
 	after, err := op.Tokens(ctx, "sam", oidcprovider.DevPassword)
 	require.NoError(t, err)
 	require.NotEqual(t, headerKeyID(t, before.AccessToken), headerKeyID(t, after.AccessToken))
+	time.Sleep(300 * time.Millisecond)
 	person, err := p.Person(ctx, after.AccessToken)
 	require.NoError(t, err)
 	assert.Equal(t, auth.RoleSalesAgent, person.Role)
 	_, err = p.Person(ctx, before.AccessToken)
 	assert.NoError(t, err)
+}
+
+// Forged tokens (another key, made-up key ids) do not make a request to
+// the provider each: its keys are fetched at most once every interval.
+func TestForgedTokensDoNotHammerTheProvider(t *testing.T) {
+	counter := &countingTransport{}
+	op, p := startWith(t, func(c *identity.Config) { c.HTTP = &http.Client{Transport: counter, Timeout: 10 * time.Second} })
+	ctx := context.Background()
+	good, err := op.Sign(map[string]any{"iss": op.Issuer, "sub": "u-ada", "aud": "console", "exp": time.Now().Add(time.Hour).Unix(),
+		oidcprovider.OrgClaim: oidcprovider.DemoOrg, oidcprovider.GroupsClaim: []string{oidcprovider.AdminGroup}})
+	require.NoError(t, err)
+	_, err = p.Person(ctx, good)
+	require.NoError(t, err)
+	require.Equal(t, int32(1), counter.keys.Load())
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	for i := range 50 {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", fmt.Sprintf("kid-%d", i)))
+		require.NoError(t, err)
+		forged, err := jwt.Signed(signer).Claims(map[string]any{"iss": op.Issuer, "sub": "u-ada", "aud": "console", "exp": time.Now().Add(time.Hour).Unix()}).Serialize()
+		require.NoError(t, err)
+		_, err = p.Person(ctx, forged)
+		require.ErrorIs(t, err, identity.ErrInvalidToken)
+	}
+	assert.Equal(t, int32(1), counter.keys.Load(), "no fetch of the keys within the interval")
+	_, err = p.Person(ctx, good)
+	assert.NoError(t, err, "the keys held still verify")
 }
 
 // A provider that does not answer: the sign-in and the tokens say so
