@@ -364,6 +364,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusTooManyRequests, "signin.toomany")
 		return
 	case check.Status != http.StatusOK || token == "":
+		metrics.NoteSignIn(r.Context(), "token", "bad_token")
 		c.showSignIn(w, r, http.StatusUnauthorized, "signin.bad")
 		return
 	}
@@ -382,6 +383,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, c.cookie(sessionCookie, id, 0))
 	http.SetCookie(w, c.cookie(preCSRFCookie, "", -1))
+	metrics.NoteSignIn(r.Context(), "token", "signed_in")
 	http.Redirect(w, r, "/customers", http.StatusSeeOther)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/identity"
 	"github.com/cspmarket/orchestrator/internal/adapter/store"
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/platform/metrics"
 )
 
 // Sign-in with the partner's identity provider (OpenID Connect, the
@@ -38,6 +39,7 @@ func (c *Console) beginProviderSignIn(w http.ResponseWriter, r *http.Request) {
 	to, err := c.Identity.AuthCodeURL(r.Context(), state, nonce, verifier)
 	if err != nil {
 		c.Logger.Warn("console: identity provider unavailable", "error", err)
+		metrics.NoteSignIn(r.Context(), "provider", "provider_unavailable")
 		c.showSignIn(w, r, http.StatusServiceUnavailable, "signin.provider.unavailable")
 		return
 	}
@@ -64,6 +66,7 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	state := q.Get("state")
 	if browser == nil || browser.Value == "" || state == "" || len(state) > 100 || len(browser.Value) > 100 {
+		metrics.NoteSignIn(r.Context(), "provider", "expired_or_replayed")
 		c.showSignIn(w, r, http.StatusBadRequest, "signin.provider.expired")
 		return
 	}
@@ -71,6 +74,7 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, store.ErrNotFound) {
 		// Replayed, begun by another browser, or too old: nothing
 		// changes, the person begins again.
+		metrics.NoteSignIn(r.Context(), "provider", "expired_or_replayed")
 		c.showSignIn(w, r, http.StatusBadRequest, "signin.provider.expired")
 		return
 	}
@@ -83,6 +87,7 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 		// The provider's own refusal (the person cancelled, or is not
 		// allowed to use the application there).
 		c.Logger.Info("console: the identity provider refused a sign-in", "error", truncate(q.Get("error"), 64))
+		metrics.NoteSignIn(r.Context(), "provider", "provider_refused")
 		c.showSignIn(w, r, http.StatusUnauthorized, "signin.provider.refused")
 		return
 	}
@@ -97,6 +102,7 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		c.Logger.Warn("console: the directory maps an organisation to an unknown partner", "partner", p.PartnerID)
+		metrics.NoteSignIn(r.Context(), "provider", "unknown_partner")
 		c.showSignIn(w, r, http.StatusForbidden, "signin.refused.partner")
 		return
 	case err != nil:
@@ -104,6 +110,7 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
 		return
 	case person.RevokedAt != nil:
+		metrics.NoteSignIn(r.Context(), "provider", "revoked")
 		c.showSignIn(w, r, http.StatusForbidden, "signin.refused.revoked")
 		return
 	}
@@ -117,6 +124,7 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, c.cookie(sessionCookie, id, 0))
 	http.SetCookie(w, c.cookie(preCSRFCookie, "", -1))
+	metrics.NoteSignIn(r.Context(), "provider", "signed_in")
 	// A page of this site, not a redirect, moves on to the customers:
 	// the browser arrived from the provider's site, and the session
 	// cookie (SameSite=Strict) goes only with a navigation begun here.
@@ -128,14 +136,18 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 func (c *Console) providerFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, auth.ErrNoRole):
+		metrics.NoteSignIn(r.Context(), "provider", "no_role")
 		c.showSignIn(w, r, http.StatusForbidden, "signin.refused.role")
 	case errors.Is(err, auth.ErrUnknownPartner):
+		metrics.NoteSignIn(r.Context(), "provider", "unknown_partner")
 		c.showSignIn(w, r, http.StatusForbidden, "signin.refused.partner")
 	case errors.Is(err, auth.ErrNoSubject), errors.Is(err, identity.ErrInvalidToken):
 		c.Logger.Warn("console: sign-in refused", "reason", err)
+		metrics.NoteSignIn(r.Context(), "provider", "not_verified")
 		c.showSignIn(w, r, http.StatusUnauthorized, "signin.provider.failed")
 	default:
 		c.Logger.Warn("console: identity provider unavailable", "error", err)
+		metrics.NoteSignIn(r.Context(), "provider", "provider_unavailable")
 		c.showSignIn(w, r, http.StatusServiceUnavailable, "signin.provider.unavailable")
 	}
 }

@@ -33,6 +33,7 @@ type Registry struct {
 	notifications *prometheus.CounterVec
 	ledgerLines   *prometheus.CounterVec
 	usageEvents   *prometheus.CounterVec
+	signIns       *prometheus.CounterVec
 }
 
 // New makes a registry with the Go runtime's and the process's collectors.
@@ -66,8 +67,11 @@ func New() *Registry {
 	r.usageEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "marketplace_usage_events_total", Help: "Usage events posted by ISVs, by status: Accepted, Duplicate, or why they were refused (Expired, ResourceNotActive, InvalidDimension, ...).",
 	}, []string{"status"})
+	r.signIns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "marketplace_console_sign_ins_total", Help: "Console sign-ins by method (token, provider) and outcome (signed_in, or why not: bad_token, no_role, unknown_partner, revoked, expired_or_replayed, provider_refused, not_verified, provider_unavailable).",
+	}, []string{"method", "outcome"})
 	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.purchases, r.activations, r.cancellations,
-		r.webhooks, r.notifications, r.ledgerLines, r.usageEvents, r.sdk,
+		r.webhooks, r.notifications, r.ledgerLines, r.usageEvents, r.signIns, r.sdk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
@@ -133,6 +137,14 @@ type requestNotes struct {
 	route   string
 	problem string
 	usage   map[string]int
+	signIn  [2]string // method, outcome
+}
+
+// NoteSignIn records a console sign-in's method and outcome.
+func NoteSignIn(ctx context.Context, method, outcome string) {
+	if n, ok := ctx.Value(routeKey{}).(*requestNotes); ok {
+		n.signIn = [2]string{method, outcome}
+	}
 }
 
 // NoteUsage records what happened to one usage event the request posted
@@ -198,6 +210,9 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 			}
 			status := strconv.Itoa(code)
 			r.httpRequests.WithLabelValues(route, method, status).Inc()
+			if notes.signIn[0] != "" {
+				r.signIns.WithLabelValues(notes.signIn[0], notes.signIn[1]).Inc()
+			}
 			for usage, n := range notes.usage {
 				r.usageEvents.WithLabelValues(usage).Add(float64(n))
 			}

@@ -271,6 +271,13 @@ func TestASignInsStateAndCodeWorkOnce(t *testing.T) {
 		status, _ = get(t, browser(), p.base+u)
 		assert.Equal(t, http.StatusBadRequest, status, u)
 	}
+	_, metrics := get(t, browser(), p.base+"/metrics")
+	for _, want := range []string{`marketplace_console_sign_ins_total{method="provider",outcome="signed_in"} 1`,
+		`marketplace_console_sign_ins_total{method="provider",outcome="expired_or_replayed"} 4`,
+		`marketplace_console_sign_ins_total{method="provider",outcome="not_verified"} 1`,
+		`marketplace_console_sign_ins_total{method="provider",outcome="provider_refused"} 1`} {
+		assert.Contains(t, metrics, want)
+	}
 }
 
 // The API takes the provider's access tokens beside agent tokens, with
