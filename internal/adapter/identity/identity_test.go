@@ -6,9 +6,9 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"sync/atomic"
-	"net/http/cookiejar"
 	"testing"
 	"time"
 
