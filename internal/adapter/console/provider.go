@@ -20,8 +20,13 @@ import (
 
 // providerCookie binds a sign-in under way to its browser. SameSite=Lax,
 // not Strict: the provider's redirect back is a navigation from another
-// site, which Strict cookies do not follow.
-const providerCookie = "console_provider_signin"
+// site, which Strict cookies do not follow. One cookie per sign-in (its
+// name ends with a digest of the state), so sign-ins begun in two tabs
+// both end well.
+const providerCookie = "console_provider_signin_"
+
+// providerCookieName is the binding cookie's name for a state.
+func providerCookieName(state string) string { return providerCookie + hashID(state)[:16] }
 
 // beginProviderSignIn sends the browser to the provider's login page.
 func (c *Console) beginProviderSignIn(w http.ResponseWriter, r *http.Request) {
@@ -48,7 +53,7 @@ func (c *Console) beginProviderSignIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: providerCookie, Value: browser, Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
+	http.SetCookie(w, &http.Cookie{Name: providerCookieName(state), Value: browser, Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(store.SignInLifetime.Seconds())})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
@@ -61,11 +66,14 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	browser, _ := r.Cookie(providerCookie)
-	http.SetCookie(w, &http.Cookie{Name: providerCookie, Value: "", Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	state := q.Get("state")
-	if browser == nil || browser.Value == "" || state == "" || len(state) > 100 || len(browser.Value) > 100 {
+	var browser *http.Cookie
+	if state != "" && len(state) <= 100 {
+		browser, _ = r.Cookie(providerCookieName(state))
+		http.SetCookie(w, &http.Cookie{Name: providerCookieName(state), Value: "", Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
+			SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	}
+	if browser == nil || browser.Value == "" || len(browser.Value) > 100 {
 		metrics.NoteSignIn(r.Context(), "provider", "expired_or_replayed")
 		c.showSignIn(w, r, http.StatusBadRequest, "signin.provider.expired")
 		return

@@ -258,6 +258,18 @@ func TestASignInsStateAndCodeWorkOnce(t *testing.T) {
 	assert.Contains(t, body, "could not be verified")
 	assert.Empty(t, sessionCookie(b, p.base))
 
+	// Two sign-ins begun in two tabs of one browser: both end well.
+	tabs := browser()
+	first, second := beginSignIn(t, tabs, p.base), beginSignIn(t, tabs, p.base)
+	backSecond, err := op.LogIn(tabs, second, "sam", oidcprovider.DevPassword)
+	require.NoError(t, err)
+	backFirst, err := op.LogIn(tabs, first, "sam", oidcprovider.DevPassword)
+	require.NoError(t, err)
+	status, _ = get(t, tabs, backFirst.String())
+	assert.Equal(t, http.StatusOK, status, "the first tab's")
+	status, _ = get(t, tabs, backSecond.String())
+	assert.Equal(t, http.StatusOK, status, "the second tab's")
+
 	// The provider's refusal (the person cancelled there).
 	c := browser()
 	fresh, err = url.Parse(beginSignIn(t, c, p.base))
@@ -272,7 +284,7 @@ func TestASignInsStateAndCodeWorkOnce(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, status, u)
 	}
 	_, metrics := get(t, browser(), p.base+"/metrics")
-	for _, want := range []string{`marketplace_console_sign_ins_total{method="provider",outcome="signed_in"} 1`,
+	for _, want := range []string{`marketplace_console_sign_ins_total{method="provider",outcome="signed_in"} 3`,
 		`marketplace_console_sign_ins_total{method="provider",outcome="expired_or_replayed"} 4`,
 		`marketplace_console_sign_ins_total{method="provider",outcome="not_verified"} 1`,
 		`marketplace_console_sign_ins_total{method="provider",outcome="provider_refused"} 1`} {
