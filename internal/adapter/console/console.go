@@ -373,18 +373,28 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusUnauthorized, "signin.bad")
 		return
 	}
-	id, csrf := randomToken(), randomToken()
+	if !c.startSession(w, r, "token", store.NewConsoleSession{AgentID: agent.ID, PartnerID: agent.PartnerID, Role: agent.Role, Secret: token}) {
+		return
+	}
+	http.Redirect(w, r, "/customers", http.StatusSeeOther)
+}
+
+// startSession records a sign-in's session under a new id and CSRF token
+// (whatever session the browser had ends: no fixation) and sets its
+// cookie; false when it could not be recorded (the page says so).
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, method string, n store.NewConsoleSession) bool {
+	id := randomToken()
+	n.IDHash, n.CSRFToken = hashID(id), randomToken()
 	c.endOldSession(r)
-	if err := c.Store.CreateConsoleSession(r.Context(), store.NewConsoleSession{IDHash: hashID(id), AgentID: agent.ID,
-		PartnerID: agent.PartnerID, Role: agent.Role, Secret: token, CSRFToken: csrf}, c.Now()); err != nil {
+	if err := c.Store.CreateConsoleSession(r.Context(), n, c.Now()); err != nil {
 		c.Logger.Error("console sign-in", "error", err)
 		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
-		return
+		return false
 	}
 	http.SetCookie(w, c.cookie(sessionCookie, id, 0))
 	http.SetCookie(w, c.cookie(preCSRFCookie, "", -1))
-	metrics.NoteSignIn(r.Context(), "token", "signed_in")
-	http.Redirect(w, r, "/customers", http.StatusSeeOther)
+	metrics.NoteSignIn(r.Context(), method, "signed_in")
+	return true
 }
 
 // endOldSession ends the session this browser had, if any, before a

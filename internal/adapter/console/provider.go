@@ -122,17 +122,9 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusForbidden, "signin.refused.revoked")
 		return
 	}
-	id, csrf := randomToken(), randomToken()
-	c.endOldSession(r)
-	if err := c.Store.CreateConsoleSession(r.Context(), store.NewConsoleSession{IDHash: hashID(id), PersonID: person.ID,
-		PartnerID: p.PartnerID, Role: string(p.Role), Secret: signedIn.IDToken, CSRFToken: csrf}, c.Now()); err != nil {
-		c.Logger.Error("console sign-in", "error", err)
-		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
+	if !c.startSession(w, r, "provider", store.NewConsoleSession{PersonID: person.ID, PartnerID: p.PartnerID, Role: string(p.Role), Secret: signedIn.IDToken}) {
 		return
 	}
-	http.SetCookie(w, c.cookie(sessionCookie, id, 0))
-	http.SetCookie(w, c.cookie(preCSRFCookie, "", -1))
-	metrics.NoteSignIn(r.Context(), "provider", "signed_in")
 	// A page of this site, not a redirect, moves on to the customers:
 	// the browser arrived from the provider's site, and the session
 	// cookie (SameSite=Strict) goes only with a navigation begun here.

@@ -128,14 +128,7 @@ func TestAccessTokensAreVerified(t *testing.T) {
 	assert.ErrorIs(t, err, identity.ErrInvalidToken, "an ID token is not an access token")
 
 	now := time.Now()
-	claims := func(change map[string]any) map[string]any {
-		c := map[string]any{"iss": op.Issuer, "sub": "u-ada", "aud": []string{"console"}, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
-			oidcprovider.OrgClaim: oidcprovider.DemoOrg, oidcprovider.GroupsClaim: []string{oidcprovider.AdminGroup}}
-		for k, v := range change {
-			c[k] = v
-		}
-		return c
-	}
+	claims := func(change map[string]any) map[string]any { return op.Claims("console", change) }
 	good, err := op.Sign(claims(nil))
 	require.NoError(t, err)
 	_, err = p.Person(ctx, good)

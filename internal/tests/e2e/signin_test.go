@@ -340,14 +340,7 @@ func providerAccessTokens(t *testing.T, databaseURL string) {
 	assert.Equal(t, "Sam Sales", events.Items[0].ActorName, "the purchase is Sam's")
 
 	now := time.Now()
-	claims := func(change map[string]any) map[string]any {
-		c := map[string]any{"iss": op.Issuer, "sub": "u-ada", "aud": []string{op.ClientID}, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
-			oidcprovider.OrgClaim: oidcprovider.DemoOrg, oidcprovider.GroupsClaim: []string{oidcprovider.AdminGroup}}
-		for k, v := range change {
-			c[k] = v
-		}
-		return c
-	}
+	claims := func(change map[string]any) map[string]any { return op.Claims(op.ClientID, change) }
 	good, err := op.Sign(claims(nil))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, p.do(http.MethodGet, "/v1/customers", good, nil).status, "the control")

@@ -125,6 +125,25 @@ func (p *Provider) Sign(claims map[string]any) (string, error) {
 	return jwt.Signed(signer).Claims(claims).Serialize()
 }
 
+// Claims are those of an access token of this provider for a person of
+// the dev directory (ada's: partner-demo's organisation, the admin
+// group), for the audience, valid an hour, with change applied (a nil
+// value removes a claim): what the tests sign to make a token fail for
+// one reason only.
+func (p *Provider) Claims(audience string, change map[string]any) map[string]any {
+	now := time.Now()
+	c := map[string]any{"iss": p.Issuer, "sub": "u-ada", "aud": []string{audience}, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
+		OrgClaim: DemoOrg, GroupsClaim: []string{AdminGroup}}
+	for k, v := range change {
+		if v == nil {
+			delete(c, k)
+			continue
+		}
+		c[k] = v
+	}
+	return c
+}
+
 // logWriter sends the provider's warnings to the standard error.
 type logWriter struct{}
 
