@@ -35,6 +35,7 @@ import (
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/fields"
 	"github.com/cspmarket/orchestrator/internal/platform/metrics"
+	"github.com/cspmarket/orchestrator/internal/platform/secretbox"
 )
 
 //go:embed templates/*.html
@@ -74,8 +75,10 @@ type Console struct {
 	Now             func() time.Time
 	Logger          *slog.Logger
 	// Identity is the partners' identity provider ("Sign in with …");
-	// nil offers the agent token form only.
+	// nil offers the agent token form only. Box seals its sign-ins under
+	// way in their cookies.
 	Identity *identity.Provider
+	Box      *secretbox.Box
 
 	pages map[string]*template.Template
 }

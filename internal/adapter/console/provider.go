@@ -2,8 +2,11 @@ package console
 
 import (
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -14,19 +17,32 @@ import (
 )
 
 // Sign-in with the partner's identity provider (OpenID Connect, the
-// authorization code flow with PKCE): the console keeps what the callback
-// needs on the server, under the hash of a random state, bound to the
-// browser that began (a cookie of its own), and takes it once.
+// authorization code flow with PKCE). What the callback needs (the nonce,
+// the PKCE verifier) travels sealed (AES-GCM, SECRETS_KEY) in a cookie of
+// the browser that began, named by the state: nothing is written for a
+// request no one has authenticated yet, any instance can end the sign-in,
+// and a callback without that browser's cookie (another browser's, a
+// link sent to a victim, a replay after it was used) finds nothing.
 
-// providerCookie binds a sign-in under way to its browser. SameSite=Lax,
-// not Strict: the provider's redirect back is a navigation from another
-// site, which Strict cookies do not follow. One cookie per sign-in (its
-// name ends with a digest of the state), so sign-ins begun in two tabs
-// both end well.
+// providerCookie holds a sign-in under way. SameSite=Lax, not Strict: the
+// provider's redirect back is a navigation from another site, which
+// Strict cookies do not follow. One cookie per sign-in, so sign-ins begun
+// in two tabs both end well.
 const providerCookie = "console_provider_signin_"
 
-// providerCookieName is the binding cookie's name for a state.
+// signInLifetime is how long a person has at the provider's login page.
+const signInLifetime = 10 * time.Minute
+
+// providerCookieName is the cookie's name for a state.
 func providerCookieName(state string) string { return providerCookie + hashID(state)[:16] }
+
+// pendingSignIn is a sign-in under way, as sealed in its cookie.
+type pendingSignIn struct {
+	StateHash string `json:"s"`
+	Nonce     string `json:"n"`
+	Verifier  string `json:"v"`
+	Began     int64  `json:"t"`
+}
 
 // beginProviderSignIn sends the browser to the provider's login page.
 func (c *Console) beginProviderSignIn(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +56,7 @@ func (c *Console) beginProviderSignIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusForbidden, "error", nil, nil, "error.csrf")
 		return
 	}
-	state, nonce, browser, verifier := randomToken(), randomToken(), randomToken(), oauth2.GenerateVerifier()
+	state, nonce, verifier := randomToken(), randomToken(), oauth2.GenerateVerifier()
 	to, err := c.Identity.AuthCodeURL(r.Context(), state, nonce, verifier)
 	if err != nil {
 		c.Logger.Warn("console: identity provider unavailable", "error", err)
@@ -48,14 +64,49 @@ func (c *Console) beginProviderSignIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusServiceUnavailable, "signin.provider.unavailable")
 		return
 	}
-	if err := c.Store.BeginSignIn(r.Context(), store.SignIn{StateHash: hashID(state), BrowserHash: hashID(browser), Nonce: nonce, Verifier: verifier}, c.Now()); err != nil {
+	plain, _ := json.Marshal(pendingSignIn{StateHash: hashID(state), Nonce: nonce, Verifier: verifier, Began: c.Now().Unix()})
+	sealed, err := c.Box.Seal(plain)
+	if err != nil {
 		c.Logger.Error("console: begin sign-in", "error", err)
 		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: providerCookieName(state), Value: browser, Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(store.SignInLifetime.Seconds())})
+	http.SetCookie(w, c.providerCookie(state, base64.RawURLEncoding.EncodeToString(sealed), int(signInLifetime.Seconds())))
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (c *Console) providerCookie(state, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: providerCookieName(state), Value: value, Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
+}
+
+// pending is the sign-in under way that this browser began with this
+// state, fresh; its cookie is spent (a callback is answered once).
+func (c *Console) pending(w http.ResponseWriter, r *http.Request, state string) (pendingSignIn, bool) {
+	if state == "" || len(state) > 100 {
+		return pendingSignIn{}, false
+	}
+	ck, err := r.Cookie(providerCookieName(state))
+	if err != nil || len(ck.Value) > 1024 {
+		return pendingSignIn{}, false
+	}
+	http.SetCookie(w, c.providerCookie(state, "", -1))
+	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return pendingSignIn{}, false
+	}
+	plain, err := c.Box.Open(sealed)
+	if err != nil {
+		return pendingSignIn{}, false
+	}
+	var p pendingSignIn
+	if json.Unmarshal(plain, &p) != nil || subtle.ConstantTimeCompare([]byte(p.StateHash), []byte(hashID(state))) != 1 {
+		return pendingSignIn{}, false
+	}
+	if age := c.Now().Sub(time.Unix(p.Began, 0)); age < 0 || age > signInLifetime {
+		return pendingSignIn{}, false
+	}
+	return p, true
 }
 
 // providerCallback ends a sign-in: the provider sent the browser back
@@ -66,29 +117,12 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	state := q.Get("state")
-	var browser *http.Cookie
-	if state != "" && len(state) <= 100 {
-		browser, _ = r.Cookie(providerCookieName(state))
-		http.SetCookie(w, &http.Cookie{Name: providerCookieName(state), Value: "", Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
-			SameSite: http.SameSiteLaxMode, MaxAge: -1})
-	}
-	if browser == nil || browser.Value == "" || len(browser.Value) > 100 {
-		metrics.NoteSignIn(r.Context(), "provider", "expired_or_replayed")
-		c.showSignIn(w, r, http.StatusBadRequest, "signin.provider.expired")
-		return
-	}
-	pending, err := c.Store.TakeSignIn(r.Context(), hashID(state), hashID(browser.Value), c.Now())
-	if errors.Is(err, store.ErrNotFound) {
+	pending, ok := c.pending(w, r, q.Get("state"))
+	if !ok {
 		// Replayed, begun by another browser, or too old: nothing
 		// changes, the person begins again.
 		metrics.NoteSignIn(r.Context(), "provider", "expired_or_replayed")
 		c.showSignIn(w, r, http.StatusBadRequest, "signin.provider.expired")
-		return
-	}
-	if err != nil {
-		c.Logger.Error("console: sign-in callback", "error", err)
-		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
 		return
 	}
 	if q.Get("error") != "" || q.Get("code") == "" {

@@ -288,6 +288,27 @@ func (p *Provider) lacksClaims(claims map[string]any) bool {
 	return false
 }
 
+// isAccessToken tells an access token from an ID token of the same
+// provider and audience (by default the API's audience is the console's
+// client id, every ID token's audience too): an access token names the
+// client it was issued to or the scopes it grants (RFC 9068's client_id
+// and scope; Entra ID's scp), and never carries the hashes only ID tokens
+// have (at_hash, c_hash). Nonces are not a sign: some providers copy the
+// authorization request's into access tokens, and ID tokens may have none.
+func isAccessToken(claims map[string]any) bool {
+	for _, idOnly := range []string{"at_hash", "c_hash"} {
+		if _, ok := claims[idOnly]; ok {
+			return false
+		}
+	}
+	for _, marker := range []string{"client_id", "scope", "scp"} {
+		if _, ok := claims[marker]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // checkAuthorizedParty refuses a token issued to several audiences for
 // another client (OpenID Connect Core 3.1.3.7, points 4 and 5).
 func checkAuthorizedParty(claims map[string]any, clientID string) error {
@@ -304,7 +325,7 @@ func checkAuthorizedParty(claims map[string]any, clientID string) error {
 // Person is who an access token sent to the API says: the token verified
 // (issuer, the API's audience, expiry, signature by the provider's keys,
 // fetched again when they rotate) and read by the directory. An ID token
-// is not an access token: one with a nonce is refused.
+// is not an access token (isAccessToken).
 func (p *Provider) Person(ctx context.Context, accessToken string) (auth.Person, error) {
 	d, err := p.discover(ctx)
 	if err != nil {
@@ -314,12 +335,12 @@ func (p *Provider) Person(ctx context.Context, accessToken string) (auth.Person,
 	if err != nil {
 		return auth.Person{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
-	if token.Nonce != "" {
-		return auth.Person{}, fmt.Errorf("%w: an ID token, not an access token", ErrInvalidToken)
-	}
 	claims := map[string]any{}
 	if err := token.Claims(&claims); err != nil {
 		return auth.Person{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if !isAccessToken(claims) {
+		return auth.Person{}, fmt.Errorf("%w: an ID token, not an access token", ErrInvalidToken)
 	}
 	return p.cfg.Directory.Person(claims)
 }

@@ -878,13 +878,3 @@ func (r personRow) person() Person {
 		CreatedAt: r.CreatedAt.UTC(), LastSignedInAt: r.LastSignedInAt.UTC(), RevokedAt: utcPtr(r.RevokedAt)}
 }
 
-// signInRow is a sign-in under way at the identity provider.
-type signInRow struct {
-	bun.BaseModel `bun:"table:console_sign_ins"`
-
-	StateHash      string    `bun:"state_hash,pk"`
-	BrowserHash    string    `bun:"browser_hash,notnull"`
-	Nonce          string    `bun:"nonce,notnull"`
-	SealedVerifier []byte    `bun:"sealed_verifier,notnull"`
-	CreatedAt      time.Time `bun:"created_at,notnull"`
-}

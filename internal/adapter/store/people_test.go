@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,44 +57,6 @@ func TestPeopleAreRecordedAtFirstSignIn(t *testing.T) {
 		revoked, err := s.RecordPerson(ctx, store.PersonSeen{Issuer: "https://idp.example", Subject: "u1", PartnerID: "p1", Role: "admin_agent"}, at)
 		require.NoError(t, err)
 		assert.NotNil(t, revoked.RevokedAt, "signing in again does not lift a revocation")
-	})
-}
-
-// A sign-in under way is taken once, by the browser that began it, while
-// it is fresh; concurrent callbacks with the same state: one wins.
-func TestASignInUnderWayIsTakenOnce(t *testing.T) {
-	storetest.EachDialect(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-		in := store.SignIn{StateHash: "state-1", BrowserHash: "browser-1", Nonce: "nonce-1", Verifier: "verifier-1"}
-		require.NoError(t, s.BeginSignIn(ctx, in, at))
-
-		_, err := s.TakeSignIn(ctx, "state-1", "browser-2", at)
-		assert.ErrorIs(t, err, store.ErrNotFound, "another browser's")
-		got, err := s.TakeSignIn(ctx, "state-1", "browser-1", at.Add(time.Minute))
-		require.NoError(t, err, "still there for its own browser")
-		assert.Equal(t, in, got)
-		_, err = s.TakeSignIn(ctx, "state-1", "browser-1", at.Add(time.Minute))
-		assert.ErrorIs(t, err, store.ErrNotFound, "replayed")
-
-		require.NoError(t, s.BeginSignIn(ctx, store.SignIn{StateHash: "state-old", BrowserHash: "b", Nonce: "n", Verifier: "v"}, at))
-		_, err = s.TakeSignIn(ctx, "state-old", "b", at.Add(store.SignInLifetime+time.Second))
-		assert.ErrorIs(t, err, store.ErrNotFound, "too old")
-
-		require.NoError(t, s.BeginSignIn(ctx, store.SignIn{StateHash: "state-race", BrowserHash: "b", Nonce: "n", Verifier: "v"}, at))
-		var won atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := s.TakeSignIn(ctx, "state-race", "b", at); err == nil {
-					won.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		assert.Equal(t, int32(1), won.Load())
 	})
 }
 

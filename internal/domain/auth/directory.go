@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+
+	"github.com/cspmarket/orchestrator/internal/domain/fields"
 )
 
 // People signed in with their organisation's identity provider (issue 29,
@@ -54,13 +57,15 @@ var (
 // otherwise, saying why.
 func (d Directory) Person(claims map[string]any) (Person, error) {
 	sub, _ := claims["sub"].(string)
-	if strings.TrimSpace(sub) == "" {
+	if strings.TrimSpace(sub) == "" || len(sub) > maxSubject || !fields.CleanText(sub) {
+		// Providers' subjects are short opaque ids; anything else is
+		// not a person this directory can name.
 		return Person{}, ErrNoSubject
 	}
-	p := Person{Subject: sub, Email: stringClaim(claims, "email")}
-	p.Name = stringClaim(claims, "name")
+	p := Person{Subject: sub, Email: shown(stringClaim(claims, "email"))}
+	p.Name = shown(stringClaim(claims, "name"))
 	if p.Name == "" {
-		p.Name = stringClaim(claims, "preferred_username")
+		p.Name = shown(stringClaim(claims, "preferred_username"))
 	}
 	org := stringClaim(claims, d.PartnerClaim)
 	partner, ok := d.Partners[org]
@@ -78,6 +83,32 @@ func (d Directory) Person(claims map[string]any) (Person, error) {
 		return Person{}, ErrNoRole
 	}
 	return p, nil
+}
+
+// Bounds of what a person is recorded with (OpenID Connect sets none).
+const (
+	maxSubject = 255
+	maxShown   = 200
+)
+
+// shown is a name or email as it may be recorded and shown: without
+// control characters (a NUL is refused by databases, a newline forges
+// lines) nor the direction overrides that make a name read as another
+// (U+202A-U+202E, U+2066-U+2069), invalid UTF-8 dropped, trimmed, at
+// most maxShown characters.
+func shown(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ToValidUTF8(s, "") {
+		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			continue
+		}
+		if n++; n > maxShown {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // stringClaim is a claim that is a string, "" otherwise.

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,5 +61,25 @@ func TestPartnersAreReadFromConfiguration(t *testing.T) {
 	for _, bad := range []string{"tenant-a", "=partner", "tenant=", "a=p1,a=p2"} {
 		_, err := ParsePartners(bad)
 		assert.Error(t, err, bad)
+	}
+}
+
+// What a provider says of a person is recorded and shown only as text
+// that cannot break a row or a page: control characters and direction
+// overrides dropped, bounded; a subject that is not a short clean id is
+// no one.
+func TestOddBytesInClaims(t *testing.T) {
+	d := Directory{PartnerClaim: "tid", Partners: map[string]string{"t1": "partner-demo"}, AdminGroup: "a"}
+	p, err := d.Person(map[string]any{"sub": "u1", "tid": "t1", "groups": []any{"a"},
+		"name": "Ada\x00 \u202eAdmin\n", "email": "ada@example.com\r\nBcc: x@example.com"})
+	require.NoError(t, err)
+	assert.Equal(t, "Ada Admin", p.Name)
+	assert.Equal(t, "ada@example.comBcc: x@example.com", p.Email)
+	p, err = d.Person(map[string]any{"sub": "u1", "tid": "t1", "groups": []any{"a"}, "name": strings.Repeat("é", 1000)})
+	require.NoError(t, err)
+	assert.Equal(t, 200, utf8.RuneCountInString(p.Name))
+	for _, sub := range []string{"u\x001", strings.Repeat("x", 256), "\xff\xfe"} {
+		_, err = d.Person(map[string]any{"sub": sub, "tid": "t1", "groups": []any{"a"}})
+		assert.ErrorIs(t, err, ErrNoSubject, "%q", sub)
 	}
 }

@@ -224,7 +224,7 @@ func Start(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Log
 		}
 		srv.Identity = idp
 		apiHandler := srv.Handler()
-		partnerConsole := &console.Console{API: apiHandler, Store: a.Store, Secure: cfg.ConsoleSecureCookies, Logger: logger, Identity: idp}
+		partnerConsole := &console.Console{API: apiHandler, Store: a.Store, Secure: cfg.ConsoleSecureCookies, Logger: logger, Identity: idp, Box: box}
 		a.http = &http.Server{Handler: a.withMetrics(console.Mount(apiHandler, partnerConsole.Handler())), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { a.serveErr <- a.http.Serve(l) }()
 	}

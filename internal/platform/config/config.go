@@ -231,7 +231,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // that fails later for everyone).
 func oidcFromEnv(getenv func(string) string) (*OIDC, error) {
 	o := &OIDC{
-		Issuer: strings.TrimRight(strings.TrimSpace(getenv("OIDC_ISSUER")), "/"), ClientID: strings.TrimSpace(getenv("OIDC_CLIENT_ID")),
+		// The issuer exactly as configured: it must equal the discovery
+		// document's, trailing slash and all (Auth0's ends with one).
+		Issuer: strings.TrimSpace(getenv("OIDC_ISSUER")), ClientID: strings.TrimSpace(getenv("OIDC_CLIENT_ID")),
 		ClientSecret: strings.TrimSpace(getenv("OIDC_CLIENT_SECRET")), APIAudience: strings.TrimSpace(getenv("OIDC_API_AUDIENCE")),
 		ProviderName: strings.TrimSpace(getenv("OIDC_PROVIDER_NAME")),
 		Directory: auth.Directory{PartnerClaim: strings.TrimSpace(getenv("OIDC_PARTNER_CLAIM")), GroupsClaim: strings.TrimSpace(getenv("OIDC_GROUPS_CLAIM")),

@@ -109,7 +109,7 @@ func TestTheIdentityProvider(t *testing.T) {
 	c, err = FromEnv(env(full))
 	require.NoError(t, err)
 	require.NotNil(t, c.OIDC)
-	assert.Equal(t, "https://login.microsoftonline.com/tid/v2.0", c.OIDC.Issuer)
+	assert.Equal(t, "https://login.microsoftonline.com/tid/v2.0/", c.OIDC.Issuer, "as configured: it must be the discovery document's to the byte")
 	assert.Equal(t, map[string]string{"tid-1": "partner-demo", "tid-2": "partner-other"}, c.OIDC.Directory.Partners)
 	assert.Equal(t, []string{"groups", "api://app/use"}, c.OIDC.Scopes)
 

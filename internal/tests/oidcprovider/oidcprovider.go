@@ -133,7 +133,7 @@ func (p *Provider) Sign(claims map[string]any) (string, error) {
 func (p *Provider) Claims(audience string, change map[string]any) map[string]any {
 	now := time.Now()
 	c := map[string]any{"iss": p.Issuer, "sub": "u-ada", "aud": []string{audience}, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
-		OrgClaim: DemoOrg, GroupsClaim: []string{AdminGroup}}
+		"client_id": p.ClientID, "jti": random(), OrgClaim: DemoOrg, GroupsClaim: []string{AdminGroup}}
 	for k, v := range change {
 		if v == nil {
 			delete(c, k)

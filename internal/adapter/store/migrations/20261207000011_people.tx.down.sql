@@ -1,5 +1,3 @@
-DROP TABLE console_sign_ins;
---bun:split
 DROP TABLE console_sessions;
 --bun:split
 CREATE TABLE console_sessions (

@@ -34,16 +34,3 @@ CREATE TABLE console_sessions (
     last_seen_at {{.Timestamp}} NOT NULL,
     CHECK ((agent_id IS NULL) <> (person_id IS NULL))
 );
---bun:split
--- A sign-in under way at the provider: what the callback needs (the
--- nonce, the PKCE verifier, sealed) under the hash of its state, bound to
--- the browser that began it. Taken once.
-CREATE TABLE console_sign_ins (
-    state_hash      TEXT PRIMARY KEY,
-    browser_hash    TEXT NOT NULL,
-    nonce           TEXT NOT NULL,
-    sealed_verifier {{.Bytes}} NOT NULL,
-    created_at      {{.Timestamp}} NOT NULL
-);
---bun:split
-CREATE INDEX console_sign_ins_created ON console_sign_ins (created_at);

@@ -1,0 +1,130 @@
+package console_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspmarket/orchestrator/internal/adapter/api"
+	"github.com/cspmarket/orchestrator/internal/adapter/console"
+	"github.com/cspmarket/orchestrator/internal/adapter/identity"
+	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
+	"github.com/cspmarket/orchestrator/internal/domain/catalog"
+	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
+	"github.com/cspmarket/orchestrator/internal/tests/oidcprovider"
+)
+
+// startWithProvider serves the console with sign-in at a real provider;
+// the console's clock is now() plus the returned offset.
+func startWithProvider(t *testing.T) (*httptest.Server, *oidcprovider.Provider, *atomic.Int64) {
+	t.Helper()
+	op, err := oidcprovider.Start("127.0.0.1:0", "console", "secret", oidcprovider.DevPeople())
+	require.NoError(t, err)
+	t.Cleanup(op.Close)
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
+	require.NoError(t, fixtures.Seed(ctx, s))
+	apiHandler := (&api.Server{Store: s, Logger: slog.New(slog.DiscardHandler), CheckTemporal: func(context.Context) error { return nil }}).Handler()
+	var offset atomic.Int64
+	c := &console.Console{API: apiHandler, Store: s, Logger: slog.New(slog.DiscardHandler), Box: storetest.Box(t),
+		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }}
+	srv := httptest.NewServer(console.Mount(apiHandler, c.Handler()))
+	t.Cleanup(srv.Close)
+	c.Identity = identity.New(identity.Config{Issuer: op.Issuer, ClientID: "console", ClientSecret: "secret",
+		RedirectURL: srv.URL + "/sign-in/callback", PostLogoutURL: srv.URL + "/sign-in",
+		Directory: auth.Directory{PartnerClaim: oidcprovider.OrgClaim, AdminGroup: oidcprovider.AdminGroup, SalesGroup: oidcprovider.SalesGroup,
+			Partners: map[string]string{oidcprovider.DemoOrg: fixtures.PartnerDemo}}})
+	op.AllowRedirect(srv.URL+"/sign-in/callback", srv.URL+"/sign-in")
+	return srv, op, &offset
+}
+
+// begin starts a sign-in in b and logs in at the provider as ada: the
+// callback URL the provider sends the browser back to.
+func begin(t *testing.T, b *browser, op *oidcprovider.Provider) *url.URL {
+	t.Helper()
+	_, page, h := b.do(http.MethodGet, "/sign-in", nil)
+	assert.Contains(t, h.Get("Content-Security-Policy"), "form-action 'self' "+op.Issuer, "the button's redirect to the provider is allowed")
+	m := csrfField.FindStringSubmatch(page)
+	require.Len(t, m, 2, page)
+	status, _, h := b.do(http.MethodPost, "/sign-in/provider", url.Values{"csrf": {m[1]}})
+	require.Equal(t, http.StatusSeeOther, status)
+	assert.Contains(t, h.Get("Set-Cookie"), "SameSite=Lax")
+	assert.Contains(t, h.Get("Set-Cookie"), "HttpOnly")
+	back, err := op.LogIn(b.http, h.Get("Location"), "ada", oidcprovider.DevPassword)
+	require.NoError(t, err)
+	return back
+}
+
+func callback(b *browser, back *url.URL) (int, string) {
+	status, page, _ := b.do(http.MethodGet, "/sign-in/callback?"+back.RawQuery, nil)
+	return status, page
+}
+
+// cookieName is the console's cookie of a sign-in under way with state.
+func cookieName(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return "console_provider_signin_" + hex.EncodeToString(sum[:])[:16]
+}
+
+func TestASignInAtTheProviderIsItsBrowsersOnly(t *testing.T) {
+	srv, op, offset := startWithProvider(t)
+	callbackURL, _ := url.Parse(srv.URL + "/sign-in/callback")
+
+	a := newBrowser(t, srv.URL)
+	back := begin(t, a, op)
+	// Another browser with the callback: nothing.
+	status, page := callback(newBrowser(t, srv.URL), back)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, page, "expired or was already used")
+	// Its own browser: signed in, on the customers page next.
+	status, page = callback(a, back)
+	require.Equal(t, http.StatusOK, status, page)
+	assert.Contains(t, page, `http-equiv="refresh" content="0; url=/customers"`)
+	_, page, _ = a.do(http.MethodGet, "/customers", nil)
+	assert.Contains(t, page, "Ada Admin")
+	// Again: the cookie was spent.
+	status, _ = callback(a, back)
+	assert.Equal(t, http.StatusBadRequest, status)
+
+	// A sign-in's sealed cookie put under another state's name.
+	b := newBrowser(t, srv.URL)
+	first := begin(t, b, op)
+	var sealed string
+	for _, ck := range b.http.Jar.Cookies(callbackURL) {
+		if ck.Name == cookieName(first.Query().Get("state")) {
+			sealed = ck.Value
+		}
+	}
+	require.NotEmpty(t, sealed)
+	q := first.Query()
+	q.Set("state", "another-state")
+	b.http.Jar.SetCookies(callbackURL, []*http.Cookie{{Name: cookieName("another-state"), Value: sealed, Path: "/sign-in/callback"}})
+	status, _, _ = b.do(http.MethodGet, "/sign-in/callback?"+q.Encode(), nil)
+	assert.Equal(t, http.StatusBadRequest, status, "sealed for one state, presented for another")
+	// A tampered cookie.
+	tampered := begin(t, b, op)
+	b.http.Jar.SetCookies(callbackURL, []*http.Cookie{{Name: cookieName(tampered.Query().Get("state")), Value: strings.Repeat("A", 200), Path: "/sign-in/callback"}})
+	status, _ = callback(b, tampered)
+	assert.Equal(t, http.StatusBadRequest, status)
+
+	// Too old: ten minutes at the provider's login page at most.
+	late := newBrowser(t, srv.URL)
+	slow := begin(t, late, op)
+	offset.Store(int64(11 * time.Minute))
+	status, _ = callback(late, slow)
+	assert.Equal(t, http.StatusBadRequest, status)
+	offset.Store(0)
+}
