@@ -877,4 +877,3 @@ func (r personRow) person() Person {
 	return Person{ID: r.ID, PartnerID: r.PartnerID, Issuer: r.Issuer, Subject: r.Subject, Name: r.Name, Email: r.Email, Role: r.Role,
 		CreatedAt: r.CreatedAt.UTC(), LastSignedInAt: r.LastSignedInAt.UTC(), RevokedAt: utcPtr(r.RevokedAt)}
 }
-
