@@ -418,13 +418,16 @@ func people(out io.Writer, cfg config.Config, verb string, args []string) error 
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPARTNER\tNAME\tEMAIL\tROLE AT LAST SIGN-IN\tLAST SIGN-IN\tREVOKED")
+		fmt.Fprintln(tw, "ID\tPARTNER\tNAME\tEMAIL\tISSUER\tSUBJECT\tROLE AT LAST SIGN-IN\tLAST SIGN-IN\tREVOKED")
 		for _, p := range all {
 			revoked := ""
 			if p.RevokedAt != nil {
 				revoked = p.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.PartnerID, p.Name, p.Email, p.Role, p.LastSignedInAt.Format(time.RFC3339), revoked)
+			// The subject tells apart two people of one name; %q shows
+			// any byte a provider sent as it is.
+			fmt.Fprintf(tw, "%s\t%s\t%q\t%q\t%s\t%q\t%s\t%s\t%s\n", p.ID, p.PartnerID, p.Name, p.Email, p.Issuer, p.Subject, p.Role,
+				p.LastSignedInAt.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
 	case "revoke":

@@ -43,7 +43,9 @@ func (b *lockedBuffer) String() string {
 // where everything is written), and the provider down answers 503 with
 // Retry-After, not 401: the caller's token may be fine.
 func TestAccessTokensAreNeverLogged(t *testing.T) {
-	op, err := oidcprovider.Start("127.0.0.1:0", "console", "secret", oidcprovider.DevPeople())
+	eve := oidcprovider.Person{ID: "u-eve", Username: "eve", Password: "pw", GivenName: "Ev\x00e\r\nlevel=ERROR", FamilyName: "\u202enimdA",
+		Email: "eve@contoso.example", Org: oidcprovider.DemoOrg, Groups: []string{oidcprovider.AdminGroup}}
+	op, err := oidcprovider.Start("127.0.0.1:0", "console", "secret", append(oidcprovider.DevPeople(), eve))
 	require.NoError(t, err)
 	t.Cleanup(op.Close)
 	s := storetest.SQLite(t)
@@ -70,6 +72,21 @@ func TestAccessTokensAreNeverLogged(t *testing.T) {
 	idToken, _ := tokens.Extra("id_token").(string)
 	resp, _ = call(t, srv, http.MethodGet, "/v1/customers", idToken, "")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "an ID token is not an access token")
+
+	// A name with a NUL, a line break and a direction override, from the
+	// provider's userinfo (the access token carries none): served, and
+	// recorded as it may be shown.
+	eveTokens, err := op.Tokens(ctx, "eve", "pw")
+	require.NoError(t, err)
+	resp, _ = call(t, srv, http.MethodGet, "/v1/customers", eveTokens.AccessToken, "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	people, err := s.People(ctx)
+	require.NoError(t, err)
+	names := map[string]string{}
+	for _, p := range people {
+		names[p.Subject] = p.Name
+	}
+	assert.Equal(t, "Evelevel=ERROR nimdA", names["u-eve"])
 
 	require.Contains(t, logs.String(), "access token refused", "the refusals are logged, with their reason")
 	for _, secret := range []string{tokens.AccessToken, expired, idToken} {

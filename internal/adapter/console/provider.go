@@ -1,11 +1,14 @@
 package console
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -24,17 +27,32 @@ import (
 // and a callback without that browser's cookie (another browser's, a
 // link sent to a victim, a replay after it was used) finds nothing.
 
-// providerCookie holds a sign-in under way. SameSite=Lax, not Strict: the
-// provider's redirect back is a navigation from another site, which
+// providerCookie holds a sign-in under way. SameSite=Lax, not Strict:
+// the provider's redirect back is a navigation from another site, which
 // Strict cookies do not follow. One cookie per sign-in, so sign-ins begun
-// in two tabs both end well.
+// in two tabs both end well; at most keptSignIns of them (a new sign-in
+// forgets the oldest: abandoned ones would otherwise grow every request's
+// headers past what proxies take). Over TLS the name has the __Host-
+// prefix: no sibling domain nor plain-http attacker can plant one.
 const providerCookie = "console_provider_signin_"
 
-// signInLifetime is how long a person has at the provider's login page.
-const signInLifetime = 10 * time.Minute
+// signInLifetime is how long a person has at the provider's login page;
+// clockSkew how far apart the clocks of the instances that began and end
+// a sign-in may be.
+const (
+	signInLifetime = 10 * time.Minute
+	clockSkew      = time.Minute
+	keptSignIns    = 3
+)
 
 // providerCookieName is the cookie's name for a state.
-func providerCookieName(state string) string { return providerCookie + hashID(state)[:16] }
+func (c *Console) providerCookieName(state string) string {
+	name := providerCookie + hashID(state)[:16]
+	if c.Secure {
+		return "__Host-" + name
+	}
+	return name
+}
 
 // pendingSignIn is a sign-in under way, as sealed in its cookie.
 type pendingSignIn struct {
@@ -71,27 +89,47 @@ func (c *Console) beginProviderSignIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
 		return
 	}
-	http.SetCookie(w, c.providerCookie(state, base64.RawURLEncoding.EncodeToString(sealed), int(signInLifetime.Seconds())))
+	c.forgetOldSignIns(w, r)
+	http.SetCookie(w, c.providerCookie(c.providerCookieName(state), base64.RawURLEncoding.EncodeToString(sealed), int(signInLifetime.Seconds())))
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-func (c *Console) providerCookie(state, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: providerCookieName(state), Value: value, Path: "/sign-in/callback", HttpOnly: true, Secure: c.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
+func (c *Console) providerCookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
 }
 
-// pending is the sign-in under way that this browser began with this
-// state, fresh; its cookie is spent (a callback is answered once).
-func (c *Console) pending(w http.ResponseWriter, r *http.Request, state string) (pendingSignIn, bool) {
-	if state == "" || len(state) > 100 {
+// forgetOldSignIns removes this browser's sign-ins under way but the
+// newest keptSignIns-1, before a new one is added.
+func (c *Console) forgetOldSignIns(w http.ResponseWriter, r *http.Request) {
+	type held struct {
+		name  string
+		began int64
+	}
+	var all []held
+	for _, ck := range r.Cookies() {
+		if !strings.HasPrefix(strings.TrimPrefix(ck.Name, "__Host-"), providerCookie) {
+			continue
+		}
+		began := int64(0) // unreadable: the first to go
+		if p, ok := c.open(ck.Value); ok {
+			began = p.Began
+		}
+		all = append(all, held{ck.Name, began})
+	}
+	slices.SortFunc(all, func(a, b held) int { return cmp.Compare(b.began, a.began) })
+	for i, h := range all {
+		if i >= keptSignIns-1 {
+			http.SetCookie(w, c.providerCookie(h.name, "", -1))
+		}
+	}
+}
+
+// open is a sign-in under way as its cookie holds it.
+func (c *Console) open(value string) (pendingSignIn, bool) {
+	if len(value) > 1024 {
 		return pendingSignIn{}, false
 	}
-	ck, err := r.Cookie(providerCookieName(state))
-	if err != nil || len(ck.Value) > 1024 {
-		return pendingSignIn{}, false
-	}
-	http.SetCookie(w, c.providerCookie(state, "", -1))
-	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	sealed, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil {
 		return pendingSignIn{}, false
 	}
@@ -100,10 +138,29 @@ func (c *Console) pending(w http.ResponseWriter, r *http.Request, state string) 
 		return pendingSignIn{}, false
 	}
 	var p pendingSignIn
-	if json.Unmarshal(plain, &p) != nil || subtle.ConstantTimeCompare([]byte(p.StateHash), []byte(hashID(state))) != 1 {
+	if json.Unmarshal(plain, &p) != nil {
 		return pendingSignIn{}, false
 	}
-	if age := c.Now().Sub(time.Unix(p.Began, 0)); age < 0 || age > signInLifetime {
+	return p, true
+}
+
+// pending is the sign-in under way that this browser began with this
+// state, fresh; its cookie is spent (a callback is answered once).
+func (c *Console) pending(w http.ResponseWriter, r *http.Request, state string) (pendingSignIn, bool) {
+	if state == "" || len(state) > 100 {
+		return pendingSignIn{}, false
+	}
+	name := c.providerCookieName(state)
+	ck, err := r.Cookie(name)
+	if err != nil {
+		return pendingSignIn{}, false
+	}
+	http.SetCookie(w, c.providerCookie(name, "", -1))
+	p, ok := c.open(ck.Value)
+	if !ok || subtle.ConstantTimeCompare([]byte(p.StateHash), []byte(hashID(state))) != 1 {
+		return pendingSignIn{}, false
+	}
+	if age := c.Now().Sub(time.Unix(p.Began, 0)); age < -clockSkew || age > signInLifetime {
 		return pendingSignIn{}, false
 	}
 	return p, true
@@ -136,6 +193,18 @@ func (c *Console) providerCallback(w http.ResponseWriter, r *http.Request) {
 	signedIn, err := c.Identity.Exchange(r.Context(), q.Get("code"), pending.Verifier, pending.Nonce)
 	if err != nil {
 		c.providerFailed(w, r, err)
+		return
+	}
+	// One login, one session: a callback that arrives twice at once
+	// (the cookie sent with both) may find a provider that exchanged the
+	// code twice.
+	if first, err := c.Store.SpendSignIn(r.Context(), pending.StateHash, c.Now()); err != nil {
+		c.Logger.Error("console: spend sign-in", "error", err)
+		c.render(w, r, http.StatusServiceUnavailable, "error", nil, nil, "error.unavailable")
+		return
+	} else if !first {
+		metrics.NoteSignIn(r.Context(), "provider", "expired_or_replayed")
+		c.showSignIn(w, r, http.StatusBadRequest, "signin.provider.expired")
 		return
 	}
 	p := signedIn.Person

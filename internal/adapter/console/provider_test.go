@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,4 +128,71 @@ func TestASignInAtTheProviderIsItsBrowsersOnly(t *testing.T) {
 	status, _ = callback(late, slow)
 	assert.Equal(t, http.StatusBadRequest, status)
 	offset.Store(0)
+
+	// Begun by an instance whose clock is half a minute ahead.
+	ahead := newBrowser(t, srv.URL)
+	offset.Store(int64(30 * time.Second))
+	early := begin(t, ahead, op)
+	offset.Store(0)
+	status, _ = callback(ahead, early)
+	assert.Equal(t, http.StatusOK, status, "clocks a little apart")
+}
+
+// Sign-ins abandoned in one browser do not pile up cookies: the newest
+// few are kept, and the last one ends well.
+func TestAbandonedSignInsAreForgotten(t *testing.T) {
+	srv, op, _ := startWithProvider(t)
+	root, _ := url.Parse(srv.URL + "/")
+	b := newBrowser(t, srv.URL)
+	var last *url.URL
+	for range 6 {
+		last = begin(t, b, op)
+	}
+	held := 0
+	for _, ck := range b.http.Jar.Cookies(root) {
+		if strings.HasPrefix(ck.Name, "console_provider_signin_") {
+			held++
+		}
+	}
+	assert.Equal(t, 3, held)
+	status, _ := callback(b, last)
+	assert.Equal(t, http.StatusOK, status)
+}
+
+// One login, one session: the same callback sent eight times at once with
+// its cookie (a provider may exchange a code more than once).
+func TestOneLoginEndsInOneSession(t *testing.T) {
+	srv, op, _ := startWithProvider(t)
+	b := newBrowser(t, srv.URL)
+	back := begin(t, b, op)
+	callbackURL, _ := url.Parse(srv.URL + "/sign-in/callback")
+	cookies := b.http.Jar.Cookies(callbackURL)
+	statuses := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/sign-in/callback?"+back.RawQuery, nil)
+			for _, ck := range cookies {
+				req.AddCookie(ck)
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	signedIn := 0
+	for s := range statuses {
+		if s == http.StatusOK {
+			signedIn++
+		}
+	}
+	assert.Equal(t, 1, signedIn)
 }

@@ -16,10 +16,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/cspmarket/orchestrator/internal/domain/auth"
@@ -200,10 +202,10 @@ func (p *Provider) Profile(ctx context.Context, subject, accessToken string) (na
 	claims := map[string]any{}
 	_ = info.Claims(&claims)
 	name, _ = claims["name"].(string)
-	if name == "" {
+	if name = auth.Shown(name); name == "" {
 		name, _ = claims["preferred_username"].(string)
 	}
-	return name, info.Email
+	return auth.Shown(name), auth.Shown(info.Email)
 }
 
 // SignedIn is a person the provider vouched for at a sign-in.
@@ -290,24 +292,52 @@ func (p *Provider) lacksClaims(claims map[string]any) bool {
 
 // isAccessToken tells an access token from an ID token of the same
 // provider and audience (by default the API's audience is the console's
-// client id, every ID token's audience too): an access token names the
-// client it was issued to or the scopes it grants (RFC 9068's client_id
-// and scope; Entra ID's scp), and never carries the hashes only ID tokens
-// have (at_hash, c_hash). Nonces are not a sign: some providers copy the
-// authorization request's into access tokens, and ID tokens may have none.
-func isAccessToken(claims map[string]any) bool {
+// client id, every ID token's audience too). An access token says so in
+// its header (RFC 9068's typ at+jwt) or grants scopes (a non-empty scope
+// or scp: RFC 9068, Keycloak, Entra ID); it never carries the hashes only
+// ID tokens have (at_hash, c_hash) nor Keycloak's typ ID. A client_id or
+// a nonce is no sign either way: some providers put a client_id in their
+// ID tokens, or copy the authorization request's nonce into access tokens.
+func isAccessToken(header string, claims map[string]any) bool {
 	for _, idOnly := range []string{"at_hash", "c_hash"} {
 		if _, ok := claims[idOnly]; ok {
 			return false
 		}
 	}
-	for _, marker := range []string{"client_id", "scope", "scp"} {
-		if _, ok := claims[marker]; ok {
+	if typ, _ := claims["typ"].(string); strings.EqualFold(typ, "ID") {
+		return false
+	}
+	if t := strings.ToLower(header); t == "at+jwt" || t == "application/at+jwt" {
+		return true
+	}
+	for _, marker := range []string{"scope", "scp"} {
+		if v, ok := claims[marker].(string); ok && strings.TrimSpace(v) != "" {
 			return true
+		}
+		if v, ok := claims[marker].([]any); ok && len(v) > 0 {
+			if first, ok := v[0].(string); ok && first != "" {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// headerType is a compact JWS's typ header ("" when it has none); the
+// token's signature is verified elsewhere.
+func headerType(token string) string {
+	jws, err := jose.ParseSignedCompact(token, signatureAlgorithms)
+	if err != nil || len(jws.Signatures) != 1 {
+		return ""
+	}
+	typ, _ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType].(string)
+	return typ
+}
+
+// signatureAlgorithms are those a provider's tokens may be read with here
+// (go-oidc checks the provider's own list before).
+var signatureAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512,
+	jose.PS256, jose.PS384, jose.PS512, jose.EdDSA}
 
 // checkAuthorizedParty refuses a token issued to several audiences for
 // another client (OpenID Connect Core 3.1.3.7, points 4 and 5).
@@ -339,7 +369,7 @@ func (p *Provider) Person(ctx context.Context, accessToken string) (auth.Person,
 	if err := token.Claims(&claims); err != nil {
 		return auth.Person{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
-	if !isAccessToken(claims) {
+	if !isAccessToken(headerType(accessToken), claims) {
 		return auth.Person{}, fmt.Errorf("%w: an ID token, not an access token", ErrInvalidToken)
 	}
 	return p.cfg.Directory.Person(claims)

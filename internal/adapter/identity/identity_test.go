@@ -133,6 +133,17 @@ func TestAccessTokensAreVerified(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.Person(ctx, good)
 	require.NoError(t, err, "the control: the provider's key and right claims")
+	for name, token := range map[string]func() (string, error){
+		"Entra ID's scp": func() (string, error) { return op.Sign(claims(map[string]any{"scope": nil, "scp": "Marketplace.Use"})) },
+		"RFC 9068's typ, no scope": func() (string, error) {
+			return op.SignAs("at+jwt", claims(map[string]any{"scope": nil}))
+		},
+	} {
+		signed, err := token()
+		require.NoError(t, err)
+		_, err = p.Person(ctx, signed)
+		assert.NoError(t, err, name)
+	}
 
 	for name, change := range map[string]map[string]any{
 		"expired":        {"exp": now.Add(-time.Minute).Unix()},
@@ -140,8 +151,15 @@ func TestAccessTokensAreVerified(t *testing.T) {
 		"wrong issuer":   {"iss": "https://login.example.com"},
 		// ID tokens of this client, which have its audience too: with
 		// the hashes of a code flow, and the barest one (no nonce).
-		"an ID token without a nonce": {"client_id": nil, "jti": nil, "azp": "console", "at_hash": "x", "c_hash": "y", "auth_time": now.Unix()},
-		"a bare ID token":             {"client_id": nil, "jti": nil},
+		"an ID token without a nonce": {"scope": nil, "client_id": nil, "jti": nil, "azp": "console", "at_hash": "x", "c_hash": "y", "auth_time": now.Unix()},
+		"a bare ID token":             {"scope": nil, "client_id": nil, "jti": nil},
+		// Some providers put a client_id in ID tokens; one issued without
+		// an access token has no hash either (zitadel's token exchange).
+		"an ID token with a client_id": {"scope": nil, "azp": "console", "auth_time": now.Unix(), "nonce": "n"},
+		"an empty scope":               {"scope": ""},
+		"an empty scp":                 {"scope": nil, "scp": []any{}},
+		"a scope beside an at_hash":    {"at_hash": "x"},
+		"Keycloak's ID token":          {"typ": "ID"},
 	} {
 		token, err := op.Sign(claims(change))
 		require.NoError(t, err)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
 )
 
 // PersonSeen is who the identity provider vouched for at a sign-in (or in
@@ -29,8 +31,9 @@ func (s *Store) RecordPerson(ctx context.Context, p PersonSeen, at time.Time) (P
 	if !exists {
 		return Person{}, fmt.Errorf("partner %s: %w", p.PartnerID, ErrNotFound)
 	}
-	row := personRow{ID: "per_" + uuid.NewString(), PartnerID: p.PartnerID, Issuer: p.Issuer, Subject: p.Subject, Name: p.Name,
-		Email: p.Email, Role: p.Role, CreatedAt: utc(at), LastSignedInAt: utc(at)}
+	// Whatever path the name came by, it is recorded as it may be shown.
+	row := personRow{ID: "per_" + uuid.NewString(), PartnerID: p.PartnerID, Issuer: p.Issuer, Subject: p.Subject, Name: auth.Shown(p.Name),
+		Email: auth.Shown(p.Email), Role: p.Role, CreatedAt: utc(at), LastSignedInAt: utc(at)}
 	if _, err := s.db.NewInsert().Model(&row).
 		On("CONFLICT (issuer, subject, partner_id) DO UPDATE").
 		Set("name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE people.name END").

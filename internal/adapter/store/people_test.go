@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,14 @@ func TestPeopleAreRecordedAtFirstSignIn(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, names, "another partner's people are not named")
 
+		// Whatever path a name came by (userinfo, for an access token),
+		// it is recorded as it may be shown.
+		odd, err := s.RecordPerson(ctx, store.PersonSeen{Issuer: "https://idp.example", Subject: "u2", PartnerID: "p1",
+			Name: "Eve\x00 \u202eAdmin\r\n", Email: "eve@example.com\n", Role: "admin_agent"}, at)
+		require.NoError(t, err)
+		assert.Equal(t, "Eve Admin", odd.Name)
+		assert.Equal(t, "eve@example.com", odd.Email)
+
 		_, err = s.RecordPerson(ctx, store.PersonSeen{Issuer: "i", Subject: "s", PartnerID: "no-such-partner", Role: "admin_agent"}, at)
 		assert.ErrorIs(t, err, store.ErrNotFound)
 
@@ -86,5 +95,42 @@ func TestConsoleSessionsOfAgentsAndPeople(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, agentID, got.AgentID)
 		assert.Equal(t, "mpt_token", got.Secret)
+	})
+}
+
+// A sign-in's state is spent once, even by callbacks at the same moment.
+func TestASignInIsSpentOnce(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+		won := make(chan bool, 8)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := s.SpendSignIn(ctx, "state-1", at)
+				assert.NoError(t, err)
+				won <- ok
+			}()
+		}
+		wg.Wait()
+		close(won)
+		n := 0
+		for ok := range won {
+			if ok {
+				n++
+			}
+		}
+		assert.Equal(t, 1, n)
+		ok, err := s.SpendSignIn(ctx, "state-1", at.Add(time.Minute))
+		require.NoError(t, err)
+		assert.False(t, ok)
+		ok, err = s.SpendSignIn(ctx, "state-2", at.Add(time.Hour))
+		require.NoError(t, err)
+		assert.True(t, ok, "another state")
+		ok, err = s.SpendSignIn(ctx, "state-1", at.Add(time.Hour))
+		require.NoError(t, err)
+		assert.True(t, ok, "forgotten long after its cookie stopped working")
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // NewConsoleSession is a sign-in to record: an agent's (AgentID, Secret
@@ -62,4 +64,32 @@ func (s *Store) TouchConsoleSession(ctx context.Context, idHash string, at time.
 func (s *Store) DeleteConsoleSession(ctx context.Context, idHash string) error {
 	_, err := s.db.NewDelete().Model((*consoleSessionRow)(nil)).Where("id_hash = ?", idHash).Exec(ctx)
 	return err
+}
+
+// spentSignInRow is the state of a sign-in that ended in a session.
+type spentSignInRow struct {
+	bun.BaseModel `bun:"table:console_sign_ins_spent"`
+
+	StateHash string    `bun:"state_hash,pk"`
+	SpentAt   time.Time `bun:"spent_at,notnull"`
+}
+
+// spentSignInsKept is how long a spent state is remembered: longer than
+// a sign-in under way may last, after which its cookie is refused anyway.
+const spentSignInsKept = 30 * time.Minute
+
+// SpendSignIn records that the sign-in of this state ended in a session;
+// false when it had already (a second callback of the same login), and
+// then nothing is recorded. States older than a sign-in's life are
+// forgotten.
+func (s *Store) SpendSignIn(ctx context.Context, stateHash string, at time.Time) (bool, error) {
+	if _, err := s.db.NewDelete().Model((*spentSignInRow)(nil)).Where("spent_at < ?", utc(at.Add(-spentSignInsKept))).Exec(ctx); err != nil {
+		return false, fmt.Errorf("forget spent sign-ins: %w", err)
+	}
+	res, err := s.db.NewInsert().Model(&spentSignInRow{StateHash: stateHash, SpentAt: utc(at)}).On("CONFLICT (state_hash) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("spend sign-in: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

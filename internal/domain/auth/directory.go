@@ -57,15 +57,15 @@ var (
 // otherwise, saying why.
 func (d Directory) Person(claims map[string]any) (Person, error) {
 	sub, _ := claims["sub"].(string)
-	if strings.TrimSpace(sub) == "" || len(sub) > maxSubject || !fields.CleanText(sub) {
+	if strings.TrimSpace(sub) == "" || len(sub) > maxSubject || !fields.CleanText(sub) || strings.ContainsFunc(sub, hidden) {
 		// Providers' subjects are short opaque ids; anything else is
 		// not a person this directory can name.
 		return Person{}, ErrNoSubject
 	}
-	p := Person{Subject: sub, Email: shown(stringClaim(claims, "email"))}
-	p.Name = shown(stringClaim(claims, "name"))
+	p := Person{Subject: sub, Email: Shown(stringClaim(claims, "email"))}
+	p.Name = Shown(stringClaim(claims, "name"))
 	if p.Name == "" {
-		p.Name = shown(stringClaim(claims, "preferred_username"))
+		p.Name = Shown(stringClaim(claims, "preferred_username"))
 	}
 	org := stringClaim(claims, d.PartnerClaim)
 	partner, ok := d.Partners[org]
@@ -91,16 +91,16 @@ const (
 	maxShown   = 200
 )
 
-// shown is a name or email as it may be recorded and shown: without
-// control characters (a NUL is refused by databases, a newline forges
-// lines) nor the direction overrides that make a name read as another
-// (U+202A-U+202E, U+2066-U+2069), invalid UTF-8 dropped, trimmed, at
-// most maxShown characters.
-func shown(s string) string {
+// Shown is a name or email as it may be recorded and shown, whichever
+// way it came (an ID token, userinfo): without control characters (a NUL
+// is refused by databases, a newline forges lines) nor the direction
+// overrides that make a name read as another, invalid UTF-8 dropped,
+// trimmed, at most maxShown characters.
+func Shown(s string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range strings.ToValidUTF8(s, "") {
-		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+		if hidden(r) {
 			continue
 		}
 		if n++; n > maxShown {
@@ -109,6 +109,13 @@ func shown(s string) string {
 		b.WriteRune(r)
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// hidden reports a character that changes how text reads without being
+// seen: control characters, and the bidirectional embeddings, overrides
+// and isolates (U+202A-U+202E, U+2066-U+2069).
+func hidden(r rune) bool {
+	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // stringClaim is a claim that is a string, "" otherwise.

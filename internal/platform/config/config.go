@@ -247,7 +247,8 @@ func oidcFromEnv(getenv func(string) string) (*OIDC, error) {
 	switch {
 	case o.Issuer == "" || o.ClientID == "" || o.ClientSecret == "":
 		return nil, fmt.Errorf("OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together: set all three, or none")
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		u.User != nil || strings.ContainsAny(o.Issuer, " \t#") || u.String() != o.Issuer:
 		return nil, fmt.Errorf("OIDC_ISSUER=%q: want the provider's issuer URL, https://host[/path]", o.Issuer)
 	case o.Directory.PartnerClaim == "":
 		return nil, fmt.Errorf("OIDC_PARTNER_CLAIM: name the claim that says a person's organisation (Entra ID: tid)")

@@ -131,7 +131,9 @@ func TestTheIdentityProvider(t *testing.T) {
 	delete(noGroup, "OIDC_SALES_GROUP")
 	_, err = FromEnv(env(noGroup))
 	assert.ErrorContains(t, err, "OIDC_ADMIN_GROUP")
-	full["OIDC_ISSUER"] = "login.example.com"
-	_, err = FromEnv(env(full))
-	assert.ErrorContains(t, err, "OIDC_ISSUER")
+	for _, issuer := range []string{"login.example.com", "https://idp.example?", "https://idp.example#", "https://idp.example/a b", "https://idp.example/?a=b", "https://u@idp.example"} {
+		full["OIDC_ISSUER"] = issuer
+		_, err = FromEnv(env(full))
+		assert.ErrorContains(t, err, "OIDC_ISSUER", issuer)
+	}
 }

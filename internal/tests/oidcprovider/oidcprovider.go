@@ -115,10 +115,13 @@ func (p *Provider) RotateKeys() error { return p.storage.rotate() }
 // Sign signs claims with the provider's current key, as its tokens are:
 // for the tests' expired, wrong-audience and wrong-issuer tokens, which
 // must fail for their claims, not their signature.
-func (p *Provider) Sign(claims map[string]any) (string, error) {
+func (p *Provider) Sign(claims map[string]any) (string, error) { return p.SignAs("JWT", claims) }
+
+// SignAs is Sign with this typ header (RFC 9068's access tokens: at+jwt).
+func (p *Provider) SignAs(typ string, claims map[string]any) (string, error) {
 	key := p.storage.current()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key.private},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", key.id))
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", key.id))
 	if err != nil {
 		return "", err
 	}
@@ -133,7 +136,7 @@ func (p *Provider) Sign(claims map[string]any) (string, error) {
 func (p *Provider) Claims(audience string, change map[string]any) map[string]any {
 	now := time.Now()
 	c := map[string]any{"iss": p.Issuer, "sub": "u-ada", "aud": []string{audience}, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(),
-		"client_id": p.ClientID, "jti": random(), OrgClaim: DemoOrg, GroupsClaim: []string{AdminGroup}}
+		"client_id": p.ClientID, "scope": "openid profile email", "jti": random(), OrgClaim: DemoOrg, GroupsClaim: []string{AdminGroup}}
 	for k, v := range change {
 		if v == nil {
 			delete(c, k)
@@ -198,9 +201,22 @@ func (s *directoryStorage) directoryClaims(userID string) map[string]any {
 	return map[string]any{OrgClaim: p.Org, GroupsClaim: slices.Clone(p.Groups)}
 }
 
-// GetPrivateClaimsFromScopes puts the directory's claims in access tokens.
-func (s *directoryStorage) GetPrivateClaimsFromScopes(_ context.Context, userID, _ string, _ []string) (map[string]any, error) {
-	return s.directoryClaims(userID), nil
+// GetPrivateClaimsFromScopes puts the directory's claims in access
+// tokens, and the scopes they grant (RFC 9068's scope claim, which the
+// example's tokens leave out).
+func (s *directoryStorage) GetPrivateClaimsFromScopes(_ context.Context, userID, _ string, scopes []string) (map[string]any, error) {
+	claims := s.directoryClaims(userID)
+	if claims != nil {
+		claims["scope"] = strings.Join(append([]string{oidc.ScopeOpenID}, slices.DeleteFunc(slices.Clone(scopes), func(v string) bool { return v == oidc.ScopeOpenID })...), " ")
+	}
+	return claims, nil
+}
+
+// ValidateTokenExchangeRequest refuses every token exchange: the example
+// lets a client exchange a person's token for another person's (its
+// impersonation scope), which a directory of the tests must not offer.
+func (s *directoryStorage) ValidateTokenExchangeRequest(context.Context, op.TokenExchangeRequest) error {
+	return errors.New("token exchange is not offered")
 }
 
 // SetUserinfoFromRequest puts them in ID tokens.

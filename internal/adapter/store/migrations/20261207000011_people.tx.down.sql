@@ -1,3 +1,5 @@
+DROP TABLE console_sign_ins_spent;
+--bun:split
 DROP TABLE console_sessions;
 --bun:split
 CREATE TABLE console_sessions (

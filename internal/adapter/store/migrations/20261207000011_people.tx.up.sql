@@ -34,3 +34,13 @@ CREATE TABLE console_sessions (
     last_seen_at {{.Timestamp}} NOT NULL,
     CHECK ((agent_id IS NULL) <> (person_id IS NULL))
 );
+--bun:split
+-- The states of sign-ins the provider vouched for, so that one login ends
+-- in one session even when its callback arrives twice at once (a state
+-- is written here only after its code was exchanged).
+CREATE TABLE console_sign_ins_spent (
+    state_hash TEXT PRIMARY KEY,
+    spent_at   {{.Timestamp}} NOT NULL
+);
+--bun:split
+CREATE INDEX console_sign_ins_spent_at ON console_sign_ins_spent (spent_at);
