@@ -43,6 +43,7 @@ const (
 	signInLifetime = 10 * time.Minute
 	clockSkew      = time.Minute
 	keptSignIns    = 3
+	maxForgotten   = 10
 )
 
 // providerCookieName is the cookie's name for a state.
@@ -99,28 +100,37 @@ func (c *Console) providerCookie(name, value string, maxAge int) *http.Cookie {
 }
 
 // forgetOldSignIns removes this browser's sign-ins under way but the
-// newest keptSignIns-1, before a new one is added.
+// newest keptSignIns-1 (and any it cannot read), before a new one is
+// added; at most maxForgotten in one answer, so that a request carrying
+// thousands of cookies is not answered with thousands of headers.
 func (c *Console) forgetOldSignIns(w http.ResponseWriter, r *http.Request) {
 	type held struct {
 		name  string
 		began int64
 	}
+	var forget []string
 	var all []held
 	for _, ck := range r.Cookies() {
 		if !strings.HasPrefix(strings.TrimPrefix(ck.Name, "__Host-"), providerCookie) {
 			continue
 		}
-		began := int64(0) // unreadable: the first to go
 		if p, ok := c.open(ck.Value); ok {
-			began = p.Began
+			all = append(all, held{ck.Name, p.Began})
+		} else {
+			forget = append(forget, ck.Name)
 		}
-		all = append(all, held{ck.Name, began})
 	}
 	slices.SortFunc(all, func(a, b held) int { return cmp.Compare(b.began, a.began) })
 	for i, h := range all {
 		if i >= keptSignIns-1 {
-			http.SetCookie(w, c.providerCookie(h.name, "", -1))
+			forget = append(forget, h.name)
 		}
+	}
+	for i, name := range forget {
+		if i == maxForgotten {
+			break
+		}
+		http.SetCookie(w, c.providerCookie(name, "", -1))
 	}
 }
 

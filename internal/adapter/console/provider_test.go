@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -157,6 +158,20 @@ func TestAbandonedSignInsAreForgotten(t *testing.T) {
 	assert.Equal(t, 3, held)
 	status, _ := callback(b, last)
 	assert.Equal(t, http.StatusOK, status)
+
+	// Unreadable ones go whatever their number, ten an answer at most.
+	junk := newBrowser(t, srv.URL)
+	var plenty []*http.Cookie
+	for i := range 50 {
+		plenty = append(plenty, &http.Cookie{Name: fmt.Sprintf("console_provider_signin_%016d", i), Value: "junk", Path: "/"})
+	}
+	junk.http.Jar.SetCookies(root, plenty)
+	_, page, _ := junk.do(http.MethodGet, "/sign-in", nil)
+	m := csrfField.FindStringSubmatch(page)
+	require.Len(t, m, 2)
+	status, _, h := junk.do(http.MethodPost, "/sign-in/provider", url.Values{"csrf": {m[1]}})
+	assert.Equal(t, http.StatusSeeOther, status)
+	assert.Len(t, h.Values("Set-Cookie"), 11, "ten forgotten, one new")
 }
 
 // One login, one session: the same callback sent eight times at once with

@@ -304,19 +304,23 @@ func isAccessToken(header string, claims map[string]any) bool {
 			return false
 		}
 	}
-	if typ, _ := claims["typ"].(string); strings.EqualFold(typ, "ID") {
+	if typ, _ := claims["typ"].(string); strings.EqualFold(strings.TrimSpace(typ), "ID") {
 		return false
 	}
 	if t := strings.ToLower(header); t == "at+jwt" || t == "application/at+jwt" {
 		return true
 	}
 	for _, marker := range []string{"scope", "scp"} {
-		if v, ok := claims[marker].(string); ok && strings.TrimSpace(v) != "" {
-			return true
-		}
-		if v, ok := claims[marker].([]any); ok && len(v) > 0 {
-			if first, ok := v[0].(string); ok && first != "" {
+		switch v := claims[marker].(type) {
+		case string:
+			if auth.Meaningful(v) {
 				return true
+			}
+		case []any:
+			for _, e := range v {
+				if s, ok := e.(string); ok && auth.Meaningful(s) {
+					return true
+				}
 			}
 		}
 	}

@@ -160,6 +160,9 @@ func TestAccessTokensAreVerified(t *testing.T) {
 		"an empty scp":                 {"scope": nil, "scp": []any{}},
 		"a scope beside an at_hash":    {"at_hash": "x"},
 		"Keycloak's ID token":          {"typ": "ID"},
+		"Keycloak's ID token, spaced":  {"typ": " id "},
+		"a blank scope in a list":      {"scope": []any{" ", "\u200b", 1}},
+		"a zero-width scope":           {"scope": "\u200b\u00a0"},
 	} {
 		token, err := op.Sign(claims(change))
 		require.NoError(t, err)

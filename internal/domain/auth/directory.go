@@ -92,10 +92,10 @@ const (
 )
 
 // Shown is a name or email as it may be recorded and shown, whichever
-// way it came (an ID token, userinfo): without control characters (a NUL
-// is refused by databases, a newline forges lines) nor the direction
-// overrides that make a name read as another, invalid UTF-8 dropped,
-// trimmed, at most maxShown characters.
+// way it came (an ID token, userinfo): without hidden characters (a NUL
+// is refused by databases, a newline forges lines, a direction override
+// or a zero-width space makes a name read as another), invalid UTF-8
+// dropped, trimmed, at most maxShown characters.
 func Shown(s string) string {
 	var b strings.Builder
 	n := 0
@@ -112,10 +112,18 @@ func Shown(s string) string {
 }
 
 // hidden reports a character that changes how text reads without being
-// seen: control characters, and the bidirectional embeddings, overrides
-// and isolates (U+202A-U+202E, U+2066-U+2069).
+// seen: control characters, format characters (the bidirectional
+// embeddings and overrides, zero-width spaces and joiners, soft hyphens,
+// byte order marks: look-alike names), and the line and paragraph
+// separators that break a line where they are shown.
 func hidden(r rune) bool {
-	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// Meaningful reports whether s has a character that shows: not only
+// spaces or hidden ones.
+func Meaningful(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !hidden(r) }) >= 0
 }
 
 // stringClaim is a claim that is a string, "" otherwise.

@@ -75,10 +75,16 @@ func TestOddBytesInClaims(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Ada Admin", p.Name)
 	assert.Equal(t, "ada@example.comBcc: x@example.com", p.Email)
+	p, err = d.Person(map[string]any{"sub": "u1", "tid": "t1", "groups": []any{"a"},
+		"name": "Ada\u200b Ad\u00admin\u2028x\u2029\ufeff\u061c\u200e\u2060"})
+	require.NoError(t, err)
+	assert.Equal(t, "Ada Adminx", p.Name, "zero-width, soft hyphen, separators, marks")
+	assert.False(t, Meaningful(" \u200b\u00a0\t"))
+	assert.True(t, Meaningful("openid"))
 	p, err = d.Person(map[string]any{"sub": "u1", "tid": "t1", "groups": []any{"a"}, "name": strings.Repeat("é", 1000)})
 	require.NoError(t, err)
 	assert.Equal(t, 200, utf8.RuneCountInString(p.Name))
-	for _, sub := range []string{"u\x001", strings.Repeat("x", 256), "\xff\xfe"} {
+	for _, sub := range []string{"u\x001", strings.Repeat("x", 256), "\xff\xfe", "u-\u202eSIDE", "u\u200b1"} {
 		_, err = d.Person(map[string]any{"sub": sub, "tid": "t1", "groups": []any{"a"}})
 		assert.ErrorIs(t, err, ErrNoSubject, "%q", sub)
 	}

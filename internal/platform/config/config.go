@@ -248,7 +248,7 @@ func oidcFromEnv(getenv func(string) string) (*OIDC, error) {
 	case o.Issuer == "" || o.ClientID == "" || o.ClientSecret == "":
 		return nil, fmt.Errorf("OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together: set all three, or none")
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
-		u.User != nil || strings.ContainsAny(o.Issuer, " \t#") || u.String() != o.Issuer:
+		u.User != nil || strings.ContainsAny(o.Issuer, " \t#") || u.String() != o.Issuer || u.Hostname() == "" || !validPort(u.Port()):
 		return nil, fmt.Errorf("OIDC_ISSUER=%q: want the provider's issuer URL, https://host[/path]", o.Issuer)
 	case o.Directory.PartnerClaim == "":
 		return nil, fmt.Errorf("OIDC_PARTNER_CLAIM: name the claim that says a person's organisation (Entra ID: tid)")
@@ -262,6 +262,15 @@ func oidcFromEnv(getenv func(string) string) (*OIDC, error) {
 		return nil, fmt.Errorf("OIDC_PARTNERS: map at least one organisation to a partner (organisation=partner, …)")
 	}
 	return o, nil
+}
+
+// validPort reports whether a URL's port is absent or a port number.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n <= 65535
 }
 
 func or(v, def string) string {

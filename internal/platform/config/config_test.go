@@ -131,7 +131,7 @@ func TestTheIdentityProvider(t *testing.T) {
 	delete(noGroup, "OIDC_SALES_GROUP")
 	_, err = FromEnv(env(noGroup))
 	assert.ErrorContains(t, err, "OIDC_ADMIN_GROUP")
-	for _, issuer := range []string{"login.example.com", "https://idp.example?", "https://idp.example#", "https://idp.example/a b", "https://idp.example/?a=b", "https://u@idp.example"} {
+	for _, issuer := range []string{"login.example.com", "https://idp.example?", "https://idp.example#", "https://idp.example/a b", "https://idp.example/?a=b", "https://u@idp.example", "http://:80", "http://127.0.0.1:99999"} {
 		full["OIDC_ISSUER"] = issuer
 		_, err = FromEnv(env(full))
 		assert.ErrorContains(t, err, "OIDC_ISSUER", issuer)

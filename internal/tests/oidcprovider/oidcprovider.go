@@ -241,6 +241,12 @@ func (s *directoryStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.
 	return nil
 }
 
+// ClientCredentials refuses the example's service client: the tests'
+// directory has people only.
+func (s *directoryStorage) ClientCredentials(context.Context, string, string) (op.Client, error) {
+	return nil, errors.New("client credentials are not offered")
+}
+
 // GetClientByClientID knows the one client.
 func (s *directoryStorage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
 	if id != s.client.id {
