@@ -15,7 +15,6 @@ import (
 
 	"github.com/cspmarket/orchestrator/internal/adapter/identity"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
-	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 	"github.com/cspmarket/orchestrator/internal/tests/oidcprovider"
@@ -53,8 +52,7 @@ func TestAccessTokensAreNeverLogged(t *testing.T) {
 	require.NoError(t, s.SyncCatalog(ctx, catalog.Dev()))
 	require.NoError(t, fixtures.Seed(ctx, s))
 	logs := &lockedBuffer{}
-	directory := auth.Directory{PartnerClaim: oidcprovider.OrgClaim, AdminGroup: oidcprovider.AdminGroup, SalesGroup: oidcprovider.SalesGroup,
-		Partners: map[string]string{oidcprovider.DemoOrg: fixtures.PartnerDemo}}
+	directory := oidcprovider.Directory()
 	srv := httptest.NewServer((&Server{Store: s, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		CheckTemporal: func(context.Context) error { return nil },
 		Identity:      identity.New(identity.Config{Issuer: op.Issuer, ClientID: "console", ClientSecret: "secret", Directory: directory})}).Handler())

@@ -22,7 +22,6 @@ import (
 	"github.com/cspmarket/orchestrator/internal/adapter/console"
 	"github.com/cspmarket/orchestrator/internal/adapter/identity"
 	"github.com/cspmarket/orchestrator/internal/adapter/store/storetest"
-	"github.com/cspmarket/orchestrator/internal/domain/auth"
 	"github.com/cspmarket/orchestrator/internal/domain/catalog"
 	"github.com/cspmarket/orchestrator/internal/platform/fixtures"
 	"github.com/cspmarket/orchestrator/internal/tests/oidcprovider"
@@ -47,8 +46,7 @@ func startWithProvider(t *testing.T) (*httptest.Server, *oidcprovider.Provider, 
 	t.Cleanup(srv.Close)
 	c.Identity = identity.New(identity.Config{Issuer: op.Issuer, ClientID: "console", ClientSecret: "secret",
 		RedirectURL: srv.URL + "/sign-in/callback", PostLogoutURL: srv.URL + "/sign-in",
-		Directory: auth.Directory{PartnerClaim: oidcprovider.OrgClaim, AdminGroup: oidcprovider.AdminGroup, SalesGroup: oidcprovider.SalesGroup,
-			Partners: map[string]string{oidcprovider.DemoOrg: fixtures.PartnerDemo}}})
+		Directory: oidcprovider.Directory()})
 	op.AllowRedirect(srv.URL+"/sign-in/callback", srv.URL+"/sign-in")
 	return srv, op, &offset
 }

@@ -39,8 +39,7 @@ func startWith(t *testing.T, change func(*identity.Config)) (*oidcprovider.Provi
 	op.AllowRedirect(redirect, "http://127.0.0.1:1/sign-in")
 	cfg := identity.Config{Issuer: op.Issuer, ClientID: "console", ClientSecret: "console-secret",
 		RedirectURL: redirect, PostLogoutURL: "http://127.0.0.1:1/sign-in", Name: "Test provider",
-		Directory: auth.Directory{PartnerClaim: oidcprovider.OrgClaim, AdminGroup: oidcprovider.AdminGroup, SalesGroup: oidcprovider.SalesGroup,
-			Partners: map[string]string{oidcprovider.DemoOrg: "partner-demo", oidcprovider.OtherOrg: "partner-other"}}}
+		Directory: oidcprovider.Directory()}
 	change(&cfg)
 	return op, identity.New(cfg)
 }

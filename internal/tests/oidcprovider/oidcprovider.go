@@ -30,6 +30,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
+
+	"github.com/cspmarket/orchestrator/internal/domain/auth"
 )
 
 // The claims this provider's directory gives: the organisation (what
@@ -67,6 +69,14 @@ func DevPeople() []Person {
 		{ID: "u-olga", Username: "olga", Password: DevPassword, GivenName: "Olga", FamilyName: "Other", Email: "olga@fabrikam.example", Org: OtherOrg, Groups: []string{AdminGroup}},
 		{ID: "u-nina", Username: "nina", Password: DevPassword, GivenName: "Nina", FamilyName: "Nogroup", Email: "nina@contoso.example", Org: DemoOrg, Groups: []string{"everyone"}},
 	}
+}
+
+// Directory is how the product reads this provider's people (what
+// OIDC_PARTNER_CLAIM, OIDC_ADMIN_GROUP and OIDC_SALES_GROUP say), with
+// the dev organisations mapped to partner-demo and partner-other.
+func Directory() auth.Directory {
+	return auth.Directory{PartnerClaim: OrgClaim, AdminGroup: AdminGroup, SalesGroup: SalesGroup,
+		Partners: map[string]string{DemoOrg: "partner-demo", OtherOrg: "partner-other"}}
 }
 
 // Provider is a running OpenID provider.
